@@ -1,0 +1,68 @@
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import SQLite from 'better-sqlite3'
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely'
+import pg from 'pg'
+import type { Config } from '../config.js'
+import type { Tables } from './schema.js'
+
+export type { Tables } from './schema.js'
+export type Database = Kysely<Tables>
+
+export interface DatabaseHandle {
+  db: Database
+  kind: Config['database']['target']['kind']
+  /** Resolves when the database answers a trivial query; rejects otherwise. */
+  ping(): Promise<void>
+  close(): Promise<void>
+}
+
+const PG_INT8 = 20
+
+function int8(value: string): number {
+  const n = Number(value)
+  if (!Number.isSafeInteger(n)) throw new RangeError(`bigint ${value} exceeds the safe integer range`)
+  return n
+}
+
+export function createDatabase(options: Config['database']): DatabaseHandle {
+  const { target } = options
+  if (target.kind === 'sqlite') {
+    if (target.path !== ':memory:') mkdirSync(dirname(target.path), { recursive: true })
+    // timeout = busy timeout: a second process holding the write lock makes us wait, not fail.
+    const sqlite = new SQLite(target.path, { timeout: 10_000 })
+    sqlite.pragma('journal_mode = WAL')
+    sqlite.pragma(`synchronous = ${options.sqliteSynchronous}`)
+    sqlite.pragma('foreign_keys = ON')
+    const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: sqlite }) })
+    return {
+      db,
+      kind: 'sqlite',
+      ping: async () => {
+        await sql`select 1`.execute(db)
+      },
+      close: () => db.destroy(),
+    }
+  }
+
+  const pool = new pg.Pool({
+    connectionString: target.url,
+    max: options.poolSize,
+    // int8 columns (sequence values) as JS numbers; they stay far below 2^53.
+    types: {
+      getTypeParser: ((oid: number, format?: 'text') =>
+        oid === PG_INT8 ? int8 : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    },
+  })
+  // An idle client losing its connection must not crash the process; the pool replaces it.
+  pool.on('error', () => {})
+  const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) })
+  return {
+    db,
+    kind: 'postgres',
+    ping: async () => {
+      await sql`select 1`.execute(db)
+    },
+    close: () => db.destroy(),
+  }
+}

@@ -1,0 +1,59 @@
+import { type Kysely, sql } from 'kysely'
+
+// One migration set for SQLite and PostgreSQL: only types and statements both understand.
+export async function up(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable('counters')
+    .addColumn('name', 'text', (c) => c.primaryKey())
+    .addColumn('next_value', 'bigint', (c) => c.notNull())
+    .execute()
+  await db
+    .insertInto('counters' as never)
+    .values({ name: 'tracking', next_value: 1 } as never)
+    .execute()
+
+  await db.schema
+    .createTable('settings')
+    .addColumn('name', 'text', (c) => c.primaryKey())
+    .addColumn('value', 'text', (c) => c.notNull())
+    .execute()
+
+  await db.schema
+    .createTable('tracking_numbers')
+    .addColumn('sequence', 'bigint', (c) => c.primaryKey())
+    .addColumn('tracking_number', 'text', (c) => c.notNull().unique())
+    .addColumn('uuid', 'text', (c) => c.notNull())
+    .addColumn('origin_country', 'text', (c) => c.notNull())
+    .addColumn('destination_country', 'text', (c) => c.notNull())
+    .addColumn('weight_grams', 'integer', (c) => c.notNull().check(sql`weight_grams > 0`))
+    .addColumn('order_created_at', 'text', (c) => c.notNull())
+    .addColumn('customer_id', 'text', (c) => c.notNull())
+    .addColumn('customer_name', 'text', (c) => c.notNull())
+    .addColumn('customer_slug', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .execute()
+  await db.schema
+    .createIndex('tracking_numbers_created_at')
+    .on('tracking_numbers')
+    .column('created_at')
+    .execute()
+
+  await db.schema
+    .createTable('idempotency_keys')
+    .addColumn('key', 'text', (c) => c.primaryKey())
+    .addColumn('request_hash', 'text', (c) => c.notNull())
+    .addColumn('tracking_numbers', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .execute()
+  await db.schema
+    .createIndex('idempotency_keys_created_at')
+    .on('idempotency_keys')
+    .column('created_at')
+    .execute()
+}
+
+export async function down(db: Kysely<unknown>): Promise<void> {
+  for (const table of ['idempotency_keys', 'tracking_numbers', 'settings', 'counters']) {
+    await db.schema.dropTable(table).execute()
+  }
+}

@@ -1,0 +1,40 @@
+// Row types of every table, as Kysely sees them. Timestamps are ISO 8601 UTC strings in both
+// dialects, so ordering and range filters work the same on SQLite and PostgreSQL.
+
+export interface CountersTable {
+  name: string
+  next_value: number
+}
+
+export interface SettingsTable {
+  name: string
+  value: string
+}
+
+export interface TrackingNumbersTable {
+  sequence: number
+  tracking_number: string
+  uuid: string
+  origin_country: string
+  destination_country: string
+  weight_grams: number
+  order_created_at: string
+  customer_id: string
+  customer_name: string
+  customer_slug: string
+  created_at: string
+}
+
+export interface IdempotencyKeysTable {
+  key: string
+  request_hash: string
+  tracking_numbers: string
+  created_at: string
+}
+
+export interface Tables {
+  counters: CountersTable
+  settings: SettingsTable
+  tracking_numbers: TrackingNumbersTable
+  idempotency_keys: IdempotencyKeysTable
+}

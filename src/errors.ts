@@ -1,0 +1,104 @@
+import { type Static, Type } from '@sinclair/typebox'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { validationDetails } from './validation.js'
+
+export type Details = Record<string, string[]>
+
+const STATUS = {
+  validation_failed: 400,
+  bad_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  conflict: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
+  internal: 500,
+  unavailable: 503,
+} as const
+export type ErrorCode = keyof typeof STATUS
+
+/** What services throw; the error handler turns it into the one envelope. */
+export class AppError extends Error {
+  override name = 'AppError'
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: Details = {},
+    options: { cause?: unknown; headers?: Record<string, string> } = {},
+  ) {
+    super(message, { cause: options.cause })
+    this.headers = options.headers ?? {}
+  }
+  readonly headers: Record<string, string>
+  get statusCode(): number {
+    return STATUS[this.code]
+  }
+}
+
+export const ErrorEnvelope = Type.Object(
+  {
+    error: Type.String({ description: 'What went wrong, for a person' }),
+    code: Type.String({ description: 'Stable machine-readable code, e.g. validation_failed' }),
+    details: Type.Record(Type.String(), Type.Array(Type.String()), {
+      description: 'Messages by field name',
+    }),
+    correlation_id: Type.String({ description: 'Same as the x-request-id response header' }),
+  },
+  { $id: 'ErrorEnvelope' },
+)
+export type ErrorEnvelope = Static<typeof ErrorEnvelope>
+
+function envelope(request: FastifyRequest, error: AppError): ErrorEnvelope {
+  return { error: error.message, code: error.code, details: error.details, correlation_id: request.id }
+}
+
+// Fastify's own errors that are the client's fault, by their codes.
+const FRAMEWORK_ERRORS: Record<string, ErrorCode> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'bad_request',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'bad_request',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'bad_request',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_TYPE: 'unsupported_media_type',
+}
+
+export function toAppError(error: FastifyError | AppError | Error): AppError {
+  if (error instanceof AppError) return error
+  const fastifyError = error as FastifyError
+  if (fastifyError.validation) {
+    return new AppError(
+      'validation_failed',
+      'The request is invalid',
+      validationDetails(fastifyError.validation, fastifyError.validationContext),
+    )
+  }
+  const code = fastifyError.code ? FRAMEWORK_ERRORS[fastifyError.code] : undefined
+  if (code) return new AppError(code, fastifyError.message)
+  const status = fastifyError.statusCode
+  if (status === 429) return new AppError('rate_limited', 'Too many requests')
+  if (status && status >= 400 && status < 500) return new AppError('bad_request', fastifyError.message)
+  return new AppError('internal', 'Internal server error', {}, { cause: error })
+}
+
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.addSchema(ErrorEnvelope)
+
+  app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const appError = toAppError(error)
+    if (appError.statusCode >= 500) {
+      // 5xx details go to the log, never to the client.
+      request.log.error({ err: appError.cause ?? error, code: appError.code }, appError.message)
+    } else {
+      request.log.info({ code: appError.code, details: appError.details }, appError.message)
+    }
+    return reply.code(appError.statusCode).headers(appError.headers).send(envelope(request, appError))
+  })
+
+  app.setNotFoundHandler((request, reply) => {
+    const error = new AppError('not_found', `No route for ${request.method} ${request.url.split('?')[0]}`)
+    return reply.code(404).send(envelope(request, error))
+  })
+}

@@ -1,0 +1,31 @@
+import { Type } from '@sinclair/typebox'
+import type { FastifyInstance } from 'fastify'
+
+const Status = Type.Object({ status: Type.String() })
+
+export async function healthRoutes(app: FastifyInstance, options: { ping: () => Promise<void> }) {
+  app.get(
+    '/health',
+    { schema: { tags: ['operations'], summary: 'Liveness: the process answers', response: { 200: Status } } },
+    async () => ({ status: 'ok' }),
+  )
+  app.get(
+    '/ready',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Readiness: the database answers',
+        response: { 200: Status, 503: Status },
+      },
+    },
+    async (request, reply) => {
+      try {
+        await options.ping()
+        return { status: 'ready' }
+      } catch (error) {
+        request.log.warn({ err: error }, 'readiness check failed: database unreachable')
+        return reply.code(503).send({ status: 'database unavailable' })
+      }
+    },
+  )
+}

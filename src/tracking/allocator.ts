@@ -1,0 +1,96 @@
+import type { Block } from './repository.js'
+
+export interface AllocatorOptions {
+  /** One committed database write that hands this process [start, end) for good. */
+  reserve: (size: number) => Promise<Block>
+  minBlock: number
+  maxBlock: number
+  /** A block should last about this long at the current issue rate. */
+  blockSeconds: number
+  /** Reserve the next block once the current one has this share left (double buffering). */
+  refillAt?: number
+  now?: () => number
+  onReserve?: (block: Block) => void
+  onError?: (error: unknown) => void
+}
+
+export interface Range {
+  start: number
+  count: number
+}
+
+/**
+ * Hands out sequence values from blocks whose reservation is already committed, so no value is
+ * ever handed out twice, across processes and restarts (unused values of a block are simply lost).
+ * The next block is reserved while the current one still has a good share left: requests wait on
+ * the database only when both buffers are empty.
+ */
+export class Allocator {
+  private current: Block & { next: number; size: number } = { start: 0, end: 0, next: 0, size: 0 }
+  private spare: Block | undefined
+  private reserving: Promise<void> | undefined
+  private issuedSinceReserve = 0
+  private lastReserveAt: number
+  private readonly now: () => number
+  private readonly refillAt: number
+  blocksReserved = 0
+
+  constructor(private readonly options: AllocatorOptions) {
+    this.now = options.now ?? (() => performance.now())
+    this.refillAt = options.refillAt ?? 0.5
+    this.lastReserveAt = this.now()
+  }
+
+  /** Up to `max` consecutive sequence values from one block. */
+  async nextRange(max: number): Promise<Range> {
+    for (;;) {
+      const block = this.current
+      if (block.next < block.end) {
+        const start = block.next
+        const count = Math.min(max, block.end - start)
+        block.next += count
+        this.issuedSinceReserve += count
+        if (!this.spare && !this.reserving && block.end - block.next <= block.size * this.refillAt) {
+          this.reserve().catch((error) => this.options.onError?.(error))
+        }
+        return { start, count }
+      }
+      if (this.spare) {
+        this.install(this.spare)
+        this.spare = undefined
+        continue
+      }
+      await this.reserve()
+    }
+  }
+
+  /** The block size for the observed rate: a block should last about `blockSeconds`. */
+  nextBlockSize(): number {
+    const { minBlock, maxBlock, blockSeconds } = this.options
+    const elapsedSeconds = Math.max((this.now() - this.lastReserveAt) / 1000, 0.001)
+    const rate = this.issuedSinceReserve / elapsedSeconds
+    return Math.min(maxBlock, Math.max(minBlock, Math.ceil(rate * blockSeconds)))
+  }
+
+  private reserve(): Promise<void> {
+    this.reserving ??= (async () => {
+      try {
+        const size = this.nextBlockSize()
+        const block = await this.options.reserve(size)
+        this.blocksReserved++
+        this.issuedSinceReserve = 0
+        this.lastReserveAt = this.now()
+        this.options.onReserve?.(block)
+        if (this.current.next >= this.current.end) this.install(block)
+        else this.spare = block
+      } finally {
+        this.reserving = undefined
+      }
+    })()
+    return this.reserving
+  }
+
+  private install(block: Block): void {
+    this.current = { start: block.start, end: block.end, next: block.start, size: block.end - block.start }
+  }
+}

@@ -1,0 +1,84 @@
+export interface RecorderOptions<T> {
+  /** Commits all entries in one transaction; returns one outcome per entry, in order. */
+  write: (entries: T[]) => Promise<boolean[]>
+  /** Size of an entry in rows, to cap a transaction at `maxBatch` rows. */
+  sizeOf: (entry: T) => number
+  maxBatch: number
+  onCommit?: (rows: number, seconds: number) => void
+}
+
+interface Pending<T> {
+  entry: T
+  resolve: (written: boolean) => void
+  reject: (error: unknown) => void
+}
+
+/**
+ * Group commit: entries arriving while a commit is being prepared or is in flight are written
+ * together in the next transaction, and each caller is answered only once its transaction has
+ * committed (no reply before durability). An entry is never split across transactions.
+ */
+export class Recorder<T> {
+  private queue: Pending<T>[] = []
+  private scheduled = false
+  private flushing: Promise<void> | undefined
+
+  constructor(private readonly options: RecorderOptions<T>) {}
+
+  /** Resolves after the entry is committed: true if written, false if its idempotency key was taken. */
+  write(entry: T): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ entry, resolve, reject })
+      if (!this.scheduled && !this.flushing) {
+        this.scheduled = true
+        // Let every request parsed in this turn of the event loop join the same transaction.
+        setImmediate(() => {
+          this.scheduled = false
+          this.flushing = this.drain().finally(() => {
+            this.flushing = undefined
+          })
+        })
+      }
+    })
+  }
+
+  /** Waits until everything queued so far is committed (or has failed). */
+  async flush(): Promise<void> {
+    while (this.queue.length > 0 || this.flushing || this.scheduled) {
+      await (this.flushing ?? new Promise((resolve) => setImmediate(resolve)))
+    }
+  }
+
+  get pending(): number {
+    return this.queue.length
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.takeBatch()
+      const started = performance.now()
+      try {
+        const outcomes = await this.options.write(batch.map((p) => p.entry))
+        const rows = batch.reduce((sum, p) => sum + this.options.sizeOf(p.entry), 0)
+        this.options.onCommit?.(rows, (performance.now() - started) / 1000)
+        batch.forEach((p, i) => {
+          p.resolve(outcomes[i] ?? false)
+        })
+      } catch (error) {
+        for (const p of batch) p.reject(error)
+      }
+    }
+  }
+
+  private takeBatch(): Pending<T>[] {
+    let rows = 0
+    let taken = 0
+    while (taken < this.queue.length) {
+      const size = this.options.sizeOf((this.queue[taken] as Pending<T>).entry)
+      if (taken > 0 && rows + size > this.options.maxBatch) break
+      rows += size
+      taken++
+    }
+    return this.queue.splice(0, taken)
+  }
+}

@@ -1,0 +1,144 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { parseWeightGrams } from '../validation.js'
+import {
+  BatchBody,
+  BatchReply,
+  GenerateReply,
+  IdempotencyHeaders,
+  IssueQuery,
+  NextTrackingNumberReply,
+  TrackingNumberParams,
+  TrackingRecordReply,
+} from './schemas.js'
+import { type Idempotency, type IssueRequest, requestMetadata, type TrackingService } from './service.js'
+
+const errors = {
+  400: Type.Ref('ErrorEnvelope'),
+  409: Type.Ref('ErrorEnvelope'),
+  503: Type.Ref('ErrorEnvelope'),
+}
+
+function toIssueRequest(fields: IssueQuery): IssueRequest {
+  return {
+    origin: fields.origin_country_id,
+    destination: fields.destination_country_id,
+    weightGrams: parseWeightGrams(fields.weight) as number, // the schema has already checked it
+    orderCreatedAt: fields.created_at,
+    customerId: fields.customer_id.toLowerCase(),
+    customerName: fields.customer_name,
+    customerSlug: fields.customer_slug,
+  }
+}
+
+function idempotency(request: FastifyRequest, operation: string): Idempotency | undefined {
+  const key = request.headers['idempotency-key']
+  return typeof key === 'string' ? { key, operation } : undefined
+}
+
+export async function trackingRoutes(parent: FastifyInstance, options: { service: TrackingService }) {
+  const app = parent.withTypeProvider<TypeBoxTypeProvider>()
+  const { service } = options
+
+  for (const url of ['/next-tracking-number', '/api/next-tracking-number']) {
+    app.get(
+      url,
+      {
+        schema: {
+          tags: ['tracking'],
+          summary: 'Issue the next tracking number',
+          description: 'Answered only once the number and its request are committed.',
+          querystring: IssueQuery,
+          headers: IdempotencyHeaders,
+          response: { 200: NextTrackingNumberReply, ...errors },
+        },
+      },
+      async (request) => {
+        const [record] = await service.issue(toIssueRequest(request.query), 1, idempotency(request, 'next'))
+        if (!record) throw new Error('issue returned no record')
+        return {
+          tracking_number: record.tracking_number,
+          created_at: record.created_at,
+          correlation_id: request.id,
+          request_metadata: requestMetadata(record),
+        }
+      },
+    )
+  }
+
+  app.post(
+    '/tracking/generate',
+    {
+      schema: {
+        tags: ['tracking'],
+        summary: 'Issue a tracking number (for older clients)',
+        body: IssueQuery,
+        headers: IdempotencyHeaders,
+        response: { 201: GenerateReply, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const [record] = await service.issue(toIssueRequest(request.body), 1, idempotency(request, 'generate'))
+      if (!record) throw new Error('issue returned no record')
+      return reply.code(201).send({
+        id: record.sequence,
+        uuid: record.uuid,
+        tracking_number: record.tracking_number,
+        created_at: record.created_at,
+      })
+    },
+  )
+
+  app.post(
+    '/tracking-numbers/batch',
+    {
+      schema: {
+        tags: ['tracking'],
+        summary: 'Issue up to 1000 tracking numbers in one commit',
+        body: BatchBody,
+        headers: IdempotencyHeaders,
+        response: { 201: BatchReply, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const records = await service.issue(
+        toIssueRequest(request.body),
+        request.body.count,
+        idempotency(request, 'batch'),
+      )
+      const first = records[0]
+      if (!first) throw new Error('issue returned no record')
+      return reply.code(201).send({
+        tracking_numbers: records.map((r) => r.tracking_number),
+        created_at: first.created_at,
+        correlation_id: request.id,
+        request_metadata: requestMetadata(first),
+      })
+    },
+  )
+
+  app.get(
+    '/tracking-numbers/:tracking_number',
+    {
+      schema: {
+        tags: ['tracking'],
+        summary: 'Look up an issued tracking number',
+        description:
+          'A malformed number or a wrong check character is a 400, answered without a database query.',
+        params: TrackingNumberParams,
+        response: { 200: TrackingRecordReply, 404: Type.Ref('ErrorEnvelope'), ...errors },
+      },
+    },
+    async (request) => {
+      const record = await service.find(request.params.tracking_number)
+      return {
+        id: record.sequence,
+        uuid: record.uuid,
+        tracking_number: record.tracking_number,
+        created_at: record.created_at,
+        request_metadata: requestMetadata(record),
+      }
+    },
+  )
+}

@@ -1,0 +1,88 @@
+import { type Static, Type } from '@sinclair/typebox'
+import { weightKgSchema } from '../validation.js'
+
+const Country = (description: string) =>
+  Type.String({ format: 'country', description: `${description}: ISO 3166-1 alpha-2`, examples: ['MY'] })
+
+export const IssueFields = {
+  origin_country_id: Country('Origin country'),
+  destination_country_id: Country('Destination country'),
+  weight: Type.Unsafe<string | number>(weightKgSchema),
+  created_at: Type.String({
+    format: 'rfc3339',
+    description: 'When the order was created, RFC 3339 with offset',
+    examples: ['2018-11-20T19:29:32+08:00'],
+  }),
+  customer_id: Type.String({ format: 'canonical-uuid', description: 'Customer UUID' }),
+  customer_name: Type.String({ minLength: 1, maxLength: 200, examples: ['RedBox Logistics'] }),
+  customer_slug: Type.String({ format: 'slug', maxLength: 200, examples: ['redbox-logistics'] }),
+}
+
+export const IssueQuery = Type.Object(IssueFields)
+export type IssueQuery = Static<typeof IssueQuery>
+
+export const BatchBody = Type.Object({
+  ...IssueFields,
+  count: Type.Integer({ minimum: 1, maximum: 1000, description: 'How many numbers to issue (1 to 1000)' }),
+})
+export type BatchBody = Static<typeof BatchBody>
+
+export const IdempotencyHeaders = Type.Object({
+  'idempotency-key': Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 255,
+      description: 'A retry with the same key and request returns the same numbers',
+    }),
+  ),
+})
+export type IdempotencyHeaders = Static<typeof IdempotencyHeaders>
+
+export const TrackingNumberParams = Type.Object({
+  tracking_number: Type.String({ maxLength: 64, description: '16 characters, the last a check character' }),
+})
+export type TrackingNumberParams = Static<typeof TrackingNumberParams>
+
+const TrackingNumber = Type.String({ pattern: '^[A-Z0-9]{16}$', examples: ['0K3QZ7M1X9P2A4BD'] })
+const Timestamp = Type.String({ format: 'date-time', description: 'RFC 3339, UTC' })
+
+export const RequestMetadata = Type.Object({
+  origin_country: Type.String(),
+  destination_country: Type.String(),
+  weight_kg: Type.String({ description: 'Kilograms with exactly three decimals', examples: ['1.234'] }),
+  customer_id: Type.String(),
+  customer_name: Type.String(),
+  customer_slug: Type.String(),
+  order_created_at: Type.String({ description: 'As sent in created_at' }),
+})
+export type RequestMetadata = Static<typeof RequestMetadata>
+
+export const NextTrackingNumberReply = Type.Object({
+  tracking_number: TrackingNumber,
+  created_at: Timestamp,
+  correlation_id: Type.String(),
+  request_metadata: RequestMetadata,
+})
+export type NextTrackingNumberReply = Static<typeof NextTrackingNumberReply>
+
+export const GenerateReply = Type.Object({
+  id: Type.Integer({ description: 'Internal record id' }),
+  uuid: Type.String({ format: 'uuid' }),
+  tracking_number: TrackingNumber,
+  created_at: Timestamp,
+})
+
+export const BatchReply = Type.Object({
+  tracking_numbers: Type.Array(TrackingNumber),
+  created_at: Timestamp,
+  correlation_id: Type.String(),
+  request_metadata: RequestMetadata,
+})
+
+export const TrackingRecordReply = Type.Object({
+  id: Type.Integer(),
+  uuid: Type.String({ format: 'uuid' }),
+  tracking_number: TrackingNumber,
+  created_at: Timestamp,
+  request_metadata: RequestMetadata,
+})

@@ -1,0 +1,161 @@
+import { createHash, randomUUID } from 'node:crypto'
+import { AppError } from '../errors.js'
+import { formatWeightKg } from '../validation.js'
+import { type Codec, checkTrackingNumber } from './codec.js'
+import type { Recorder } from './recorder.js'
+import type { TrackingRecord, TrackingRepository, WriteEntry } from './repository.js'
+import type { RequestMetadata } from './schemas.js'
+import type { Supply } from './supply.js'
+
+/** A validated issue request, in the units the database keeps. */
+export interface IssueRequest {
+  origin: string
+  destination: string
+  weightGrams: number
+  orderCreatedAt: string
+  customerId: string
+  customerName: string
+  customerSlug: string
+}
+
+export interface Idempotency {
+  key: string
+  /** Which operation: the same key on another operation is a different request. */
+  operation: string
+}
+
+export interface TrackingServiceDeps {
+  repository: Pick<TrackingRepository, 'findByNumbers' | 'findIdempotencyKey'>
+  supply: Pick<Supply, 'next'>
+  recorder: Pick<Recorder<WriteEntry>, 'write'>
+  codec: Pick<Codec, 'assemble'>
+  onIssued?: (count: number) => void
+  now?: () => Date
+}
+
+function unavailable(cause: unknown): AppError {
+  return new AppError(
+    'unavailable',
+    'The database is unavailable; try again shortly',
+    {},
+    { cause, headers: { 'retry-after': '1' } },
+  )
+}
+
+export function requestMetadata(record: TrackingRecord): RequestMetadata {
+  return {
+    origin_country: record.origin_country,
+    destination_country: record.destination_country,
+    weight_kg: formatWeightKg(record.weight_grams),
+    customer_id: record.customer_id,
+    customer_name: record.customer_name,
+    customer_slug: record.customer_slug,
+    order_created_at: record.order_created_at,
+  }
+}
+
+export function createTrackingService(deps: TrackingServiceDeps) {
+  const now = deps.now ?? (() => new Date())
+  const inFlight = new Map<string, { hash: string; result: Promise<TrackingRecord[]> }>()
+
+  async function build(request: IssueRequest, count: number): Promise<TrackingRecord[]> {
+    const createdAt = now().toISOString()
+    const lane = { origin: request.origin, destination: request.destination }
+    const records: TrackingRecord[] = []
+    for (let i = 0; i < count; i++) {
+      const { sequence, body } = await deps.supply.next()
+      records.push({
+        sequence,
+        tracking_number: deps.codec.assemble(body, lane),
+        uuid: randomUUID(),
+        origin_country: request.origin,
+        destination_country: request.destination,
+        weight_grams: request.weightGrams,
+        order_created_at: request.orderCreatedAt,
+        customer_id: request.customerId,
+        customer_name: request.customerName,
+        customer_slug: request.customerSlug,
+        created_at: createdAt,
+      })
+    }
+    return records
+  }
+
+  async function replay(stored: { request_hash: string; tracking_numbers: string }, hash: string) {
+    if (stored.request_hash !== hash) {
+      throw new AppError('conflict', 'This Idempotency-Key was already used with a different request', {
+        'idempotency-key': ['was already used with a different request'],
+      })
+    }
+    return deps.repository.findByNumbers(stored.tracking_numbers.split(','))
+  }
+
+  async function issueOnce(request: IssueRequest, count: number, idem: Idempotency, hash: string) {
+    const stored = await deps.repository.findIdempotencyKey(idem.key)
+    if (stored) return replay(stored, hash)
+    const records = await build(request, count)
+    const createdAt = records[0]?.created_at ?? now().toISOString()
+    const written = await deps.recorder.write({
+      records,
+      idempotency: { key: idem.key, requestHash: hash, createdAt },
+    })
+    if (written) {
+      deps.onIssued?.(count)
+      return records
+    }
+    // Another process committed this key first: answer what it answered.
+    const winner = await deps.repository.findIdempotencyKey(idem.key)
+    if (!winner) throw new Error(`idempotency key ${idem.key} lost after a conflict`)
+    return replay(winner, hash)
+  }
+
+  return {
+    /** Issues `count` numbers in one commit; resolves only after they are durable. */
+    async issue(request: IssueRequest, count = 1, idempotency?: Idempotency): Promise<TrackingRecord[]> {
+      try {
+        if (!idempotency) {
+          const records = await build(request, count)
+          await deps.recorder.write({ records })
+          deps.onIssued?.(count)
+          return records
+        }
+        const hash = createHash('sha256')
+          .update(JSON.stringify([idempotency.operation, count, request]))
+          .digest('hex')
+        const running = inFlight.get(idempotency.key)
+        if (running) {
+          if (running.hash !== hash) await replay({ request_hash: running.hash, tracking_numbers: '' }, hash)
+          return await running.result
+        }
+        const result = issueOnce(request, count, idempotency, hash)
+        inFlight.set(idempotency.key, { hash, result })
+        try {
+          return await result
+        } finally {
+          inFlight.delete(idempotency.key)
+        }
+      } catch (error) {
+        throw error instanceof AppError ? error : unavailable(error)
+      }
+    },
+
+    /** The stored record; a malformed number or a wrong check character never reaches the database. */
+    async find(trackingNumber: string): Promise<TrackingRecord> {
+      const check = checkTrackingNumber(trackingNumber)
+      if (!check.ok) {
+        throw new AppError('validation_failed', check.message, { tracking_number: [check.message] })
+      }
+      let found: TrackingRecord[]
+      try {
+        found = await deps.repository.findByNumbers([trackingNumber])
+      } catch (error) {
+        throw unavailable(error)
+      }
+      const record = found[0]
+      if (!record) throw new AppError('not_found', `Tracking number ${trackingNumber} was not issued here`)
+      return record
+    },
+  }
+}
+
+export type TrackingService = ReturnType<typeof createTrackingService>

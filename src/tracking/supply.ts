@@ -1,0 +1,43 @@
+import type { Allocator } from './allocator.js'
+import type { Codec } from './codec.js'
+
+export interface Encoded {
+  sequence: number
+  body: string
+}
+
+// The codec is fastest on runs of consecutive values, so bodies are encoded a chunk at a time.
+const CHUNK = 256
+
+/** Sequence values from the allocator, already encoded to tracking-number bodies. */
+export class Supply {
+  private start = 0
+  private bodies: string[] = []
+  private index = 0
+  private refilling: Promise<void> | undefined
+
+  constructor(
+    private readonly allocator: Pick<Allocator, 'nextRange'>,
+    private readonly codec: Pick<Codec, 'bodies'>,
+  ) {}
+
+  async next(): Promise<Encoded> {
+    for (;;) {
+      if (this.index < this.bodies.length) {
+        const i = this.index++
+        return { sequence: this.start + i, body: this.bodies[i] as string }
+      }
+      this.refilling ??= this.refill().finally(() => {
+        this.refilling = undefined
+      })
+      await this.refilling
+    }
+  }
+
+  private async refill(): Promise<void> {
+    const range = await this.allocator.nextRange(CHUNK)
+    this.bodies = this.codec.bodies(range.start, range.count)
+    this.start = range.start
+    this.index = 0
+  }
+}

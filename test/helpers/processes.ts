@@ -1,0 +1,132 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { Agent, request } from 'node:http'
+import { createInterface } from 'node:readline'
+import { issueUrl } from './build.js'
+
+export interface ServerProcess {
+  port: number
+  child: ChildProcess
+  /** Everything the process wrote to stderr, and stdout lines that are not JSON logs. */
+  output: string[]
+  stop(): Promise<number | null>
+  kill9(): Promise<void>
+}
+
+const ROOT = new URL('../../', import.meta.url).pathname
+
+/** Runs `src/server.ts` in its own process; resolves when it logs that it is ready. */
+export async function startServer(env: Record<string, string>, timeoutMs = 20_000): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'info', HOST: '127.0.0.1', PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const output: string[] = []
+  child.stderr?.on('data', (chunk) => output.push(String(chunk)))
+  const exited = once(child, 'exit').then(([code]) => code as number | null)
+
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`server not ready in ${timeoutMs} ms:\n${output.join('')}`)),
+      timeoutMs,
+    )
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      try {
+        const log = JSON.parse(line)
+        if (log.msg === 'waybill is ready') {
+          clearTimeout(timer)
+          resolve(log.port)
+        }
+      } catch {
+        output.push(line)
+      }
+    })
+    exited.then((code) => {
+      clearTimeout(timer)
+      reject(Object.assign(new Error(`server exited with ${code}:\n${output.join('')}`), { code }))
+    })
+  })
+
+  return {
+    port,
+    child,
+    output,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM')
+      return exited
+    },
+    async kill9() {
+      if (child.exitCode === null) child.kill('SIGKILL')
+      await exited
+    },
+  }
+}
+
+/** Runs `src/server.ts` expecting it to refuse to start; resolves with its exit code and stderr. */
+export async function startRefused(
+  env: Record<string, string>,
+): Promise<{ code: number | null; stderr: string }> {
+  try {
+    const server = await startServer(env)
+    await server.stop()
+    return { code: 0, stderr: '' }
+  } catch (error) {
+    return { code: (error as { code: number | null }).code ?? null, stderr: String((error as Error).message) }
+  }
+}
+
+export interface IssueOutcome {
+  numbers: string[]
+  failures: number
+}
+
+/**
+ * Issues `total` numbers over `connections` keep-alive connections and collects every number
+ * that was answered with 200. Errors (refused connection, killed server) count as failures.
+ */
+export async function issueMany(
+  port: number,
+  total: number,
+  connections = 32,
+  shouldStop: () => boolean = () => false,
+): Promise<IssueOutcome> {
+  const agent = new Agent({ keepAlive: true, maxSockets: connections })
+  const numbers: string[] = []
+  let failures = 0
+  let next = 0
+  const path = issueUrl()
+  const one = () =>
+    new Promise<void>((resolve) => {
+      const req = request({ host: '127.0.0.1', port, path, agent }, (res) => {
+        let body = ''
+        res.setEncoding('utf8')
+        res.on('data', (chunk) => {
+          body += chunk
+        })
+        res.on('end', () => {
+          if (res.statusCode === 200) numbers.push(JSON.parse(body).tracking_number)
+          else failures++
+          resolve()
+        })
+        res.on('error', () => {
+          failures++
+          resolve()
+        })
+      })
+      req.on('error', () => {
+        failures++
+        resolve()
+      })
+      req.end()
+    })
+  const worker = async () => {
+    while (next < total && !shouldStop()) {
+      next++
+      await one()
+    }
+  }
+  await Promise.all(Array.from({ length: connections }, worker))
+  agent.destroy()
+  return { numbers, failures }
+}
