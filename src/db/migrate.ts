@@ -1,4 +1,4 @@
-import { type Migration, type MigrationProvider, Migrator } from 'kysely'
+import { type Migration, type MigrationProvider, Migrator, PostgresAdapter, sql } from 'kysely'
 import { isBusy } from './errors.js'
 import type { Database } from './index.js'
 import * as m0001 from './migrations/0001-tracking.js'
@@ -10,8 +10,18 @@ const migrations: Record<string, Migration> = {
 
 const provider: MigrationProvider = { getMigrations: async () => migrations }
 
+/**
+ * On PostgreSQL the bookkeeping tables live in the connection's current schema: Kysely's
+ * existence check would otherwise find another schema's copy on the same server.
+ */
+async function migrationTableSchema(db: Database): Promise<string | undefined> {
+  if (!(db.getExecutor().adapter instanceof PostgresAdapter)) return undefined
+  const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(db)
+  return rows[0]?.schema
+}
+
 export async function migrateToLatest(db: Database): Promise<string[]> {
-  const migrator = new Migrator({ db, provider })
+  const migrator = new Migrator({ db, provider, migrationTableSchema: await migrationTableSchema(db) })
   // Two processes starting at once on one SQLite file: the loser of the write lock retries.
   for (let attempt = 1; ; attempt++) {
     const { error, results = [] } = await migrator.migrateToLatest()

@@ -21,7 +21,7 @@ interface Pending<T> {
 export class Recorder<T> {
   private queue: Pending<T>[] = []
   private scheduled = false
-  private flushing: Promise<void> | undefined
+  private running: Promise<void> | undefined
 
   constructor(private readonly options: RecorderOptions<T>) {}
 
@@ -29,23 +29,20 @@ export class Recorder<T> {
   write(entry: T): Promise<boolean> {
     return new Promise((resolve, reject) => {
       this.queue.push({ entry, resolve, reject })
-      if (!this.scheduled && !this.flushing) {
-        this.scheduled = true
-        // Let every request parsed in this turn of the event loop join the same transaction.
-        setImmediate(() => {
-          this.scheduled = false
-          this.flushing = this.drain().finally(() => {
-            this.flushing = undefined
-          })
-        })
-      }
+      if (this.scheduled || this.running) return // the running drain picks it up
+      this.scheduled = true
+      // Let every request parsed in this turn of the event loop join the same transaction.
+      setImmediate(() => {
+        this.scheduled = false
+        this.running = this.drain()
+      })
     })
   }
 
   /** Waits until everything queued so far is committed (or has failed). */
   async flush(): Promise<void> {
-    while (this.queue.length > 0 || this.flushing || this.scheduled) {
-      await (this.flushing ?? new Promise((resolve) => setImmediate(resolve)))
+    while (this.queue.length > 0 || this.scheduled || this.running) {
+      await (this.running ?? new Promise((resolve) => setImmediate(resolve)))
     }
   }
 
@@ -54,19 +51,25 @@ export class Recorder<T> {
   }
 
   private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      const batch = this.takeBatch()
-      const started = performance.now()
-      try {
-        const outcomes = await this.options.write(batch.map((p) => p.entry))
-        const rows = batch.reduce((sum, p) => sum + this.options.sizeOf(p.entry), 0)
-        this.options.onCommit?.(rows, (performance.now() - started) / 1000)
-        batch.forEach((p, i) => {
-          p.resolve(outcomes[i] ?? false)
-        })
-      } catch (error) {
-        for (const p of batch) p.reject(error)
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.takeBatch()
+        const started = performance.now()
+        try {
+          const outcomes = await this.options.write(batch.map((p) => p.entry))
+          const rows = batch.reduce((sum, p) => sum + this.options.sizeOf(p.entry), 0)
+          this.options.onCommit?.(rows, (performance.now() - started) / 1000)
+          batch.forEach((p, i) => {
+            p.resolve(outcomes[i] ?? false)
+          })
+        } catch (error) {
+          for (const p of batch) p.reject(error)
+        }
       }
+    } finally {
+      // Cleared in the same synchronous step that saw the queue empty: a write queued by a
+      // callback of the last batch sees `running` unset and schedules a new drain.
+      this.running = undefined
     }
   }
 

@@ -1,13 +1,20 @@
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import type { FastifyInstance } from 'fastify'
+import pg from 'pg'
 import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
 import { createDatabase } from '../../src/db/index.js'
+import { migrateToLatest } from '../../src/db/migrate.js'
 
 export const TEST_KEY = 'a3f1c2d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90'
+
+/** Which database this run of the suite uses (scripts/test.mjs runs it once per dialect). */
+export const dialect: 'sqlite' | 'postgres' =
+  process.env.WAYBILL_TEST_DIALECT === 'postgres' ? 'postgres' : 'sqlite'
 
 /** A temporary folder removed after the test. */
 export function tempDir(t: TestContext): string {
@@ -16,19 +23,64 @@ export function tempDir(t: TestContext): string {
   return dir
 }
 
-export function testEnv(dir: string, env: Record<string, string> = {}): Record<string, string> {
-  return { NODE_ENV: 'test', LOG_LEVEL: 'silent', DATABASE_URL: `sqlite:${join(dir, 'waybill.db')}`, ...env }
+function postgresAdminUrl(): string {
+  const url = process.env.TEST_DATABASE_URL
+  if (!url) throw new Error('WAYBILL_TEST_DIALECT=postgres needs TEST_DATABASE_URL')
+  return url
 }
 
-/** The app on its own fresh SQLite file, closed after the test. */
+/** Runs SQL on the PostgreSQL test server as its admin user. */
+export async function postgresAdmin(statement: string): Promise<void> {
+  const client = new pg.Client({ connectionString: postgresAdminUrl() })
+  await client.connect()
+  try {
+    await client.query(statement)
+  } finally {
+    await client.end()
+  }
+}
+
+/**
+ * A database of the test's own: a new SQLite file, or a new PostgreSQL schema (selected through
+ * the connection's search_path), dropped after the test. No two tests share a table.
+ */
+export async function testDatabaseUrl(t: TestContext): Promise<string> {
+  if (dialect === 'sqlite') return `sqlite:${join(tempDir(t), 'waybill.db')}`
+  const schema = `test_${randomBytes(6).toString('hex')}`
+  await postgresAdmin(`create schema ${schema}`)
+  t.after(() => postgresAdmin(`drop schema ${schema} cascade`))
+  const url = new URL(postgresAdminUrl())
+  url.searchParams.set('options', `-c search_path=${schema}`)
+  return url.toString()
+}
+
+export function testEnv(databaseUrl: string, env: Record<string, string> = {}): Record<string, string> {
+  return { NODE_ENV: 'test', LOG_LEVEL: 'silent', DATABASE_URL: databaseUrl, ...env }
+}
+
+/** The app on a database of its own, closed after the test. */
 export async function build(
   t: TestContext,
   env: Record<string, string> = {},
-): Promise<FastifyInstance & { dir: string }> {
-  const dir = tempDir(t)
-  const app = await buildApp(loadConfig(testEnv(dir, env)))
+): Promise<FastifyInstance & { databaseUrl: string }> {
+  const databaseUrl = await testDatabaseUrl(t)
+  const app = await buildApp(loadConfig(testEnv(databaseUrl, env)))
   t.after(() => app.close())
-  return Object.assign(app, { dir })
+  return Object.assign(app, { databaseUrl })
+}
+
+/** A second connection to a test's database, for checking what was stored. */
+export function openDatabase(t: TestContext, databaseUrl: string) {
+  const handle = createDatabase(loadConfig(testEnv(databaseUrl, { DATABASE_POOL_SIZE: '2' })).database)
+  t.after(() => handle.close())
+  return handle.db
+}
+
+/** A migrated database of the test's own. */
+export async function migratedDatabase(t: TestContext, databaseUrl?: string) {
+  const db = openDatabase(t, databaseUrl ?? (await testDatabaseUrl(t)))
+  await migrateToLatest(db)
+  return db
 }
 
 export const validIssue = {
@@ -46,11 +98,4 @@ export function issueUrl(
   path = '/next-tracking-number',
 ): string {
   return `${path}?${new URLSearchParams(fields)}`
-}
-
-/** A second connection to a test's database, for checking what was stored. */
-export function openDatabase(t: TestContext, dir: string) {
-  const handle = createDatabase(loadConfig(testEnv(dir)).database)
-  t.after(() => handle.close())
-  return handle.db
 }

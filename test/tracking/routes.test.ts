@@ -24,7 +24,7 @@ test('GET /next-tracking-number issues a stored number with the documented reply
     order_created_at: '2018-11-20T19:29:32+08:00',
   })
 
-  const row = await openDatabase(t, app.dir)
+  const row = await openDatabase(t, app.databaseUrl)
     .selectFrom('tracking_numbers')
     .selectAll()
     .where('tracking_number', '=', body.tracking_number)
@@ -86,7 +86,7 @@ test('POST /tracking-numbers/batch issues count distinct numbers, all stored', a
   const numbers: string[] = res.json().tracking_numbers
   assert.equal(numbers.length, 1000)
   assert.equal(new Set(numbers).size, 1000)
-  const rows = await openDatabase(t, app.dir)
+  const rows = await openDatabase(t, app.databaseUrl)
     .selectFrom('tracking_numbers')
     .select('tracking_number')
     .where('tracking_number', 'in', numbers)
@@ -132,7 +132,7 @@ test('a mistyped or malformed number is a 400 that says which, without touching 
   const swapped = `${issued.slice(0, 3)}${issued[4]}${issued[3]}${issued.slice(5)}`
 
   // With the database closed, only an answer that never queries it can still be a 400.
-  const db = openDatabase(t, app.dir)
+  const db = openDatabase(t, app.databaseUrl)
   await db.schema.dropTable('tracking_numbers').execute()
 
   for (const bad of [typo, ...(issued[3] !== issued[4] ? [swapped] : [])]) {
@@ -194,7 +194,7 @@ test('Idempotency-Key: same key and request â†’ same number; different request â
   })
   assert.deepEqual(b2.json().tracking_numbers, b1.json().tracking_numbers)
 
-  const count = await openDatabase(t, app.dir)
+  const count = await openDatabase(t, app.databaseUrl)
     .selectFrom('tracking_numbers')
     .select((eb) => eb.fn.countAll<number>().as('n'))
     .executeTakeFirstOrThrow()

@@ -162,7 +162,7 @@ test('bad input stores nothing and never costs a sequence value', async (t) => {
   for (const [field, values] of Object.entries(BAD)) {
     for (const value of values) await app.inject({ url: issueUrl({ ...validIssue, [field]: value }) })
   }
-  const db = openDatabase(t, app.dir)
+  const db = openDatabase(t, app.databaseUrl)
   const rows = await db.selectFrom('tracking_numbers').select('sequence').execute()
   assert.equal(rows.length, 0)
   const counter = await db.selectFrom('counters').select('next_value').executeTakeFirstOrThrow()

@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { Allocator } from '../../src/tracking/allocator.js'
+import { type Block, createTrackingRepository } from '../../src/tracking/repository.js'
+import { migratedDatabase, openDatabase, testDatabaseUrl } from '../helpers/build.js'
+
+function allocator(
+  reserve: (size: number) => Promise<Block>,
+  options: Partial<ConstructorParameters<typeof Allocator>[0]> = {},
+) {
+  return new Allocator({ reserve, minBlock: 10, maxBlock: 10, blockSeconds: 1, ...options })
+}
+
+async function take(a: Allocator, values: number): Promise<number[]> {
+  const out: number[] = []
+  while (out.length < values) {
+    const { start, count } = await a.nextRange(Math.min(7, values - out.length))
+    for (let i = 0; i < count; i++) out.push(start + i)
+  }
+  return out
+}
+
+test('two allocators on one database, many concurrent takers: every value at most once', async (t) => {
+  const dir = await testDatabaseUrl(t)
+  await migratedDatabase(t, dir)
+  const one = allocator(createTrackingRepository(openDatabase(t, dir)).reserveBlock)
+  const two = allocator(createTrackingRepository(openDatabase(t, dir)).reserveBlock)
+  const results = await Promise.all(Array.from({ length: 40 }, (_, i) => take(i % 2 ? one : two, 250)))
+  const all = results.flat()
+  assert.equal(all.length, 10_000)
+  assert.equal(new Set(all).size, all.length)
+})
+
+test('the counter only moves forward: a new allocator never sees an old value', async (t) => {
+  const dir = await testDatabaseUrl(t)
+  await migratedDatabase(t, dir)
+  const first = await take(allocator(createTrackingRepository(openDatabase(t, dir)).reserveBlock), 25)
+  const second = await take(allocator(createTrackingRepository(openDatabase(t, dir)).reserveBlock), 25)
+  assert.ok(Math.min(...second) > Math.max(...first), 'values after a restart are above all earlier ones')
+})
+
+test('double buffering: the next block is reserved while the current one still has half left', async (t) => {
+  const repository = createTrackingRepository(await migratedDatabase(t))
+  const reservedWhenLeft: number[] = []
+  let handedOut = 0
+  const a = allocator(
+    async (size) => {
+      reservedWhenLeft.push(handedOut)
+      return repository.reserveBlock(size)
+    },
+    { minBlock: 100, maxBlock: 100 },
+  )
+  for (let i = 0; i < 60; i++) {
+    await a.nextRange(1)
+    handedOut++
+  }
+  // The first reservation when empty; the second while the 50th value is handed out (50 left).
+  assert.deepEqual(reservedWhenLeft, [0, 49])
+  let waited = 0
+  for (let i = 0; i < 40; i++) {
+    const started = reservedWhenLeft.length
+    await a.nextRange(1)
+    handedOut++
+    if (reservedWhenLeft.length > started) waited++
+  }
+  assert.equal(waited, 0, 'crossing into the spare block needs no reservation')
+})
+
+test('block size adapts to the issue rate, within the configured bounds', async (t) => {
+  const repository = createTrackingRepository(await migratedDatabase(t))
+  let clock = 0
+  const sizes: number[] = []
+  const a = allocator(
+    async (size) => {
+      sizes.push(size)
+      return repository.reserveBlock(size)
+    },
+    { minBlock: 10, maxBlock: 5_000, blockSeconds: 1, now: () => clock },
+  )
+  // 1,000 values per simulated second.
+  for (let i = 0; i < 4_000; i++) {
+    await a.nextRange(1)
+    clock += 1
+  }
+  const last = sizes.at(-1) as number
+  assert.ok(last >= 900 && last <= 1_100, `block size ${last} should follow ~1,000/s × 1 s`)
+  assert.ok(sizes.every((s) => s >= 10 && s <= 5_000))
+
+  // A burst far above the bound is capped at maxBlock.
+  for (let i = 0; i < 20_000; i++) await a.nextRange(1)
+  clock += 1
+  for (let i = 0; i < 6_000; i++) await a.nextRange(1)
+  assert.equal(Math.max(...sizes), 5_000)
+})
+
+test('a failed reservation fails the waiting caller, and the allocator recovers', async (t) => {
+  const repository = createTrackingRepository(await migratedDatabase(t))
+  let broken = true
+  const a = allocator(async (size) => {
+    if (broken) throw new Error('database down')
+    return repository.reserveBlock(size)
+  })
+  await assert.rejects(a.nextRange(1), /database down/)
+  broken = false
+  const { count } = await a.nextRange(1)
+  assert.equal(count, 1)
+})

@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { openDatabase, TEST_KEY, testDatabaseUrl } from '../helpers/build.js'
+import { issueMany, type ServerProcess, startRefused, startServer } from '../helpers/processes.js'
+
+function dbEnv(databaseUrl: string, env: Record<string, string> = {}) {
+  return { DATABASE_URL: databaseUrl, TRACKING_KEY: TEST_KEY, ...env }
+}
+
+async function storedNumbers(
+  t: Parameters<typeof openDatabase>[0],
+  databaseUrl: string,
+): Promise<Set<string>> {
+  const rows = await openDatabase(t, databaseUrl)
+    .selectFrom('tracking_numbers')
+    .select('tracking_number')
+    .execute()
+  const set = new Set(rows.map((r) => r.tracking_number))
+  assert.equal(set.size, rows.length, 'the table holds no duplicate')
+  return set
+}
+
+function stopAfter(t: Parameters<typeof openDatabase>[0], ...servers: ServerProcess[]) {
+  t.after(() => Promise.all(servers.map((s) => s.kill9())))
+}
+
+test('two processes on one database, small blocks: no overlap, all stored', async (t) => {
+  const databaseUrl = await testDatabaseUrl(t)
+  const env = dbEnv(databaseUrl, { TRACKING_BLOCK_MIN: '10', TRACKING_BLOCK_MAX: '10' })
+  const [a, b] = await Promise.all([startServer(env), startServer(env)])
+  stopAfter(t, a, b)
+
+  const [fromA, fromB] = await Promise.all([issueMany(a.port, 3_000, 32), issueMany(b.port, 3_000, 32)])
+  assert.equal(fromA.failures + fromB.failures, 0)
+  const all = [...fromA.numbers, ...fromB.numbers]
+  assert.equal(new Set(all).size, 6_000, 'the two processes never issued the same number')
+  assert.equal(await a.stop(), 0)
+  assert.equal(await b.stop(), 0)
+
+  const stored = await storedNumbers(t, databaseUrl)
+  assert.deepEqual(
+    all.filter((n) => !stored.has(n)),
+    [],
+  )
+})
+
+test('kill -9 mid-load, then restart: no number repeats and every answered number is stored', async (t) => {
+  const databaseUrl = await testDatabaseUrl(t)
+  const env = dbEnv(databaseUrl)
+  const first = await startServer(env)
+  stopAfter(t, first)
+
+  let killed = false
+  const load = issueMany(first.port, 1_000_000, 32, () => killed)
+  // Kill while requests are in flight, once a good number have been answered.
+  await new Promise((resolve) => setTimeout(resolve, 1_500))
+  await first.kill9()
+  killed = true
+  const before = await load
+  assert.ok(before.numbers.length > 100, `only ${before.numbers.length} answered before the kill`)
+
+  const second = await startServer(env)
+  stopAfter(t, second)
+  const after = await issueMany(second.port, 3_000, 32)
+  assert.equal(after.failures, 0)
+  await second.stop()
+
+  const earlier = new Set(before.numbers)
+  assert.deepEqual(
+    after.numbers.filter((n) => earlier.has(n)),
+    [],
+    'a number issued after the restart repeats one from before',
+  )
+  const stored = await storedNumbers(t, databaseUrl)
+  assert.deepEqual(
+    [...before.numbers, ...after.numbers].filter((n) => !stored.has(n)),
+    [],
+    'a number answered before the crash was not stored',
+  )
+})
+
+test('SIGTERM under load: requests in flight are answered and stored, exit code 0', async (t) => {
+  const databaseUrl = await testDatabaseUrl(t)
+  const server = await startServer(dbEnv(databaseUrl))
+  stopAfter(t, server)
+  let stopped = false
+  const load = issueMany(server.port, 1_000_000, 32, () => stopped)
+  await new Promise((resolve) => setTimeout(resolve, 1_000))
+  const code = await server.stop()
+  stopped = true
+  const { numbers } = await load
+  assert.equal(code, 0)
+  assert.ok(numbers.length > 100)
+  const stored = await storedNumbers(t, databaseUrl)
+  assert.deepEqual(
+    numbers.filter((n) => !stored.has(n)),
+    [],
+  )
+})
+
+test('a start with a different TRACKING_KEY is refused with a clear message', async (t) => {
+  const databaseUrl = await testDatabaseUrl(t)
+  const server = await startServer(dbEnv(databaseUrl))
+  await server.stop()
+
+  const otherKey = TEST_KEY.replace(/^a3/, 'b4')
+  const refused = await startRefused(dbEnv(databaseUrl, { TRACKING_KEY: otherKey }))
+  assert.equal(refused.code, 1)
+  assert.match(refused.stderr, /TRACKING_KEY does not match/)
+  assert.match(refused.stderr, /Refusing to start/)
+
+  const unset = await startRefused({ DATABASE_URL: databaseUrl })
+  assert.equal(unset.code, 1)
+  assert.match(unset.stderr, /TRACKING_KEY is not set/)
+
+  const again = await startServer(dbEnv(databaseUrl))
+  assert.equal(await again.stop(), 0, 'the right key still starts')
+})
+
+test('bad configuration stops the process with a message naming the variable', async (t) => {
+  const databaseUrl = await testDatabaseUrl(t)
+  for (const [name, value] of [
+    ['PORT', 'eighty'],
+    ['DATABASE_URL', 'mysql://localhost/db'],
+    ['TRACKING_KEY', 'too-short'],
+    ['LOG_LEVEL', 'loud'],
+  ]) {
+    const refused = await startRefused({ ...dbEnv(databaseUrl), [name as string]: value as string })
+    assert.equal(refused.code, 1, name)
+    assert.match(refused.stderr, new RegExp(`${name}:`), name)
+  }
+})

@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
+import { test } from 'node:test'
+import { Recorder } from '../../src/tracking/recorder.js'
+import {
+  createTrackingRepository,
+  type TrackingRecord,
+  type WriteEntry,
+} from '../../src/tracking/repository.js'
+import { migratedDatabase } from '../helpers/build.js'
+
+function record(sequence: number): TrackingRecord {
+  return {
+    sequence,
+    tracking_number: `T${String(sequence).padStart(15, '0')}`,
+    uuid: randomUUID(),
+    origin_country: 'MY',
+    destination_country: 'ID',
+    weight_grams: 1234,
+    order_created_at: '2018-11-20T19:29:32+08:00',
+    customer_id: randomUUID(),
+    customer_name: 'RedBox Logistics',
+    customer_slug: 'redbox-logistics',
+    created_at: new Date().toISOString(),
+  }
+}
+
+async function setup(t: Parameters<typeof migratedDatabase>[0], maxBatch = 1_000) {
+  const db = await migratedDatabase(t)
+  const repository = createTrackingRepository(db)
+  const commits: number[] = []
+  const recorder = new Recorder<WriteEntry>({
+    write: (entries) => repository.writeBatch(entries),
+    sizeOf: (entry) => entry.records.length,
+    maxBatch,
+    onCommit: (rows) => commits.push(rows),
+  })
+  const count = async () =>
+    Number(
+      (
+        await db
+          .selectFrom('tracking_numbers')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    )
+  return { db, recorder, commits, count }
+}
+
+test('concurrent writes are grouped into few transactions, each answered after its commit', async (t) => {
+  const { recorder, commits, count } = await setup(t)
+  await Promise.all(Array.from({ length: 500 }, (_, i) => recorder.write({ records: [record(i)] })))
+  assert.equal(await count(), 500)
+  assert.ok(commits.length < 10, `500 writes took ${commits.length} transactions`)
+  assert.equal(
+    commits.reduce((a, b) => a + b, 0),
+    500,
+  )
+})
+
+test('a failed commit rejects every write in it and stores none of them', async (t) => {
+  const { recorder, count } = await setup(t)
+  await recorder.write({ records: [record(7)] })
+  // Sequence 7 again violates the primary key: the whole transaction must roll back.
+  const results = await Promise.allSettled([
+    recorder.write({ records: [record(1)] }),
+    recorder.write({ records: [record(7)] }),
+    recorder.write({ records: [record(2)] }),
+  ])
+  assert.deepEqual(
+    results.map((r) => r.status),
+    ['rejected', 'rejected', 'rejected'],
+  )
+  assert.equal(await count(), 1, 'nothing of the failed transaction is stored')
+  // The recorder keeps working after a failure.
+  await recorder.write({ records: [record(3)] })
+  assert.equal(await count(), 2)
+})
+
+test('a transaction holds at most maxBatch rows, and an entry is never split', async (t) => {
+  const { recorder, commits, count } = await setup(t, 100)
+  const big = Array.from({ length: 250 }, (_, i) => record(10_000 + i))
+  await Promise.all([
+    ...Array.from({ length: 150 }, (_, i) => recorder.write({ records: [record(i)] })),
+    recorder.write({ records: big }),
+  ])
+  assert.equal(await count(), 400)
+  assert.ok(commits.includes(250), 'the 250-row entry was committed whole')
+  assert.ok(commits.filter((rows) => rows !== 250).every((rows) => rows <= 100))
+})
+
+test('flush() waits for everything queued', async (t) => {
+  const { recorder, count } = await setup(t)
+  const writes = Array.from({ length: 50 }, (_, i) => recorder.write({ records: [record(i)] }))
+  await recorder.flush()
+  assert.equal(await count(), 50)
+  await Promise.all(writes)
+})
