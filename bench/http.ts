@@ -1,0 +1,317 @@
+// HTTP benchmark: Waybill against a minimal node:http server sending the same reply, both driven by
+// autocannon in the same run, then a check of what the service stored. Both servers are child processes
+// on 127.0.0.1; the load generator runs in this process.
+import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { mkdtemp } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { createInterface } from 'node:readline'
+import type { Readable } from 'node:stream'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+import autocannon from 'autocannon'
+import SQLite from 'better-sqlite3'
+import pg from 'pg'
+
+const HERE = dirname(fileURLToPath(import.meta.url)) // dist/bench once compiled
+const SERVICE_SCRIPT = join(HERE, '..', 'src', 'server.js')
+const BASELINE_SCRIPT = join(HERE, 'baseline-server.js')
+const HOST = '127.0.0.1'
+const REQUEST_PATH =
+  '/next-tracking-number?origin_country_id=MY&destination_country_id=ID&weight=1.234' +
+  '&created_at=2018-11-20T19:29:32%2B08:00&customer_id=de619854-b59b-425e-9db4-943979e1bd49' +
+  '&customer_name=RedBox%20Logistics&customer_slug=redbox-logistics'
+const WARMUP_SECONDS = 2
+const START_TIMEOUT_MS = 30_000
+// Above the service's own 10 s shutdown timeout, so a slow but graceful shutdown is not cut short.
+const STOP_TIMEOUT_MS = 15_000
+
+/** Measured run only, except non2xx/errors/timeouts, which include the warm-up. */
+export interface TargetFigures {
+  requestsPerSecond: number // mean over the measured run: responses / elapsed seconds
+  p50Ms: number
+  p99Ms: number
+  responses2xx: number
+  non2xx: number
+  errors: number
+  timeouts: number
+  warmup2xx: number
+}
+
+export interface HttpBenchResult {
+  label: string
+  database: 'sqlite' | 'postgres'
+  connections: number
+  seconds: number
+  warmupSeconds: number
+  bodyBytes: number
+  baseline: TargetFigures
+  service: TargetFigures
+  ratio: number // service / baseline requests per second
+  /** 200s the service sent and the client read: the sample reply plus warm-up and measured runs. */
+  answered: number
+  stored: number // rows added to tracking_numbers during this run
+  /** The whole table afterwards; duplicates = rows - distinct. */
+  rows: number
+  distinct: number
+  duplicates: number
+  allStored: boolean // stored ≥ answered
+  /** stored - answered: requests in flight when a run stopped, committed but never read by the client. */
+  storedNotAnswered: number
+  serviceExitCode: number | string | null
+  serviceLogBytes: number
+}
+
+export interface HttpBenchOptions {
+  label: string
+  /** Default: a fresh SQLite file in a temporary directory. postgres://… works the same way. */
+  databaseUrl?: string
+  /** Extra environment for the service only (e.g. WEB_CONCURRENCY). */
+  env?: Record<string, string>
+  connections?: number
+  seconds?: number
+  /** Node flags for the service process, e.g. ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] (not NODE_OPTIONS-able). */
+  serviceNodeArgs?: string[]
+}
+
+interface Child {
+  name: string
+  process: ChildProcess
+  exited: Promise<number | string | null>
+}
+
+function launch(name: string, args: string[], options: SpawnOptions): Child {
+  const child = spawn(process.execPath, args, options)
+  const exited = new Promise<number | string | null>((resolve) => {
+    child.once('exit', (code, signal) => resolve(code ?? signal))
+  })
+  return { name, process: child, exited }
+}
+
+function running(child: Child | undefined): child is Child {
+  return child !== undefined && child.process.exitCode === null && child.process.signalCode === null
+}
+
+/** SIGTERM by pid, then SIGKILL if it has not exited in time. Safe to call twice. */
+async function stop(child: Child | undefined): Promise<number | string | null> {
+  if (!child) return null
+  if (running(child)) {
+    child.process.kill('SIGTERM')
+    // Unref'd: a pending timer would otherwise keep the whole benchmark alive for 15 s after the exit.
+    const timedOut = await Promise.race([
+      child.exited.then(() => false),
+      sleep(STOP_TIMEOUT_MS, true, { ref: false }),
+    ])
+    if (timedOut && running(child)) {
+      console.error(`http: ${child.name} ignored SIGTERM for ${STOP_TIMEOUT_MS} ms; killing it`)
+      child.process.kill('SIGKILL')
+    }
+  }
+  return child.exited
+}
+
+function tail(path: string, lines = 15): string {
+  if (!existsSync(path)) return ''
+  return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n')
+}
+
+/** The service logs to a file (not a pipe into this process, which also runs the load generator). */
+async function serviceReady(child: Child, logPath: string, errPath: string): Promise<number> {
+  const deadline = Date.now() + START_TIMEOUT_MS
+  while (Date.now() < deadline) {
+    const ready = readFileSync(logPath, 'utf8')
+      .split('\n')
+      .find((line) => line.includes('"msg":"waybill is ready"'))
+    if (ready) return (JSON.parse(ready) as { port: number }).port
+    if (!running(child)) break
+    await sleep(50)
+  }
+  throw new Error(
+    `http: the service did not report "waybill is ready" (exit ${child.process.exitCode ?? 'none'})\n` +
+      `${tail(errPath)}\n${tail(logPath)}`,
+  )
+}
+
+async function baselinePort(child: Child, errPath: string): Promise<number> {
+  const lines = createInterface({ input: child.process.stdout as Readable })
+  const first = await Promise.race([
+    once(lines, 'line') as Promise<string[]>,
+    child.exited.then(() => undefined),
+    sleep(10_000, undefined, { ref: false }),
+  ])
+  lines.close()
+  if (!first?.[0]) throw new Error(`http: the baseline server did not start\n${tail(errPath)}`)
+  return (JSON.parse(first[0]) as { port: number }).port
+}
+
+/** One real reply, byte for byte, so the baseline sends exactly as much. */
+async function captureReply(url: string): Promise<Buffer> {
+  const response = await fetch(url)
+  const body = Buffer.from(await response.arrayBuffer())
+  const parsed = JSON.parse(body.toString('utf8')) as { tracking_number?: unknown }
+  if (response.status !== 200 || typeof parsed.tracking_number !== 'string') {
+    throw new Error(`http: the service answered ${response.status}: ${body.toString('utf8').slice(0, 300)}`)
+  }
+  return body
+}
+
+/** Nearest-rank percentile of latencies sorted ascending. */
+function percentile(sorted: Float64Array, rank: number): number {
+  return sorted[Math.max(0, Math.ceil(rank * sorted.length) - 1)] ?? Number.NaN
+}
+
+/** `latencies` gets each 2xx's exact time: autocannon's own histogram keeps whole milliseconds only. */
+function load(url: string, connections: number, seconds: number, latencies?: number[]) {
+  return new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon({ url, connections, duration: seconds }, (error, result) =>
+      error ? reject(error) : resolve(result),
+    )
+    if (latencies) {
+      instance.on('response', (_client, status, _bytes, ms) => {
+        if (status >= 200 && status < 300) latencies.push(ms)
+      })
+    }
+  })
+}
+
+async function measure(name: string, url: string, connections: number, seconds: number) {
+  console.error(`http: ${name}: ${WARMUP_SECONDS} s warm-up, then ${seconds} s measured`)
+  const warmup = await load(url, connections, WARMUP_SECONDS)
+  const latencies: number[] = []
+  const run = await load(url, connections, seconds, latencies)
+  const sorted = Float64Array.from(latencies).sort() // typed arrays sort numerically
+  const figures: TargetFigures = {
+    // Not requests.average: that averages per-second samples, and a near-empty last sample (the stop
+    // timer racing the 1 s tick) can pull it down by a tenth.
+    requestsPerSecond: run.requests.total / run.duration,
+    p50Ms: percentile(sorted, 0.5),
+    p99Ms: percentile(sorted, 0.99),
+    responses2xx: run['2xx'],
+    // Failures during the warm-up count too: they are requests the service got wrong.
+    non2xx: run.non2xx + warmup.non2xx,
+    errors: run.errors + warmup.errors,
+    timeouts: run.timeouts + warmup.timeouts,
+    warmup2xx: warmup['2xx'],
+  }
+  return figures
+}
+
+type Counts = { rows: number; distinct: number }
+const COUNT_SQL =
+  'select count(*) as "rows", count(distinct tracking_number) as "distinct" from tracking_numbers'
+
+/** Reads the table directly, not through the service: the check must not trust what it checks. */
+async function countNumbers(databaseUrl: string): Promise<Counts> {
+  const sqlitePath = /^(?:sqlite|file):(?:\/\/)?(.+)$/.exec(databaseUrl)?.[1]
+  if (sqlitePath) {
+    const db = new SQLite(sqlitePath, { readonly: true, fileMustExist: true })
+    try {
+      const row = db.prepare(COUNT_SQL).get() as { rows: number; distinct: number }
+      return { rows: Number(row.rows), distinct: Number(row.distinct) }
+    } finally {
+      db.close()
+    }
+  }
+  const client = new pg.Client({ connectionString: databaseUrl })
+  await client.connect()
+  try {
+    // count(*) is a bigint, which pg returns as a string.
+    const { rows } = await client.query<{ rows: string; distinct: string }>(COUNT_SQL)
+    return { rows: Number(rows[0]?.rows), distinct: Number(rows[0]?.distinct) }
+  } finally {
+    await client.end()
+  }
+}
+
+export async function benchHttp(options: HttpBenchOptions): Promise<HttpBenchResult> {
+  const connections = options.connections ?? 64
+  const seconds = options.seconds ?? (Number(process.env.BENCH_SECONDS) || 10)
+  const logLevel = options.env?.LOG_LEVEL ?? process.env.LOG_LEVEL
+  if (logLevel && !['info', 'debug', 'trace'].includes(logLevel)) {
+    // PORT=0: the bound port is only known from the info-level "waybill is ready" line.
+    throw new Error(`http: LOG_LEVEL=${logLevel} hides the "waybill is ready" line the benchmark needs`)
+  }
+  const dir = await mkdtemp(join(tmpdir(), `waybill-bench-${options.label}-`))
+  const databaseUrl = options.databaseUrl ?? `sqlite:${join(dir, 'waybill.db')}`
+  const database = /^postgres(?:ql)?:\/\//.test(databaseUrl) ? 'postgres' : 'sqlite'
+  const paths = {
+    log: join(dir, 'service.log'),
+    err: join(dir, 'service.err.log'),
+    baselineErr: join(dir, 'baseline.err.log'),
+    body: join(dir, 'reply.json'),
+  }
+
+  let service: Child | undefined
+  let baseline: Child | undefined
+  // Last resort if this process exits without reaching the finally block (e.g. process.exit elsewhere).
+  const killChildren = () => {
+    for (const child of [service, baseline]) if (running(child)) child.process.kill('SIGKILL')
+  }
+  process.on('exit', killChildren)
+  let failed = true
+  try {
+    // cwd = the temporary directory, so a developer's .env is not read and nothing lands in the repo.
+    const fds = [openSync(paths.log, 'w'), openSync(paths.err, 'w')]
+    const env = { ...process.env, DATABASE_URL: databaseUrl, PORT: '0', HOST, ...options.env }
+    const args = [...(options.serviceNodeArgs ?? []), SERVICE_SCRIPT]
+    service = launch('service', args, { env, cwd: dir, stdio: ['ignore', ...fds] })
+    for (const fd of fds) closeSync(fd) // the child holds its own copies
+    const servicePort = await serviceReady(service, paths.log, paths.err)
+    const serviceUrl = `http://${HOST}:${servicePort}${REQUEST_PATH}`
+    const before = await countNumbers(databaseUrl)
+
+    const body = await captureReply(serviceUrl)
+    writeFileSync(paths.body, body)
+    const errFd = openSync(paths.baselineErr, 'w')
+    const baselineEnv = { ...process.env, BASELINE_BODY_FILE: paths.body, PORT: '0', HOST }
+    baseline = launch('baseline', [BASELINE_SCRIPT], {
+      env: baselineEnv,
+      cwd: dir,
+      stdio: ['ignore', 'pipe', errFd],
+    })
+    closeSync(errFd)
+    const port = await baselinePort(baseline, paths.baselineErr)
+
+    // One after the other, never at once: on a small machine they would compete for the same cores.
+    const baselineUrl = `http://${HOST}:${port}${REQUEST_PATH}`
+    const baselineFigures = await measure('baseline', baselineUrl, connections, seconds)
+    await stop(baseline)
+    const serviceFigures = await measure('service', serviceUrl, connections, seconds)
+    // Stop first: a graceful shutdown flushes any batch still being committed before we count.
+    const serviceExitCode = await stop(service)
+    const after = await countNumbers(databaseUrl)
+
+    const answered = 1 + serviceFigures.warmup2xx + serviceFigures.responses2xx
+    const stored = after.rows - before.rows
+    const result: HttpBenchResult = {
+      label: options.label,
+      database,
+      connections,
+      seconds,
+      warmupSeconds: WARMUP_SECONDS,
+      bodyBytes: body.length,
+      baseline: baselineFigures,
+      service: serviceFigures,
+      ratio: serviceFigures.requestsPerSecond / baselineFigures.requestsPerSecond,
+      answered,
+      stored,
+      rows: after.rows,
+      distinct: after.distinct,
+      duplicates: after.rows - after.distinct,
+      allStored: stored >= answered,
+      storedNotAnswered: stored - answered,
+      serviceExitCode,
+      serviceLogBytes: statSync(paths.log).size,
+    }
+    failed = false
+    return result
+  } finally {
+    await Promise.all([stop(baseline), stop(service)])
+    process.off('exit', killChildren)
+    // Keep the logs and database of a failed run for a post-mortem.
+    if (failed) console.error(`http: run failed; logs and database kept in ${dir}`)
+    else rmSync(dir, { recursive: true, force: true })
+  }
+}
