@@ -15,6 +15,8 @@ const EnvSchema = Type.Object({
   ),
   DATABASE_URL: Type.String({ minLength: 1, default: 'sqlite:data/waybill.db' }),
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
+  DATABASE_CONNECT_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 2_000 }),
+  DATABASE_QUERY_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 5_000 }),
   SQLITE_SYNCHRONOUS: Type.Union([Type.Literal('FULL'), Type.Literal('NORMAL')], { default: 'FULL' }),
   TRACKING_KEY: Type.Optional(Type.String()),
   TRACKING_FORMAT: Type.Union([Type.Literal('default'), Type.Literal('route')], { default: 'default' }),
@@ -24,6 +26,7 @@ const EnvSchema = Type.Object({
   COMMIT_MAX_BATCH: Type.Integer({ minimum: 1, maximum: 10_000, default: 2_000 }),
   IDEMPOTENCY_TTL_HOURS: Type.Number({ exclusiveMinimum: 0, default: 24 }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 10_000 }),
+  WEB_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 256, default: 1 }),
 })
 type Env = Static<typeof EnvSchema>
 
@@ -91,6 +94,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     database: {
       target: parseDatabaseUrl(env.DATABASE_URL),
       poolSize: env.DATABASE_POOL_SIZE,
+      connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS,
+      queryTimeoutMs: env.DATABASE_QUERY_TIMEOUT_MS,
       sqliteSynchronous: env.SQLITE_SYNCHRONOUS,
     },
     tracking: {
@@ -103,6 +108,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       idempotencyTtlMs: env.IDEMPOTENCY_TTL_HOURS * 3_600_000,
     },
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    workers: env.WEB_CONCURRENCY,
   }
 }
 

@@ -1,3 +1,5 @@
+import cluster from 'node:cluster'
+import { pino } from 'pino'
 import { buildApp } from './app.js'
 import { type Config, ConfigError, loadConfig, loadEnvFile } from './config.js'
 import { TrackingKeyError } from './tracking/key.js'
@@ -9,18 +11,22 @@ function fail(error: unknown): never {
   process.exit(1)
 }
 
-async function main(config: Config): Promise<void> {
+function onSignals(handler: (signal: string) => void): void {
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => handler(signal))
+}
+
+/** One server process: serve until a signal, then stop accepting, finish in-flight requests, flush, close. */
+async function serve(config: Config): Promise<void> {
   const app = await buildApp(config)
   let closing = false
-  const shutdown = (signal: string) => {
+  onSignals((signal) => {
     if (closing) return
     closing = true
     app.log.info({ signal }, 'shutting down: no new connections, finishing requests in flight')
-    const force = setTimeout(() => {
+    setTimeout(() => {
       app.log.error('shutdown timed out; exiting with requests still in flight')
       process.exit(1)
-    }, config.shutdownTimeoutMs)
-    force.unref()
+    }, config.shutdownTimeoutMs).unref()
     app.close().then(
       () => {
         app.log.info('shutdown complete')
@@ -31,19 +37,63 @@ async function main(config: Config): Promise<void> {
         process.exit(1)
       },
     )
-  }
-  process.on('SIGTERM', () => shutdown('SIGTERM'))
-  process.on('SIGINT', () => shutdown('SIGINT'))
+  })
   await app.listen({ host: config.host, port: config.port })
   const address = app.server.address()
-  app.log.info(
-    {
-      port: typeof address === 'object' && address ? address.port : config.port,
-      database: config.database.target.kind,
-      format: config.tracking.format,
-    },
-    'waybill is ready',
-  )
+  const port = typeof address === 'object' && address ? address.port : config.port
+  const facts = { port, database: config.database.target.kind, format: config.tracking.format }
+  if (cluster.isWorker) {
+    app.log.info(facts, 'worker ready')
+    process.send?.({ type: 'ready', port })
+  } else {
+    app.log.info(facts, 'waybill is ready')
+  }
+}
+
+/** WEB_CONCURRENCY > 1: workers share the port; a crashed worker is replaced; a signal stops all. */
+function supervise(config: Config): void {
+  const log = pino({ level: config.logLevel, base: { service: 'waybill', role: 'primary', pid: process.pid } })
+  let stopping = false
+  const started = new Set<number>()
+  const fork = () => {
+    const worker = cluster.fork()
+    worker.on('message', (message: { type?: string; port?: number }) => {
+      if (message.type !== 'ready') return
+      started.add(worker.id)
+      if (started.size === config.workers) log.info({ port: message.port, workers: config.workers }, 'waybill is ready')
+    })
+  }
+  cluster.on('exit', (worker, code, signal) => {
+    if (!stopping && !started.has(worker.id)) {
+      // It failed before serving (bad key, unreachable database): restarting would loop.
+      log.fatal({ worker: worker.process.pid, code }, 'a worker failed to start; stopping')
+      stopping = true
+      for (const other of Object.values(cluster.workers ?? {})) other?.process.kill('SIGTERM')
+      process.exitCode = 1
+      return
+    }
+    started.delete(worker.id)
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) {
+        log.info('all workers stopped')
+        process.exit(process.exitCode ?? 0)
+      }
+      return
+    }
+    log.error({ worker: worker.process.pid, code, signal }, 'worker died; starting another')
+    fork()
+  })
+  onSignals((signal) => {
+    if (stopping) return
+    stopping = true
+    log.info({ signal }, 'stopping all workers')
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM')
+    setTimeout(() => {
+      log.error('workers did not stop in time')
+      process.exit(1)
+    }, config.shutdownTimeoutMs + 1_000).unref()
+  })
+  for (let i = 0; i < config.workers; i++) fork()
 }
 
 let config: Config
@@ -53,4 +103,5 @@ try {
 } catch (error) {
   fail(error)
 }
-main(config).catch(fail)
+if (config.workers > 1 && cluster.isPrimary) supervise(config)
+else serve(config).catch(fail)

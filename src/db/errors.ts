@@ -12,3 +12,8 @@ export function isUniqueViolation(error: unknown): boolean {
 export function isBusy(error: unknown): boolean {
   return codeOf(error)?.startsWith('SQLITE_BUSY') ?? false
 }
+
+/** What a process sees when another one applied the same migration first (SQLite has no migration lock). */
+export function isLostMigrationRace(error: unknown): boolean {
+  return isBusy(error) || (codeOf(error) === 'SQLITE_ERROR' && /already exists/.test(String(error)))
+}

@@ -30,7 +30,7 @@ export function createDatabase(options: Config['database']): DatabaseHandle {
   if (target.kind === 'sqlite') {
     if (target.path !== ':memory:') mkdirSync(dirname(target.path), { recursive: true })
     // timeout = busy timeout: a second process holding the write lock makes us wait, not fail.
-    const sqlite = new SQLite(target.path, { timeout: 10_000 })
+    const sqlite = new SQLite(target.path, { timeout: options.queryTimeoutMs })
     sqlite.pragma('journal_mode = WAL')
     sqlite.pragma(`synchronous = ${options.sqliteSynchronous}`)
     sqlite.pragma('foreign_keys = ON')
@@ -48,6 +48,10 @@ export function createDatabase(options: Config['database']): DatabaseHandle {
   const pool = new pg.Pool({
     connectionString: target.url,
     max: options.poolSize,
+    // Fail fast when the server is down or slow: a request gets a 503, never an endless wait.
+    connectionTimeoutMillis: options.connectTimeoutMs,
+    query_timeout: options.queryTimeoutMs,
+    statement_timeout: options.queryTimeoutMs,
     // int8 columns (sequence values) as JS numbers; they stay far below 2^53.
     types: {
       getTypeParser: ((oid: number, format?: 'text') =>

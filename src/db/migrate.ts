@@ -1,5 +1,5 @@
 import { type Migration, type MigrationProvider, Migrator, PostgresAdapter, sql } from 'kysely'
-import { isBusy } from './errors.js'
+import { isLostMigrationRace } from './errors.js'
 import type { Database } from './index.js'
 import * as m0001 from './migrations/0001-tracking.js'
 
@@ -22,11 +22,12 @@ async function migrationTableSchema(db: Database): Promise<string | undefined> {
 
 export async function migrateToLatest(db: Database): Promise<string[]> {
   const migrator = new Migrator({ db, provider, migrationTableSchema: await migrationTableSchema(db) })
-  // Two processes starting at once on one SQLite file: the loser of the write lock retries.
+  // Two processes starting at once on one SQLite file: the loser's transaction rolls back and it
+  // retries, finding the migration applied. (On PostgreSQL, Kysely takes an advisory lock.)
   for (let attempt = 1; ; attempt++) {
     const { error, results = [] } = await migrator.migrateToLatest()
     if (!error) return results.filter((r) => r.status === 'Success').map((r) => r.migrationName)
-    if (!isBusy(error) || attempt >= 20) throw error
+    if (!isLostMigrationRace(error) || attempt >= 20) throw error
     await new Promise((resolve) => setTimeout(resolve, 50 * attempt))
   }
 }

@@ -9,6 +9,8 @@ export interface ServerProcess {
   child: ChildProcess
   /** Everything the process wrote to stderr, and stdout lines that are not JSON logs. */
   output: string[]
+  /** The JSON log lines it wrote to stdout. */
+  logs: Record<string, unknown>[]
   stop(): Promise<number | null>
   kill9(): Promise<void>
 }
@@ -23,17 +25,19 @@ export async function startServer(env: Record<string, string>, timeoutMs = 20_00
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const output: string[] = []
+  const logs: Record<string, unknown>[] = []
   child.stderr?.on('data', (chunk) => output.push(String(chunk)))
   const exited = once(child, 'exit').then(([code]) => code as number | null)
 
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`server not ready in ${timeoutMs} ms:\n${output.join('')}`)),
-      timeoutMs,
-    )
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL') // never leave a process behind that keeps the test alive
+      reject(new Error(`server not ready in ${timeoutMs} ms:\n${output.join('')}`))
+    }, timeoutMs)
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
       try {
         const log = JSON.parse(line)
+        logs.push(log)
         if (log.msg === 'waybill is ready') {
           clearTimeout(timer)
           resolve(log.port)
@@ -52,6 +56,7 @@ export async function startServer(env: Record<string, string>, timeoutMs = 20_00
     port,
     child,
     output,
+    logs,
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM')
       return exited

@@ -1,0 +1,21 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { migrateToLatest } from '../../src/db/migrate.js'
+import { openDatabase, testDatabaseUrl } from '../helpers/build.js'
+
+test('processes migrating one fresh database at once all succeed, and migrate it once', async (t) => {
+  for (let round = 0; round < 10; round++) {
+    const url = await testDatabaseUrl(t)
+    const connections = Array.from({ length: 4 }, () => openDatabase(t, url))
+    const results = await Promise.all(connections.map((db) => migrateToLatest(db)))
+    assert.equal(results.flat().length, 1, `round ${round}: the migration was applied exactly once`)
+    const counters = await (connections[0] as (typeof connections)[0]).selectFrom('counters').selectAll().execute()
+    assert.equal(counters.length, 1, 'the seed row exists once')
+  }
+})
+
+test('migrating an up-to-date database applies nothing', async (t) => {
+  const db = openDatabase(t, await testDatabaseUrl(t))
+  assert.deepEqual(await migrateToLatest(db), ['0001-tracking'])
+  assert.deepEqual(await migrateToLatest(db), [])
+})

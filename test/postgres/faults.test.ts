@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { issueUrl, openDatabase, TEST_KEY } from '../helpers/build.js'
+import { startPrivatePostgres } from '../helpers/private-postgres.js'
+import { issueMany, startServer } from '../helpers/processes.js'
+
+async function get(port: number, path: string) {
+  const started = performance.now()
+  const res = await fetch(`http://127.0.0.1:${port}${path}`)
+  const body = (await res.json()) as { code?: string; correlation_id?: string }
+  return { status: res.status, headers: res.headers, body, ms: performance.now() - started }
+}
+
+test('database outage: fail fast with 503, not ready, still alive; recovers by itself with no loss', async (t) => {
+  const pg = await startPrivatePostgres(t)
+  const server = await startServer({
+    DATABASE_URL: pg.url,
+    TRACKING_KEY: TEST_KEY,
+    DATABASE_CONNECT_TIMEOUT_MS: '1000',
+    DATABASE_QUERY_TIMEOUT_MS: '2000',
+  })
+  t.after(() => server.kill9())
+
+  const before = await issueMany(server.port, 500, 16)
+  assert.equal(before.failures, 0)
+
+  // Stop the database while requests are in flight.
+  let down = false
+  const during = issueMany(server.port, 1_000_000, 16, () => down)
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  pg.stop('fast')
+  down = true
+  const inFlight = await during
+
+  const outage = await Promise.all(Array.from({ length: 20 }, () => get(server.port, issueUrl())))
+  for (const res of outage) {
+    assert.equal(res.status, 503)
+    assert.equal(res.headers.get('retry-after'), '1')
+    assert.equal(res.body.code, 'unavailable')
+    assert.ok(res.body.correlation_id)
+    assert.ok(res.ms < 3_000, `answered in ${Math.round(res.ms)} ms`)
+  }
+  assert.equal((await get(server.port, '/ready')).status, 503)
+  assert.equal((await get(server.port, '/health')).status, 200)
+  assert.ok(
+    server.logs.some((l) => l.level === 50 && l.msg === 'The database is unavailable; try again shortly'),
+    'the outage is logged',
+  )
+
+  pg.start()
+  // Recovers without a restart: retry until the pool reconnects.
+  let recovered = false
+  for (let i = 0; i < 50 && !recovered; i++) {
+    recovered = (await get(server.port, issueUrl())).status === 200
+    if (!recovered) await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+  assert.ok(recovered, 'issuing works again once the database is back')
+  assert.equal((await get(server.port, '/ready')).status, 200)
+  const after = await issueMany(server.port, 500, 16)
+  assert.equal(after.failures, 0)
+  assert.equal(await server.stop(), 0, 'the process never crashed')
+
+  const answered = [...before.numbers, ...inFlight.numbers, ...after.numbers]
+  assert.equal(new Set(answered).size, answered.length, 'no duplicate across the outage')
+  const rows = await openDatabase(t, pg.url).selectFrom('tracking_numbers').select('tracking_number').execute()
+  const stored = new Set(rows.map((r) => r.tracking_number))
+  assert.deepEqual(
+    answered.filter((n) => !stored.has(n)),
+    [],
+    'every number answered before, during and after the outage is stored',
+  )
+})
+
+test('an unreachable database at start is a clear error, not a hang', async (t) => {
+  const pg = await startPrivatePostgres(t)
+  pg.stop('fast')
+  const started = performance.now()
+  await assert.rejects(
+    startServer({ DATABASE_URL: pg.url, DATABASE_CONNECT_TIMEOUT_MS: '1000' }),
+    (error: Error & { code?: number }) => {
+      assert.equal(error.code, 1)
+      assert.match(error.message, /ECONNREFUSED|connect/)
+      return true
+    },
+  )
+  assert.ok(performance.now() - started < 15_000)
+})
