@@ -6,7 +6,7 @@ import { createDatabase, type DatabaseHandle } from './db/index.js'
 import { migrateToLatest } from './db/migrate.js'
 import { registerErrorHandling } from './errors.js'
 import { healthRoutes } from './observability/health.js'
-import { loggerOptions, RequestLog, requestId } from './observability/logger.js'
+import { flushLogsPeriodically, loggerOptions, RequestLog, requestId } from './observability/logger.js'
 import { createMetrics, metricsPlugin } from './observability/metrics.js'
 import { Allocator } from './tracking/allocator.js'
 import { createCodec } from './tracking/codec.js'
@@ -16,6 +16,7 @@ import { createTrackingRepository, type WriteEntry } from './tracking/repository
 import { trackingRoutes } from './tracking/routes.js'
 import { createTrackingService } from './tracking/service.js'
 import { Supply } from './tracking/supply.js'
+import { directWriter, threadedWriter } from './tracking/writer.js'
 import { createValidatorCompiler } from './validation.js'
 
 const IDEMPOTENCY_CLEANUP_MS = 10 * 60_000
@@ -46,9 +47,10 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   const { database, key } = await openDatabase(config)
   const metrics = createMetrics()
   const repository = createTrackingRepository(database.db)
+  const writer = database.blocksEventLoop ? threadedWriter(config.database) : directWriter(repository)
   const codec = createCodec({ key, format: config.tracking.format })
   const allocator = new Allocator({
-    reserve: (size) => repository.reserveBlock(size),
+    reserve: (size) => writer.reserveBlock(size),
     minBlock: config.tracking.blockMin,
     maxBlock: config.tracking.blockMax,
     blockSeconds: config.tracking.blockSeconds,
@@ -63,7 +65,7 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
     onError: (error) => app.log.warn({ err: error }, 'could not reserve the next block ahead of time'),
   })
   const recorder = new Recorder<WriteEntry>({
-    write: (entries) => repository.writeBatch(entries),
+    write: (entries) => writer.writeBatch(entries),
     sizeOf: (entry) => entry.records.length,
     maxBatch: config.tracking.commitMaxBatch,
     onCommit: (rows, seconds) => {
@@ -86,9 +88,12 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
       .catch((error) => app.log.warn({ err: error }, 'could not delete expired idempotency keys'))
   }, IDEMPOTENCY_CLEANUP_MS).unref()
 
+  const stopFlushing = flushLogsPeriodically(app.log)
   app.addHook('onClose', async () => {
     clearInterval(cleanup)
+    stopFlushing()
     await recorder.flush()
+    await writer.close()
     await database.close()
   })
 

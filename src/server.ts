@@ -2,6 +2,7 @@ import cluster from 'node:cluster'
 import { pino } from 'pino'
 import { buildApp } from './app.js'
 import { type Config, ConfigError, loadConfig, loadEnvFile } from './config.js'
+import { flushLogs } from './observability/logger.js'
 import { TrackingKeyError } from './tracking/key.js'
 
 function fail(error: unknown): never {
@@ -48,11 +49,15 @@ async function serve(config: Config): Promise<void> {
   } else {
     app.log.info(facts, 'waybill is ready')
   }
+  flushLogs(app.log)
 }
 
 /** WEB_CONCURRENCY > 1: workers share the port; a crashed worker is replaced; a signal stops all. */
 function supervise(config: Config): void {
-  const log = pino({ level: config.logLevel, base: { service: 'waybill', role: 'primary', pid: process.pid } })
+  const log = pino({
+    level: config.logLevel,
+    base: { service: 'waybill', role: 'primary', pid: process.pid },
+  })
   let stopping = false
   const started = new Set<number>()
   const fork = () => {
@@ -60,7 +65,8 @@ function supervise(config: Config): void {
     worker.on('message', (message: { type?: string; port?: number }) => {
       if (message.type !== 'ready') return
       started.add(worker.id)
-      if (started.size === config.workers) log.info({ port: message.port, workers: config.workers }, 'waybill is ready')
+      if (started.size === config.workers)
+        log.info({ port: message.port, workers: config.workers }, 'waybill is ready')
     })
   }
   cluster.on('exit', (worker, code, signal) => {

@@ -12,6 +12,8 @@ export type Database = Kysely<Tables>
 export interface DatabaseHandle {
   db: Database
   kind: Config['database']['target']['kind']
+  /** The driver runs queries synchronously (SQLite): heavy writes belong off the event loop. */
+  blocksEventLoop: boolean
   /** Resolves when the database answers a trivial query; rejects otherwise. */
   ping(): Promise<void>
   close(): Promise<void>
@@ -38,6 +40,7 @@ export function createDatabase(options: Config['database']): DatabaseHandle {
     return {
       db,
       kind: 'sqlite',
+      blocksEventLoop: true,
       ping: async () => {
         await sql`select 1`.execute(db)
       },
@@ -64,6 +67,7 @@ export function createDatabase(options: Config['database']): DatabaseHandle {
   return {
     db,
     kind: 'postgres',
+    blocksEventLoop: false,
     ping: async () => {
       await sql`select 1`.execute(db)
     },

@@ -28,7 +28,8 @@ export interface TrackingNumbersTable {
 export interface IdempotencyKeysTable {
   key: string
   request_hash: string
-  tracking_numbers: string
+  /** The issued sequence values, comma-separated, in order. */
+  sequences: string
   created_at: string
 }
 

@@ -48,7 +48,7 @@ export function createTrackingRepository(db: Database) {
               .values({
                 key,
                 request_hash: requestHash,
-                tracking_numbers: entry.records.map((r) => r.tracking_number).join(','),
+                sequences: entry.records.map((r) => r.sequence).join(','),
                 created_at: createdAt,
               })
               .onConflict((oc) => oc.column('key').doNothing())
@@ -69,12 +69,12 @@ export function createTrackingRepository(db: Database) {
       })
     },
 
-    async findByNumbers(trackingNumbers: string[]): Promise<TrackingRecord[]> {
-      if (trackingNumbers.length === 0) return []
+    async findBySequences(sequences: number[]): Promise<TrackingRecord[]> {
+      if (sequences.length === 0) return []
       return db
         .selectFrom('tracking_numbers')
         .selectAll()
-        .where('tracking_number', 'in', trackingNumbers)
+        .where('sequence', 'in', sequences)
         .orderBy('sequence')
         .execute()
     },
@@ -82,7 +82,7 @@ export function createTrackingRepository(db: Database) {
     async findIdempotencyKey(key: string) {
       return db
         .selectFrom('idempotency_keys')
-        .select(['request_hash', 'tracking_numbers', 'created_at'])
+        .select(['request_hash', 'sequences', 'created_at'])
         .where('key', '=', key)
         .executeTakeFirst()
     },

@@ -25,10 +25,10 @@ export interface Idempotency {
 }
 
 export interface TrackingServiceDeps {
-  repository: Pick<TrackingRepository, 'findByNumbers' | 'findIdempotencyKey'>
+  repository: Pick<TrackingRepository, 'findBySequences' | 'findIdempotencyKey'>
   supply: Pick<Supply, 'next'>
   recorder: Pick<Recorder<WriteEntry>, 'write'>
-  codec: Pick<Codec, 'assemble'>
+  codec: Pick<Codec, 'assemble' | 'decode'>
   onIssued?: (count: number) => void
   now?: () => Date
 }
@@ -81,13 +81,13 @@ export function createTrackingService(deps: TrackingServiceDeps) {
     return records
   }
 
-  async function replay(stored: { request_hash: string; tracking_numbers: string }, hash: string) {
+  async function replay(stored: { request_hash: string; sequences: string }, hash: string) {
     if (stored.request_hash !== hash) {
       throw new AppError('conflict', 'This Idempotency-Key was already used with a different request', {
         'idempotency-key': ['was already used with a different request'],
       })
     }
-    return deps.repository.findByNumbers(stored.tracking_numbers.split(','))
+    return deps.repository.findBySequences(stored.sequences.split(',').map(Number))
   }
 
   async function issueOnce(request: IssueRequest, count: number, idem: Idempotency, hash: string) {
@@ -124,7 +124,7 @@ export function createTrackingService(deps: TrackingServiceDeps) {
           .digest('hex')
         const running = inFlight.get(idempotency.key)
         if (running) {
-          if (running.hash !== hash) await replay({ request_hash: running.hash, tracking_numbers: '' }, hash)
+          if (running.hash !== hash) await replay({ request_hash: running.hash, sequences: '' }, hash)
           return await running.result
         }
         const result = issueOnce(request, count, idempotency, hash)
@@ -145,14 +145,24 @@ export function createTrackingService(deps: TrackingServiceDeps) {
       if (!check.ok) {
         throw new AppError('validation_failed', check.message, { tracking_number: [check.message] })
       }
+      const notFound = new AppError('not_found', `Tracking number ${trackingNumber} was not issued here`)
+      // The number decodes to its sequence value, the primary key: no index on the number itself.
+      let sequence: bigint
+      try {
+        sequence = deps.codec.decode(trackingNumber).sequence
+      } catch {
+        throw notFound // well-formed with a valid check character, but outside this key's range
+      }
+      if (sequence > BigInt(Number.MAX_SAFE_INTEGER)) throw notFound
       let found: TrackingRecord[]
       try {
-        found = await deps.repository.findByNumbers([trackingNumber])
+        found = await deps.repository.findBySequences([Number(sequence)])
       } catch (error) {
         throw unavailable(error)
       }
       const record = found[0]
-      if (!record) throw new AppError('not_found', `Tracking number ${trackingNumber} was not issued here`)
+      // A route-format number with another lane decodes to the same sequence: compare whole numbers.
+      if (record?.tracking_number !== trackingNumber) throw notFound
       return record
     },
   }

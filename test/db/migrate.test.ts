@@ -9,7 +9,10 @@ test('processes migrating one fresh database at once all succeed, and migrate it
     const connections = Array.from({ length: 4 }, () => openDatabase(t, url))
     const results = await Promise.all(connections.map((db) => migrateToLatest(db)))
     assert.equal(results.flat().length, 1, `round ${round}: the migration was applied exactly once`)
-    const counters = await (connections[0] as (typeof connections)[0]).selectFrom('counters').selectAll().execute()
+    const counters = await (connections[0] as (typeof connections)[0])
+      .selectFrom('counters')
+      .selectAll()
+      .execute()
     assert.equal(counters.length, 1, 'the seed row exists once')
   }
 })

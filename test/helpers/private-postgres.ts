@@ -21,9 +21,13 @@ function freePort(): Promise<number> {
 function asPostgres(tool: string, args: string[]): void {
   const command = [join(BIN, tool), ...args]
   const asRoot = process.getuid?.() === 0
-  execFileSync(asRoot ? 'runuser' : command[0] as string, asRoot ? ['-u', 'postgres', '--', ...command] : command.slice(1), {
-    stdio: 'pipe',
-  })
+  execFileSync(
+    asRoot ? 'runuser' : (command[0] as string),
+    asRoot ? ['-u', 'postgres', '--', ...command] : command.slice(1),
+    {
+      stdio: 'pipe',
+    },
+  )
 }
 
 export interface PrivatePostgres {

@@ -62,7 +62,10 @@ test('database outage: fail fast with 503, not ready, still alive; recovers by i
 
   const answered = [...before.numbers, ...inFlight.numbers, ...after.numbers]
   assert.equal(new Set(answered).size, answered.length, 'no duplicate across the outage')
-  const rows = await openDatabase(t, pg.url).selectFrom('tracking_numbers').select('tracking_number').execute()
+  const rows = await openDatabase(t, pg.url)
+    .selectFrom('tracking_numbers')
+    .select('tracking_number')
+    .execute()
   const stored = new Set(rows.map((r) => r.tracking_number))
   assert.deepEqual(
     answered.filter((n) => !stored.has(n)),

@@ -15,7 +15,9 @@ test('four processes on one PostgreSQL, blocks of 10, 200,000 numbers, one kille
     TRACKING_BLOCK_MAX: '10',
     DATABASE_POOL_SIZE: '4',
   }
-  const servers: ServerProcess[] = await Promise.all(Array.from({ length: INSTANCES }, () => startServer(env)))
+  const servers: ServerProcess[] = await Promise.all(
+    Array.from({ length: INSTANCES }, () => startServer(env)),
+  )
   t.after(() => Promise.all(servers.map((s) => s.kill9())))
 
   // Each instance gets a quarter of the load; the victim's share continues on its replacement.
@@ -39,7 +41,10 @@ test('four processes on one PostgreSQL, blocks of 10, 200,000 numbers, one kille
   assert.equal(new Set(answered).size, answered.length, 'zero duplicates across instances and the crash')
   assert.equal(outcomes.slice(0, INSTANCES - 1).reduce((n, o) => n + o.failures, 0) + afterKill.failures, 0)
 
-  const rows = await openDatabase(t, databaseUrl).selectFrom('tracking_numbers').select('tracking_number').execute()
+  const rows = await openDatabase(t, databaseUrl)
+    .selectFrom('tracking_numbers')
+    .select('tracking_number')
+    .execute()
   const stored = new Set(rows.map((r) => r.tracking_number))
   assert.equal(stored.size, rows.length)
   assert.deepEqual(

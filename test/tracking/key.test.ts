@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { test } from 'node:test'
 import { parseTrackingKey } from '../../src/config.js'
+import { checkCharacter } from '../../src/tracking/check-character.js'
 import { resolveTrackingKey, TrackingKeyError } from '../../src/tracking/key.js'
 import { build, migratedDatabase, openDatabase, TEST_KEY, testDatabaseUrl } from '../helpers/build.js'
 
@@ -60,6 +61,13 @@ test('the route format puts the lane first', async (t) => {
   })
   assert.equal(res.statusCode, 200)
   assert.match(res.json().tracking_number, /^SGKE[A-Z0-9]{12}$/)
-  const found = await app.inject({ url: `/tracking-numbers/${res.json().tracking_number}` })
+  const issued: string = res.json().tracking_number
+  const found = await app.inject({ url: `/tracking-numbers/${issued}` })
   assert.equal(found.statusCode, 200)
+
+  // Another lane with the same body decodes to the same sequence value: it must not be found.
+  const payload = `MYID${issued.slice(4, 15)}`
+  const otherLane = payload + checkCharacter(payload)
+  const missing = await app.inject({ url: `/tracking-numbers/${otherLane}` })
+  assert.equal(missing.statusCode, 404)
 })
