@@ -68,6 +68,8 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
     write: (entries) => writer.writeBatch(entries),
     sizeOf: (entry) => entry.records.length,
     maxBatch: config.tracking.commitMaxBatch,
+    // SQLite has one writer; PostgreSQL commits in parallel, on up to half the pool.
+    concurrency: database.blocksEventLoop ? 1 : Math.max(1, Math.floor(config.database.poolSize / 2)),
     onCommit: (rows, seconds) => {
       metrics.commitBatchSize.observe(rows)
       metrics.commitDuration.observe(seconds)

@@ -4,6 +4,11 @@ export interface RecorderOptions<T> {
   /** Size of an entry in rows, to cap a transaction at `maxBatch` rows. */
   sizeOf: (entry: T) => number
   maxBatch: number
+  /**
+   * Transactions in flight at once. 1 for a single-writer database (SQLite); more where the
+   * server commits concurrently (PostgreSQL), so throughput is not one commit's latency bound.
+   */
+  concurrency?: number
   onCommit?: (rows: number, seconds: number) => void
 }
 
@@ -14,35 +19,38 @@ interface Pending<T> {
 }
 
 /**
- * Group commit: entries arriving while a commit is being prepared or is in flight are written
+ * Group commit: entries arriving while commits are being prepared or are in flight are written
  * together in the next transaction, and each caller is answered only once its transaction has
  * committed (no reply before durability). An entry is never split across transactions.
  */
 export class Recorder<T> {
   private queue: Pending<T>[] = []
   private scheduled = false
-  private running: Promise<void> | undefined
+  private inFlight = 0
+  private readonly concurrency: number
 
-  constructor(private readonly options: RecorderOptions<T>) {}
+  constructor(private readonly options: RecorderOptions<T>) {
+    this.concurrency = Math.max(1, options.concurrency ?? 1)
+  }
 
   /** Resolves after the entry is committed: true if written, false if its idempotency key was taken. */
   write(entry: T): Promise<boolean> {
     return new Promise((resolve, reject) => {
       this.queue.push({ entry, resolve, reject })
-      if (this.scheduled || this.running) return // the running drain picks it up
+      if (this.scheduled || this.inFlight >= this.concurrency) return // a finishing commit pumps
       this.scheduled = true
       // Let every request parsed in this turn of the event loop join the same transaction.
       setImmediate(() => {
         this.scheduled = false
-        this.running = this.drain()
+        this.pump()
       })
     })
   }
 
   /** Waits until everything queued so far is committed (or has failed). */
   async flush(): Promise<void> {
-    while (this.queue.length > 0 || this.scheduled || this.running) {
-      await (this.running ?? new Promise((resolve) => setImmediate(resolve)))
+    while (this.queue.length > 0 || this.scheduled || this.inFlight > 0) {
+      await new Promise((resolve) => setImmediate(resolve))
     }
   }
 
@@ -50,26 +58,28 @@ export class Recorder<T> {
     return this.queue.length
   }
 
-  private async drain(): Promise<void> {
+  private pump(): void {
+    while (this.queue.length > 0 && this.inFlight < this.concurrency) {
+      this.inFlight++
+      void this.commit(this.takeBatch())
+    }
+  }
+
+  private async commit(batch: Pending<T>[]): Promise<void> {
+    const started = performance.now()
     try {
-      while (this.queue.length > 0) {
-        const batch = this.takeBatch()
-        const started = performance.now()
-        try {
-          const outcomes = await this.options.write(batch.map((p) => p.entry))
-          const rows = batch.reduce((sum, p) => sum + this.options.sizeOf(p.entry), 0)
-          this.options.onCommit?.(rows, (performance.now() - started) / 1000)
-          batch.forEach((p, i) => {
-            p.resolve(outcomes[i] ?? false)
-          })
-        } catch (error) {
-          for (const p of batch) p.reject(error)
-        }
-      }
+      const outcomes = await this.options.write(batch.map((p) => p.entry))
+      const rows = batch.reduce((sum, p) => sum + this.options.sizeOf(p.entry), 0)
+      this.options.onCommit?.(rows, (performance.now() - started) / 1000)
+      batch.forEach((p, i) => {
+        p.resolve(outcomes[i] ?? false)
+      })
+    } catch (error) {
+      for (const p of batch) p.reject(error)
     } finally {
-      // Cleared in the same synchronous step that saw the queue empty: a write queued by a
-      // callback of the last batch sees `running` unset and schedules a new drain.
-      this.running = undefined
+      // Synchronously with the slot being freed, so a write queued meanwhile is never stranded.
+      this.inFlight--
+      this.pump()
     }
   }
 

@@ -96,3 +96,28 @@ test('flush() waits for everything queued', async (t) => {
   assert.equal(await count(), 50)
   await Promise.all(writes)
 })
+
+test('with concurrency, several transactions are in flight at once and every write still lands', async (t) => {
+  const db = await migratedDatabase(t)
+  const repository = createTrackingRepository(db)
+  let inFlight = 0
+  let most = 0
+  const recorder = new Recorder<WriteEntry>({
+    write: async (entries) => {
+      most = Math.max(most, ++inFlight)
+      await new Promise((resolve) => setTimeout(resolve, 5))
+      try {
+        return await repository.writeBatch(entries)
+      } finally {
+        inFlight--
+      }
+    },
+    sizeOf: (entry) => entry.records.length,
+    maxBatch: 10,
+    concurrency: 3,
+  })
+  await Promise.all(Array.from({ length: 200 }, (_, i) => recorder.write({ records: [record(i)] })))
+  assert.equal(most, 3, 'up to three commits overlapped, never more')
+  const rows = await db.selectFrom('tracking_numbers').select('sequence').execute()
+  assert.equal(rows.length, 200)
+})
