@@ -74,6 +74,8 @@ export interface HttpBenchOptions {
   seconds?: number
   /** Node flags for the service process, e.g. ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] (not NODE_OPTIONS-able). */
   serviceNodeArgs?: string[]
+  /** Awaited with the service's origin (http://host:port) right before and right after its measured run. */
+  probe?: (origin: string, moment: 'before' | 'after') => Promise<void>
 }
 
 interface Child {
@@ -176,9 +178,16 @@ function load(url: string, connections: number, seconds: number, latencies?: num
   })
 }
 
-async function measure(name: string, url: string, connections: number, seconds: number) {
+async function measure(
+  name: string,
+  url: string,
+  connections: number,
+  seconds: number,
+  beforeRun?: () => Promise<void> | undefined,
+) {
   console.error(`http: ${name}: ${WARMUP_SECONDS} s warm-up, then ${seconds} s measured`)
   const warmup = await load(url, connections, WARMUP_SECONDS)
+  await beforeRun?.()
   const latencies: number[] = []
   const run = await load(url, connections, seconds, latencies)
   const sorted = Float64Array.from(latencies).sort() // typed arrays sort numerically
@@ -259,7 +268,8 @@ export async function benchHttp(options: HttpBenchOptions): Promise<HttpBenchRes
     service = launch('service', args, { env, cwd: dir, stdio: ['ignore', ...fds] })
     for (const fd of fds) closeSync(fd) // the child holds its own copies
     const servicePort = await serviceReady(service, paths.log, paths.err)
-    const serviceUrl = `http://${HOST}:${servicePort}${REQUEST_PATH}`
+    const origin = `http://${HOST}:${servicePort}`
+    const serviceUrl = `${origin}${REQUEST_PATH}`
     const before = await countNumbers(databaseUrl)
 
     const body = await captureReply(serviceUrl)
@@ -278,7 +288,9 @@ export async function benchHttp(options: HttpBenchOptions): Promise<HttpBenchRes
     const baselineUrl = `http://${HOST}:${port}${REQUEST_PATH}`
     const baselineFigures = await measure('baseline', baselineUrl, connections, seconds)
     await stop(baseline)
-    const serviceFigures = await measure('service', serviceUrl, connections, seconds)
+    const probe = (moment: 'before' | 'after') => options.probe?.(origin, moment)
+    const serviceFigures = await measure('service', serviceUrl, connections, seconds, () => probe('before'))
+    await probe('after')
     // Stop first: a graceful shutdown flushes any batch still being committed before we count.
     const serviceExitCode = await stop(service)
     const after = await countNumbers(databaseUrl)
@@ -311,7 +323,8 @@ export async function benchHttp(options: HttpBenchOptions): Promise<HttpBenchRes
     await Promise.all([stop(baseline), stop(service)])
     process.off('exit', killChildren)
     // Keep the logs and database of a failed run for a post-mortem.
-    if (failed) console.error(`http: run failed; logs and database kept in ${dir}`)
+    if (failed)
+      console.error(`http: run failed; logs${database === 'sqlite' ? ' and database' : ''} kept in ${dir}`)
     else rmSync(dir, { recursive: true, force: true })
   }
 }

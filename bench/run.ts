@@ -1,15 +1,22 @@
-// Entry point of `npm run bench`: the codec micro-benchmark, then the HTTP benchmark on SQLite, a table
-// of the figures and PASS/FAIL for each bar of the issue. Exits 1 if any bar fails, after printing all.
+// Entry point of `npm run bench`: the codec micro-benchmark, the HTTP benchmark on SQLite, then on
+// PostgreSQL (single process and WEB_CONCURRENCY=2, if BENCH_DATABASE_URL or TEST_DATABASE_URL is set),
+// a table of the figures and PASS/FAIL for each bar of the issue. Exits 1 if any bar fails, after printing all.
 //
-//   npm run bench                       both parts
-//   node dist/bench/run.js --only=http  one part (codec | http); BENCH_SECONDS=N per measured HTTP run
+//   npm run bench                           every part
+//   node dist/bench/run.js --only=postgres  one part (codec | sqlite | postgres; http = sqlite)
+//   BENCH_SECONDS=N                         seconds per measured HTTP run (default 10)
 import { arch, cpus, loadavg, platform } from 'node:os'
 import { benchCodec } from './codec.js'
 import { benchHttp, type HttpBenchResult, type TargetFigures } from './http.js'
+import { benchPostgres, type PostgresBenchResult, postgresUrl, type Reservations } from './postgres.js'
 
 const CODEC_BAR = 2_000_000
 const RATIO_BAR = 0.6
 const P99_BAR_MS = 15
+const PG_RATIO_BAR = 0.5
+const PG_WORKERS = 2
+const NUMBERS_PER_RESERVATION_BAR = 1_000
+const PG_HOW_TO = 'TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench -- --only=postgres'
 // What the issue asks for; shorter runs are allowed for quick checks but flagged in the output.
 const MIN_SECONDS = 10
 
@@ -19,15 +26,19 @@ interface Bar {
   value: string
 }
 
-function parseOnly(args: string[]): 'codec' | 'http' | undefined {
-  let only: 'codec' | 'http' | undefined
+type Part = 'codec' | 'sqlite' | 'postgres'
+
+function parseOnly(args: string[]): Part | undefined {
+  let only: Part | undefined
   for (const arg of args) {
-    const match = /^--only=(codec|http)$/.exec(arg)
+    const match = /^--only=(codec|sqlite|http|postgres)$/.exec(arg)
     if (!match) {
-      console.error(`bench: unknown argument "${arg}"; usage: node dist/bench/run.js [--only=codec|http]`)
+      console.error(
+        `bench: unknown argument "${arg}"; usage: node dist/bench/run.js [--only=codec|sqlite|postgres]`,
+      )
       process.exit(2)
     }
-    only = match[1] as 'codec' | 'http'
+    only = match[1] === 'http' ? 'sqlite' : (match[1] as Part)
   }
   return only
 }
@@ -53,7 +64,16 @@ function command(): string {
   return `${seconds}${viaNpm}${node}`
 }
 
-function printHeader(): void {
+/** The URL without its password, and where it came from. */
+function postgresTarget(): string {
+  const target = postgresUrl()
+  if (!target) return 'not set (BENCH_DATABASE_URL or TEST_DATABASE_URL)'
+  const url = new URL(target.url)
+  if (url.password) url.password = '***'
+  return `${url.toString()} (${target.from}; each run on a database of its own, dropped after)`
+}
+
+function printHeader(only: Part | undefined): void {
   const cpu = cpus()
   console.log('Waybill benchmark')
   console.log(
@@ -64,6 +84,7 @@ function printHeader(): void {
       ['started', new Date().toISOString()],
       // Other work on a small machine moves the figures; the 1-minute load average shows how much.
       ['load', `${loadavg()[0]?.toFixed(2)} (1-min average at start)`],
+      ...(only === undefined || only === 'postgres' ? [['postgres', postgresTarget()]] : []),
     ]),
   )
 }
@@ -100,11 +121,10 @@ function targetRow(name: string, figures: TargetFigures): string[] {
   ]
 }
 
-function printHttp(result: HttpBenchResult): void {
+function printHttp(result: HttpBenchResult, title: string, extra: string[][] = []): void {
   const short = result.seconds < MIN_SECONDS ? ` (shorter than the ${MIN_SECONDS} s the issue asks for)` : ''
   console.log(
-    `\nHTTP ${result.label === result.database ? result.label : `${result.label} on ${result.database}`} ` +
-      `(${result.connections} connections; ` +
+    `\nHTTP ${title} (${result.connections} connections; ` +
       `${result.warmupSeconds} s warm-up + ${result.seconds} s measured per server${short}; ` +
       `reply ${result.bodyBytes} bytes)`,
   )
@@ -126,53 +146,149 @@ function printHttp(result: HttpBenchResult): void {
       ['rows / distinct in table', `${int(result.rows)} / ${int(result.distinct)}`],
       ['duplicates', int(result.duplicates)],
       ['service log', `${(result.serviceLogBytes / 1e6).toFixed(1)} MB; exit code ${result.serviceExitCode}`],
+      ...extra,
     ]),
   )
 }
 
-function httpBars(result: HttpBenchResult, bars: Bar[]): void {
+/** Bars every HTTP run must meet, whatever its speed. */
+function integrityBars(prefix: string, result: HttpBenchResult, bars: Bar[]): void {
   bars.push(
-    { name: `HTTP ratio ≥ ${RATIO_BAR}`, pass: result.ratio >= RATIO_BAR, value: result.ratio.toFixed(3) },
+    { name: `${prefix}zero duplicates`, pass: result.duplicates === 0, value: int(result.duplicates) },
     {
-      name: `HTTP p99 ≤ ${P99_BAR_MS} ms`,
-      pass: result.service.p99Ms <= P99_BAR_MS,
-      value: `${ms(result.service.p99Ms)} ms`,
-    },
-    { name: 'zero duplicates', pass: result.duplicates === 0, value: int(result.duplicates) },
-    {
-      name: 'all answered numbers stored',
+      name: `${prefix}all answered numbers stored`,
       pass: result.allStored,
       value: `${int(result.stored)} stored ≥ ${int(result.answered)} answered`,
     },
     {
       // Not one of the issue's bars, but a fast service answering errors must not pass the others.
-      name: 'service answered only 2xx',
+      name: `${prefix}service answered only 2xx`,
       pass: result.service.non2xx === 0 && result.service.errors === 0,
       value: `${int(result.service.non2xx)} non-2xx, ${int(result.service.errors)} errors`,
     },
   )
 }
 
+function ratioBar(prefix: string, result: HttpBenchResult, bar: number): Bar {
+  return { name: `${prefix}ratio ≥ ${bar}`, pass: result.ratio >= bar, value: result.ratio.toFixed(3) }
+}
+
+function runSqlite(bars: Bar[]): Promise<void> {
+  return guarded('SQLite: ', bars, async () => {
+    const result = await benchHttp({ label: 'sqlite' })
+    printHttp(result, 'on SQLite')
+    bars.push(ratioBar('SQLite: ', result, RATIO_BAR), {
+      name: `SQLite: p99 ≤ ${P99_BAR_MS} ms`,
+      pass: result.service.p99Ms <= P99_BAR_MS,
+      value: `${ms(result.service.p99Ms)} ms`,
+    })
+    integrityBars('SQLite: ', result, bars)
+  })
+}
+
+/** A harness failure is itself a failed bar; the bars measured so far are still printed. */
+async function guarded(prefix: string, bars: Bar[], run: () => Promise<void>): Promise<void> {
+  try {
+    await run()
+  } catch (error) {
+    console.error(error)
+    bars.push({
+      name: `${prefix}benchmark ran`,
+      pass: false,
+      value: (error as Error).message.split('\n')[0] ?? '',
+    })
+  }
+}
+
+const perReservation = (numbers: number, reservations: number) =>
+  reservations === 0 ? 'no reservation' : `${int(numbers / reservations)} numbers per reservation`
+
+/** The measured run, from the service's counters read right before and right after it. */
+function measuredWindow(r: Reservations) {
+  return { reserved: r.after.reserved - r.before.reserved, issued: r.after.issued - r.before.issued }
+}
+
+function reservationRows(r: Reservations): string[][] {
+  const window = measuredWindow(r)
+  const workers = r.workers === 1 ? '1 process' : `${r.workers} workers summed`
+  return [
+    ['baseline', 'its own node:http run, measured in this run just before the service'],
+    ['block reservations', 'one UPDATE counters … RETURNING next_value per block'],
+    [
+      '  measured run (bar)',
+      `${int(window.reserved)} for ${int(window.issued)} numbers issued = ` +
+        `${perReservation(window.issued, window.reserved)} (service /metrics before/after, ${workers})`,
+    ],
+    [
+      '  before it',
+      `${int(r.before.reserved)} for ${int(r.before.issued)} numbers ` +
+        '(start-up, sample, warm-up; blocks start at 100, grow to rate × 2 s)',
+    ],
+    [
+      '  whole run, database',
+      `${int(r.database)} UPDATEs of counters (n_tup_upd once the service stopped) ` +
+        `for ${int(r.stored)} rows stored = ${perReservation(r.stored, r.database)}`,
+    ],
+    [
+      '  whole run, service',
+      `${int(r.after.reserved)} (/metrics at the end of the measured run): ` +
+        (r.consistent ? 'agrees with the database' : 'DOES NOT AGREE with the database'),
+    ],
+  ]
+}
+
+function postgresBars(prefix: string, result: PostgresBenchResult, ratio: boolean, bars: Bar[]): void {
+  const r = result.reservations
+  const window = measuredWindow(r)
+  if (ratio) bars.push(ratioBar(prefix, result.http, PG_RATIO_BAR))
+  integrityBars(prefix, result.http, bars)
+  bars.push({
+    name: `${prefix}≥ ${int(NUMBERS_PER_RESERVATION_BAR)} numbers per reservation (measured run)`,
+    pass: r.consistent && window.reserved * NUMBERS_PER_RESERVATION_BAR <= window.issued,
+    value: r.consistent
+      ? `${int(window.reserved)} for ${int(window.issued)}: ${perReservation(window.issued, window.reserved)}`
+      : `service counted ${int(r.after.reserved)}, database ${int(r.database)}: cannot tell`,
+  })
+}
+
+async function runPostgres(bars: Bar[]): Promise<void> {
+  const target = postgresUrl()
+  if (!target) {
+    console.log(
+      '\nPostgreSQL mode not run: set BENCH_DATABASE_URL (or TEST_DATABASE_URL) to a PostgreSQL server ' +
+        `that lets this user CREATE DATABASE, e.g.\n  ${PG_HOW_TO}`,
+    )
+    return
+  }
+  for (const workers of [1, PG_WORKERS]) {
+    const prefix = workers === 1 ? 'PostgreSQL: ' : `PostgreSQL ×${workers} workers: `
+    await guarded(prefix, bars, async () => {
+      const result = await benchPostgres(target.url, workers)
+      const mode = workers === 1 ? 'single process' : `WEB_CONCURRENCY=${workers}`
+      printHttp(
+        result.http,
+        `on PostgreSQL, ${mode}, database ${result.database}`,
+        reservationRows(result.reservations),
+      )
+      // The issue sets the ratio bar for the single process only; with workers it is for information.
+      postgresBars(prefix, result, workers === 1, bars)
+    })
+  }
+}
+
 async function main(): Promise<void> {
   const only = parseOnly(process.argv.slice(2))
-  const bars: Bar[] = []
-  printHeader()
-  if (only !== 'http') runCodec(bars)
-  if (only !== 'codec') {
-    try {
-      const result = await benchHttp({ label: 'sqlite' })
-      printHttp(result)
-      httpBars(result, bars)
-    } catch (error) {
-      // Still print the bars measured so far; a harness failure is itself a failed bar.
-      console.error(error)
-      bars.push({
-        name: 'HTTP benchmark ran',
-        pass: false,
-        value: (error as Error).message.split('\n')[0] ?? '',
-      })
-    }
+  if (only === 'postgres' && !postgresUrl()) {
+    console.error(
+      `bench: --only=postgres needs BENCH_DATABASE_URL or TEST_DATABASE_URL, e.g.\n  ${PG_HOW_TO}`,
+    )
+    process.exit(2)
   }
+  const bars: Bar[] = []
+  printHeader(only)
+  if (only === undefined || only === 'codec') runCodec(bars)
+  if (only === undefined || only === 'sqlite') await runSqlite(bars)
+  if (only === undefined || only === 'postgres') await runPostgres(bars)
 
   console.log('\nBars')
   console.log(table(bars.map((bar) => [bar.pass ? 'PASS' : 'FAIL', bar.name, bar.value])))
