@@ -36,6 +36,14 @@ export function createTrackingRepository(db: Database) {
      * its idempotency key was already taken (by another process), in which case none of its records are.
      */
     async writeBatch(entries: WriteEntry[]): Promise<boolean[]> {
+      // The common case, one multi-row INSERT, is atomic by itself: no BEGIN/COMMIT round trips.
+      if (entries.every((e) => !e.idempotency)) {
+        const records = entries.flatMap((e) => e.records)
+        if (records.length <= ROWS_PER_INSERT) {
+          await db.insertInto('tracking_numbers').values(records).execute()
+          return entries.map(() => true)
+        }
+      }
       return db.transaction().execute(async (trx) => {
         const written: boolean[] = []
         const records: TrackingRecord[] = []
