@@ -99,8 +99,17 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
     await database.close()
   })
 
-  app.addHook('onRequest', async (request, reply) => {
+  // While shutting down, every reply ends its connection: a keep-alive connection that was busy
+  // when closing began would otherwise hold close() open until the client's idle timeout.
+  let closing = false
+  app.addHook('preClose', (done) => {
+    closing = true
+    done()
+  })
+  app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id)
+    if (closing) reply.header('connection', 'close')
+    done(null, payload)
   })
 
   app.setValidatorCompiler(createValidatorCompiler())
