@@ -55,16 +55,7 @@ export function createDatabase(options: Config['database']): DatabaseHandle {
     sqlite.pragma('journal_mode = WAL')
     sqlite.pragma(`synchronous = ${options.sqliteSynchronous}`)
     sqlite.pragma('foreign_keys = ON')
-    const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: sqlite }) })
-    return {
-      db,
-      kind: 'sqlite',
-      blocksEventLoop: true,
-      ping: async () => {
-        await sql`select 1`.execute(db)
-      },
-      close: () => db.destroy(),
-    }
+    return handle(new Kysely<Tables>({ dialect: new SqliteDialect({ database: sqlite }) }), 'sqlite')
   }
 
   const pool = new pg.Pool({
@@ -82,11 +73,14 @@ export function createDatabase(options: Config['database']): DatabaseHandle {
   })
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on('error', () => {})
-  const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) })
+  return handle(new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) }), 'postgres')
+}
+
+function handle(db: Database, kind: DatabaseHandle['kind']): DatabaseHandle {
   return {
     db,
-    kind: 'postgres',
-    blocksEventLoop: false,
+    kind,
+    blocksEventLoop: kind === 'sqlite',
     ping: async () => {
       await sql`select 1`.execute(db)
     },

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -9,6 +9,7 @@ import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
 import { createDatabase } from '../../src/db/index.js'
 import { migrateToLatest } from '../../src/db/migrate.js'
+import type { TrackingRecord } from '../../src/tracking/repository.js'
 
 export const TEST_KEY = 'a3f1c2d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90'
 
@@ -98,4 +99,21 @@ export function issueUrl(
   path = '/next-tracking-number',
 ): string {
   return `${path}?${new URLSearchParams(fields)}`
+}
+
+/** A stored record for tests below the HTTP layer (its number is not a real codec output). */
+export function testRecord(sequence: number): TrackingRecord {
+  return {
+    sequence,
+    tracking_number: `T${String(sequence).padStart(15, '0')}`,
+    uuid: randomUUID(),
+    origin_country: 'MY',
+    destination_country: 'ID',
+    weight_grams: 1234,
+    order_created_at: '2018-11-20T19:29:32+08:00',
+    customer_id: randomUUID(),
+    customer_name: 'RedBox Logistics',
+    customer_slug: 'redbox-logistics',
+    created_at: new Date().toISOString(),
+  }
 }

@@ -7,19 +7,15 @@ import {
   hasValidCheckCharacter,
 } from '../../src/tracking/check-character.js'
 import { createCodec } from '../../src/tracking/codec.js'
+import { seededUint32 } from '../helpers/random.js'
 
 const N = 36
 const t = (x: number, y: number): number => DAMM_TABLE[x * N + y] as number
 
-// Deterministic PRNG (mulberry32) so failures reproduce.
+// Seeded, so failures reproduce; floats in [0, 1).
 function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let z = Math.imul(a ^ (a >>> 15), 1 | a)
-    z = (z + Math.imul(z ^ (z >>> 7), 61 | z)) ^ z
-    return ((z ^ (z >>> 14)) >>> 0) / 2 ** 32
-  }
+  const next = seededUint32(seed)
+  return () => next() / 2 ** 32
 }
 
 function randomPayload(next: () => number, length: number): string {

@@ -9,6 +9,7 @@ import {
   type TrackingFormat,
   TrackingNumberError,
 } from '../../src/tracking/codec.js'
+import { seededUint32 } from '../helpers/random.js'
 
 const KEY = new Uint8Array(32).map((_, i) => (i * 37 + 11) & 0xff)
 const OTHER_KEY = new Uint8Array(32).map((_, i) => (i * 91 + 5) & 0xff)
@@ -21,16 +22,8 @@ const codecs: Record<TrackingFormat, Codec> = {
 }
 const prefixOf = (format: TrackingFormat) => (format === 'route' ? 'NLDE' : '')
 
-// Deterministic PRNG (mulberry32) and uniform bigints below 2^bits, so failures reproduce.
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let z = Math.imul(a ^ (a >>> 15), 1 | a)
-    z = (z + Math.imul(z ^ (z >>> 7), 61 | z)) ^ z
-    return (z ^ (z >>> 14)) >>> 0
-  }
-}
+// Seeded, so failures reproduce.
+const rng = seededUint32
 function randomBigInt(next: () => number, max: bigint): bigint {
   let v = 0n
   for (let i = 0; i < 3; i++) v = (v << 32n) | BigInt(next())

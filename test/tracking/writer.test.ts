@@ -1,27 +1,9 @@
 import assert from 'node:assert/strict'
-import { randomUUID } from 'node:crypto'
 import { test } from 'node:test'
 import { loadConfig } from '../../src/config.js'
 import { isUniqueViolation } from '../../src/db/errors.js'
-import type { TrackingRecord } from '../../src/tracking/repository.js'
 import { threadedWriter } from '../../src/tracking/writer.js'
-import { migratedDatabase, testDatabaseUrl, testEnv } from '../helpers/build.js'
-
-function record(sequence: number): TrackingRecord {
-  return {
-    sequence,
-    tracking_number: `W${String(sequence).padStart(15, '0')}`,
-    uuid: randomUUID(),
-    origin_country: 'MY',
-    destination_country: 'ID',
-    weight_grams: 1,
-    order_created_at: '2018-11-20T19:29:32+08:00',
-    customer_id: randomUUID(),
-    customer_name: 'A',
-    customer_slug: 'a',
-    created_at: new Date().toISOString(),
-  }
-}
+import { migratedDatabase, testDatabaseUrl, testEnv, testRecord } from '../helpers/build.js'
 
 test('the writer thread reserves and writes on its own connection; errors keep their driver code', async (t) => {
   const url = await testDatabaseUrl(t)
@@ -32,9 +14,11 @@ test('the writer thread reserves and writes on its own connection; errors keep t
   const a = await writer.reserveBlock(10)
   const b = await writer.reserveBlock(10)
   assert.equal(b.start, a.end, 'blocks follow each other')
-  assert.deepEqual(await writer.writeBatch([{ records: [record(a.start)] }]), [true])
+  assert.deepEqual(await writer.writeBatch([{ records: [testRecord(a.start)] }]), [true])
 
-  const duplicate = await writer.writeBatch([{ records: [record(a.start)] }]).catch((error: unknown) => error)
+  const duplicate = await writer
+    .writeBatch([{ records: [testRecord(a.start)] }])
+    .catch((error: unknown) => error)
   assert.ok(duplicate instanceof Error)
   assert.ok(isUniqueViolation(duplicate), `a primary-key violation is recognisable: ${duplicate}`)
 
