@@ -140,7 +140,9 @@ export function createTrackingService(deps: TrackingServiceDeps) {
     },
 
     /** The stored record; a malformed number or a wrong check character never reaches the database. */
-    async find(trackingNumber: string): Promise<TrackingRecord> {
+    async find(typed: string): Promise<TrackingRecord> {
+      // People copy numbers from labels in either case; the canonical form is upper case.
+      const trackingNumber = typed.toUpperCase()
       const check = checkTrackingNumber(trackingNumber)
       if (!check.ok) {
         throw new AppError('validation_failed', check.message, { tracking_number: [check.message] })

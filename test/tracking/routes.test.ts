@@ -112,6 +112,11 @@ test('GET /tracking-numbers/:n returns the record, 404 for an unknown one', asyn
   assert.equal(res.json().tracking_number, issued.tracking_number)
   assert.deepEqual(res.json().request_metadata, issued.request_metadata)
 
+  // Typed from a label in lower case: the same number.
+  const lower = await app.inject({ url: `/tracking-numbers/${issued.tracking_number.toLowerCase()}` })
+  assert.equal(lower.statusCode, 200)
+  assert.equal(lower.json().tracking_number, issued.tracking_number)
+
   // A well-formed number with a valid check character that was never issued.
   let unknown = '000000000000000'
   for (const c of '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ') {
@@ -140,7 +145,7 @@ test('a mistyped or malformed number is a 400 that says which, without touching 
     assert.equal(res.statusCode, 400, bad)
     assert.match(res.json().details.tracking_number[0], /check character/i)
   }
-  for (const bad of ['SHORT', 'abcdefghijklmnop', '0123456789ABCDEF0', 'ABC-DEFGHIJKLMNO']) {
+  for (const bad of ['SHORT', 'abc', '0123456789ABCDEF0', 'ABC-DEFGHIJKLMNO', 'ÄBCDEFGHIJKLMNOP']) {
     const res = await app.inject({ url: `/tracking-numbers/${bad}` })
     assert.equal(res.statusCode, 400, bad)
     assert.ok(res.json().details.tracking_number, bad)
