@@ -10,7 +10,7 @@ import { flushLogsPeriodically, loggerOptions, RequestLog, requestId } from './o
 import { createMetrics, metricsPlugin } from './observability/metrics.js'
 import { Allocator } from './tracking/allocator.js'
 import { createCodec } from './tracking/codec.js'
-import { resolveTrackingKey } from './tracking/key.js'
+import { keyFingerprint, resolveTrackingKey } from './tracking/key.js'
 import { Recorder } from './tracking/recorder.js'
 import { createTrackingRepository, type WriteEntry } from './tracking/repository.js'
 import { trackingRoutes } from './tracking/routes.js'
@@ -45,6 +45,13 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   })
 
   const { database, key } = await openDatabase(config)
+  app.log.info(
+    {
+      fingerprint: keyFingerprint(key),
+      source: config.tracking.key ? 'TRACKING_KEY' : 'generated, kept in the database (back it up)',
+    },
+    'tracking key',
+  )
   const metrics = createMetrics()
   const repository = createTrackingRepository(database.db)
   const writer = database.blocksEventLoop ? threadedWriter(config.database) : directWriter(repository)

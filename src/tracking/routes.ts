@@ -45,6 +45,8 @@ export async function trackingRoutes(parent: FastifyInstance, options: { service
     app.get(
       url,
       {
+        // A HEAD would issue and store a number that nobody receives (probes, link checkers).
+        exposeHeadRoute: false,
         schema: {
           tags: ['tracking'],
           summary: 'Issue the next tracking number',

@@ -254,3 +254,14 @@ test('an unknown route is a 404 in the error envelope', async (t) => {
   assert.equal(res.statusCode, 404)
   assert.deepEqual(Object.keys(res.json()).sort(), ['code', 'correlation_id', 'details', 'error'])
 })
+
+test('HEAD on the issuing route issues nothing', async (t) => {
+  const app = await build(t)
+  const head = await app.inject({ method: 'HEAD', url: issueUrl() })
+  assert.notEqual(head.statusCode, 200)
+  const rows = await openDatabase(t, app.databaseUrl)
+    .selectFrom('tracking_numbers')
+    .select('sequence')
+    .execute()
+  assert.equal(rows.length, 0)
+})
