@@ -5,10 +5,21 @@ import { type Config, ConfigError, loadConfig, loadEnvFile } from './config.js'
 import { flushLogs } from './observability/logger.js'
 import { TrackingKeyError } from './tracking/key.js'
 
+/** What an operator can fix, said in one line naming the setting; anything else with its stack. */
+function explain(error: unknown): string | undefined {
+  if (error instanceof ConfigError || error instanceof TrackingKeyError) return error.message
+  const { code, address, port } = error as { code?: string; address?: string; port?: number }
+  if (code === 'EADDRINUSE') return `PORT: ${address}:${port} is already in use`
+  if (code === 'EACCES' && port !== undefined) return `PORT: not allowed to listen on ${address}:${port}`
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ETIMEDOUT') {
+    return `DATABASE_URL: cannot reach the database (${code}${address ? ` ${address}:${port}` : ''})`
+  }
+  return undefined
+}
+
 function fail(error: unknown): never {
-  // Configuration and key problems are the operator's to fix: say what, without a stack trace.
-  const known = error instanceof ConfigError || error instanceof TrackingKeyError
-  console.error(known ? `waybill: ${(error as Error).message}` : error)
+  const message = explain(error)
+  console.error(message ? `waybill: ${message}` : error)
   process.exit(1)
 }
 

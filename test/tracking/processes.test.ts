@@ -130,3 +130,13 @@ test('bad configuration stops the process with a message naming the variable', a
     assert.match(refused.stderr, new RegExp(`${name}:`), name)
   }
 })
+
+test('a port already in use stops the start with a message naming PORT', async (t) => {
+  const databaseUrl = await testDatabaseUrl(t)
+  const first = await startServer(dbEnv(databaseUrl))
+  stopAfter(t, first)
+  const refused = await startRefused(dbEnv(databaseUrl, { PORT: String(first.port) }))
+  assert.equal(refused.code, 1)
+  assert.match(refused.stderr, /PORT: 127\.0\.0\.1:\d+ is already in use/)
+  assert.doesNotMatch(refused.stderr, /\n\s+at /, 'no stack trace')
+})
