@@ -81,12 +81,14 @@ export function createTrackingService(deps: TrackingServiceDeps) {
     return records
   }
 
+  function conflict(): AppError {
+    return new AppError('conflict', 'This Idempotency-Key was already used with a different request', {
+      'idempotency-key': ['was already used with a different request'],
+    })
+  }
+
   async function replay(stored: { request_hash: string; sequences: string }, hash: string) {
-    if (stored.request_hash !== hash) {
-      throw new AppError('conflict', 'This Idempotency-Key was already used with a different request', {
-        'idempotency-key': ['was already used with a different request'],
-      })
-    }
+    if (stored.request_hash !== hash) throw conflict()
     return deps.repository.findBySequences(stored.sequences.split(',').map(Number))
   }
 
@@ -124,7 +126,7 @@ export function createTrackingService(deps: TrackingServiceDeps) {
           .digest('hex')
         const running = inFlight.get(idempotency.key)
         if (running) {
-          if (running.hash !== hash) await replay({ request_hash: running.hash, sequences: '' }, hash)
+          if (running.hash !== hash) throw conflict()
           return await running.result
         }
         const result = issueOnce(request, count, idempotency, hash)
