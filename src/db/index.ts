@@ -71,8 +71,13 @@ export function createDatabase(options: Config['database']): DatabaseHandle {
         oid === PG_INT8 ? int8 : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
     },
   })
-  // An idle client losing its connection must not crash the process; the pool replaces it.
+  // A connection lost to an outage must never crash the process. pg-pool listens for errors on
+  // idle clients only; a client checked out into a transaction needs a listener of its own. The
+  // query in flight still rejects, and the request becomes a logged 503; the pool reconnects.
   pool.on('error', () => {})
+  pool.on('connect', (client) => {
+    client.on('error', () => {})
+  })
   return handle(new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) }), 'postgres')
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { issueUrl, openDatabase, TEST_KEY } from '../helpers/build.js'
+import { issueUrl, openDatabase, TEST_KEY, validIssue } from '../helpers/build.js'
 import { startPrivatePostgres } from '../helpers/private-postgres.js'
 import { issueMany, startServer } from '../helpers/processes.js'
 
@@ -9,6 +9,43 @@ async function get(port: number, path: string) {
   const res = await fetch(`http://127.0.0.1:${port}${path}`)
   const body = (await res.json()) as { code?: string; correlation_id?: string }
   return { status: res.status, headers: res.headers, body, ms: performance.now() - started }
+}
+
+/**
+ * Requests that commit inside an explicit transaction: keyed GETs (idempotency row + record) and
+ * batches of 600 (two of them exceed one INSERT). Collects every number answered.
+ */
+async function transactionalLoad(port: number, stop: () => boolean): Promise<string[]> {
+  const numbers: string[] = []
+  let n = 0
+  const worker = async () => {
+    while (!stop()) {
+      const i = n++
+      try {
+        if (i % 2 === 0) {
+          const res = await fetch(`http://127.0.0.1:${port}${issueUrl()}`, {
+            headers: { 'idempotency-key': `load-${i}-${Math.random()}` },
+          })
+          if (res.status === 200)
+            numbers.push(((await res.json()) as { tracking_number: string }).tracking_number)
+          else await res.arrayBuffer()
+        } else {
+          const res = await fetch(`http://127.0.0.1:${port}/tracking-numbers/batch`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ ...validIssue, count: 600 }),
+          })
+          if (res.status === 201)
+            numbers.push(...((await res.json()) as { tracking_numbers: string[] }).tracking_numbers)
+          else await res.arrayBuffer()
+        }
+      } catch {
+        // connection refused or reset while the database is down: not an answered number
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: 8 }, worker))
+  return numbers
 }
 
 test('database outage: fail fast with 503, not ready, still alive; recovers by itself with no loss', async (t) => {
@@ -27,10 +64,13 @@ test('database outage: fail fast with 503, not ready, still alive; recovers by i
   // Stop the database while requests are in flight.
   let down = false
   const during = issueMany(server.port, 1_000_000, 16, () => down)
-  await new Promise((resolve) => setTimeout(resolve, 300))
+  const transactional = transactionalLoad(server.port, () => down)
+  await new Promise((resolve) => setTimeout(resolve, 500))
   pg.stop('fast')
   down = true
   const inFlight = await during
+  const inTransactions = await transactional
+  assert.equal(server.child.exitCode, null, `the process died during the outage:\n${server.output.join('')}`)
 
   const outage = await Promise.all(Array.from({ length: 20 }, () => get(server.port, issueUrl())))
   for (const res of outage) {
@@ -60,7 +100,7 @@ test('database outage: fail fast with 503, not ready, still alive; recovers by i
   assert.equal(after.failures, 0)
   assert.equal(await server.stop(), 0, 'the process never crashed')
 
-  const answered = [...before.numbers, ...inFlight.numbers, ...after.numbers]
+  const answered = [...before.numbers, ...inFlight.numbers, ...inTransactions, ...after.numbers]
   assert.equal(new Set(answered).size, answered.length, 'no duplicate across the outage')
   const rows = await openDatabase(t, pg.url)
     .selectFrom('tracking_numbers')
