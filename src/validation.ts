@@ -58,6 +58,13 @@ const FORMATS: Record<string, { validate: (value: string) => boolean; message: s
     validate: (value) => SLUG.test(value),
     message: 'must be kebab-case: lowercase letters and digits separated by single hyphens',
   },
+  'plain-text': {
+    // No control characters: PostgreSQL rejects NUL outright, and line breaks or terminal escapes
+    // in a stored name are trouble for every system that shows it later.
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
+    validate: (value) => !/[\u0000-\u001f\u007f]/.test(value),
+    message: 'must not contain control characters (line breaks, tabs, NUL, …)',
+  },
   'canonical-uuid': { validate: (value) => UUID.test(value), message: 'must be a UUID' },
 }
 const WEIGHT_KEYWORD = 'x-weight-kg'

@@ -14,7 +14,12 @@ export const IssueFields = {
     examples: ['2018-11-20T19:29:32+08:00'],
   }),
   customer_id: Type.String({ format: 'canonical-uuid', description: 'Customer UUID' }),
-  customer_name: Type.String({ minLength: 1, maxLength: 200, examples: ['RedBox Logistics'] }),
+  customer_name: Type.String({
+    format: 'plain-text',
+    minLength: 1,
+    maxLength: 200,
+    examples: ['RedBox Logistics'],
+  }),
   customer_slug: Type.String({ format: 'slug', maxLength: 200, examples: ['redbox-logistics'] }),
 }
 
