@@ -17,7 +17,6 @@ const EnvSchema = Type.Object({
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
   DATABASE_CONNECT_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 2_000 }),
   DATABASE_QUERY_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 5_000 }),
-  SQLITE_SYNCHRONOUS: Type.Union([Type.Literal('FULL'), Type.Literal('NORMAL')], { default: 'FULL' }),
   TRACKING_KEY: Type.Optional(Type.String()),
   TRACKING_FORMAT: Type.Union([Type.Literal('default'), Type.Literal('route')], { default: 'default' }),
   TRACKING_BLOCK_MIN: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 100 }),
@@ -96,7 +95,6 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       poolSize: env.DATABASE_POOL_SIZE,
       connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS,
       queryTimeoutMs: env.DATABASE_QUERY_TIMEOUT_MS,
-      sqliteSynchronous: env.SQLITE_SYNCHRONOUS,
     },
     tracking: {
       key: env.TRACKING_KEY ? parseTrackingKey(env.TRACKING_KEY) : undefined,
