@@ -1,10 +1,10 @@
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import type { Config } from './config.js'
 import { createDatabase, type DatabaseHandle } from './db/index.js'
 import { migrateToLatest } from './db/migrate.js'
-import { registerErrorHandling } from './errors.js'
+import { registerErrorHandling, renderFrameworkError } from './errors.js'
 import { healthRoutes } from './observability/health.js'
 import { flushLogsPeriodically, loggerOptions, RequestLog, requestId } from './observability/logger.js'
 import { createMetrics, metricsPlugin } from './observability/metrics.js'
@@ -42,6 +42,8 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
     routerOptions: { ignoreTrailingSlash: true },
     bodyLimit: 1024 * 1024,
     forceCloseConnections: 'idle',
+    // Errors Fastify raises before routing (a malformed URL) get the same envelope as the rest.
+    frameworkErrors: (error, request, reply) => renderFrameworkError(error, request, reply as FastifyReply),
   })
 
   const { database, key } = await openDatabase(config)

@@ -15,16 +15,17 @@ const EnvSchema = Type.Object({
   ),
   DATABASE_URL: Type.String({ minLength: 1, default: 'sqlite:data/waybill.db' }),
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
-  DATABASE_CONNECT_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 2_000 }),
-  DATABASE_QUERY_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 5_000 }),
+  // Milliseconds stay below 2^31: Node's timers fire at once beyond it.
+  DATABASE_CONNECT_TIMEOUT_MS: Type.Integer({ minimum: 1, maximum: 2_147_483_647, default: 2_000 }),
+  DATABASE_QUERY_TIMEOUT_MS: Type.Integer({ minimum: 1, maximum: 2_147_483_647, default: 5_000 }),
   TRACKING_KEY: Type.Optional(Type.String()),
   TRACKING_FORMAT: Type.Union([Type.Literal('default'), Type.Literal('route')], { default: 'default' }),
   TRACKING_BLOCK_MIN: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 100 }),
   TRACKING_BLOCK_MAX: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 100_000 }),
   TRACKING_BLOCK_SECONDS: Type.Number({ exclusiveMinimum: 0, maximum: 3600, default: 2 }),
   COMMIT_MAX_BATCH: Type.Integer({ minimum: 1, maximum: 10_000, default: 2_000 }),
-  IDEMPOTENCY_TTL_HOURS: Type.Number({ exclusiveMinimum: 0, default: 24 }),
-  SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 10_000 }),
+  IDEMPOTENCY_TTL_HOURS: Type.Number({ exclusiveMinimum: 0, maximum: 24 * 366 * 10, default: 24 }),
+  SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 0, maximum: 2_147_483_647, default: 10_000 }),
   WEB_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 256, default: 1 }),
 })
 type Env = Static<typeof EnvSchema>

@@ -51,7 +51,7 @@ export const ErrorEnvelope = Type.Object(
 )
 export type ErrorEnvelope = Static<typeof ErrorEnvelope>
 
-function envelope(request: FastifyRequest, error: AppError): ErrorEnvelope {
+export function errorEnvelope(request: FastifyRequest, error: AppError): ErrorEnvelope {
   return { error: error.message, code: error.code, details: error.details, correlation_id: request.id }
 }
 
@@ -94,11 +94,21 @@ export function registerErrorHandling(app: FastifyInstance): void {
     } else {
       request.log.info({ code: appError.code, details: appError.details }, appError.message)
     }
-    return reply.code(appError.statusCode).headers(appError.headers).send(envelope(request, appError))
+    return reply.code(appError.statusCode).headers(appError.headers).send(errorEnvelope(request, appError))
   })
 
   app.setNotFoundHandler((request, reply) => {
     const error = new AppError('not_found', `No route for ${request.method} ${request.url.split('?')[0]}`)
-    return reply.code(404).send(envelope(request, error))
+    return reply.code(404).send(errorEnvelope(request, error))
   })
+}
+
+/** For errors Fastify raises before routing (e.g. a malformed URL): the same envelope and header. */
+export function renderFrameworkError(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  const appError = toAppError(error)
+  reply.code(appError.statusCode).header('x-request-id', request.id).send(errorEnvelope(request, appError))
 }

@@ -69,7 +69,7 @@ const FORMATS: Record<string, { validate: (value: string) => boolean; message: s
 }
 const WEIGHT_KEYWORD = 'x-weight-kg'
 const WEIGHT_MESSAGE =
-  'must be a weight in kilograms greater than 0 with at most 3 decimal places, e.g. 1.234'
+  'must be a weight in kilograms greater than 0 and below 1000000, with at most 3 decimal places, e.g. 1.234'
 
 function addValidationRules(ajv: Ajv): Ajv {
   ajvFormats.default(ajv) // CommonJS interop: the plugin is the module's `default` under NodeNext

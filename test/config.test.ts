@@ -57,4 +57,9 @@ test('every bad value names its variable, all at once', () => {
     /TRACKING_BLOCK_MIN:/,
   )
   assert.throws(() => loadConfig({ TRACKING_BLOCK_MIN: '0' }), /TRACKING_BLOCK_MIN:/)
+  // Past 2^31 - 1 ms, Node's timers fire at once: a shutdown would not wait at all.
+  for (const name of ['SHUTDOWN_TIMEOUT_MS', 'DATABASE_CONNECT_TIMEOUT_MS', 'DATABASE_QUERY_TIMEOUT_MS']) {
+    assert.throws(() => loadConfig({ [name]: '3000000000' }), new RegExp(`${name}:`))
+  }
+  assert.throws(() => loadConfig({ IDEMPOTENCY_TTL_HOURS: '3e9' }), /IDEMPOTENCY_TTL_HOURS:/)
 })

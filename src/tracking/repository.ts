@@ -17,6 +17,13 @@ export interface WriteEntry {
 // Multi-row inserts stay well below SQLite's 32,766 and PostgreSQL's 65,535 bound parameters.
 const ROWS_PER_INSERT = 1_000
 
+function compareKeys(a: string | undefined, b: string | undefined): number {
+  if (a === b) return 0
+  if (a === undefined) return -1
+  if (b === undefined) return 1
+  return a < b ? -1 : 1
+}
+
 export function createTrackingRepository(db: Database) {
   return {
     /** Moves the counter forward by `size` in one committed statement; the caller owns [start, end). */
@@ -47,7 +54,12 @@ export function createTrackingRepository(db: Database) {
       return db.transaction().execute(async (trx) => {
         const written: boolean[] = []
         const records: TrackingRecord[] = []
-        for (const entry of entries) {
+        // Keys in one order in every process: two transactions never wait on each other's keys.
+        const order = entries.map((_, i) => i)
+        order.sort((a, b) => compareKeys(entries[a]?.idempotency?.key, entries[b]?.idempotency?.key))
+        const claimedAt: boolean[] = []
+        for (const i of order) {
+          const entry = entries[i] as WriteEntry
           let claimed = true
           if (entry.idempotency) {
             const { key, requestHash, createdAt } = entry.idempotency
@@ -64,9 +76,10 @@ export function createTrackingRepository(db: Database) {
               .executeTakeFirst()
             claimed = row !== undefined
           }
-          written.push(claimed)
+          claimedAt[i] = claimed
           if (claimed) records.push(...entry.records)
         }
+        written.push(...entries.map((_, i) => claimedAt[i] ?? false))
         for (let i = 0; i < records.length; i += ROWS_PER_INSERT) {
           await trx
             .insertInto('tracking_numbers')

@@ -48,7 +48,7 @@ export const TrackingNumberParams = Type.Object({
 })
 export type TrackingNumberParams = Static<typeof TrackingNumberParams>
 
-const TrackingNumber = Type.String({ pattern: '^[A-Z0-9]{16}$', examples: ['0K3QZ7M1X9P2A4BD'] })
+const TrackingNumber = Type.String({ pattern: '^[A-Z0-9]{16}$', examples: ['2B95UEQ5I51PT1SP'] })
 const Timestamp = Type.String({ format: 'date-time', description: 'RFC 3339, UTC' })
 
 export const RequestMetadata = Type.Object({

@@ -143,8 +143,9 @@ export function createTrackingService(deps: TrackingServiceDeps) {
 
     /** The stored record; a malformed number or a wrong check character never reaches the database. */
     async find(typed: string): Promise<TrackingRecord> {
-      // People copy numbers from labels in either case; the canonical form is upper case.
-      const trackingNumber = typed.toUpperCase()
+      // People copy numbers from labels in either case; the canonical form is upper case. Only
+      // ASCII letters fold: toUpperCase() would turn look-alikes such as ı and ſ into I and S.
+      const trackingNumber = typed.replace(/[a-z]/g, (letter) => letter.toUpperCase())
       const check = checkTrackingNumber(trackingNumber)
       if (!check.ok) {
         throw new AppError('validation_failed', check.message, { tracking_number: [check.message] })

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { TestContext } from 'node:test'
+import { after, type TestContext } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import pg from 'pg'
 import { buildApp } from '../../src/app.js'
@@ -24,15 +24,15 @@ export function tempDir(t: TestContext): string {
   return dir
 }
 
-function postgresAdminUrl(): string {
+function postgresServerUrl(): string {
   const url = process.env.TEST_DATABASE_URL
   if (!url) throw new Error('WAYBILL_TEST_DIALECT=postgres needs TEST_DATABASE_URL')
   return url
 }
 
-/** Runs SQL on the PostgreSQL test server as its admin user. */
-export async function postgresAdmin(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: postgresAdminUrl() })
+/** Runs SQL on the PostgreSQL test server (in the database of TEST_DATABASE_URL). */
+export async function postgresAdmin(statement: string, url = postgresServerUrl()): Promise<void> {
+  const client = new pg.Client({ connectionString: url })
   await client.connect()
   try {
     await client.query(statement)
@@ -41,16 +41,39 @@ export async function postgresAdmin(statement: string): Promise<void> {
   }
 }
 
+// One PostgreSQL database per test file (each file runs in its own process), made on first use
+// and dropped when the file's tests are done. Files running in parallel then never see each
+// other's schemas: Kysely's migrator lists the tables of every schema in its database.
+const fileDatabaseName = `waybill_test_${process.pid}_${randomBytes(4).toString('hex')}`
+let fileDatabase: Promise<string> | undefined
+function fileDatabaseUrl(): Promise<string> {
+  fileDatabase ??= (async () => {
+    await postgresAdmin(`create database ${fileDatabaseName} template template0`)
+    const url = new URL(postgresServerUrl())
+    url.pathname = `/${fileDatabaseName}`
+    return url.toString()
+  })()
+  return fileDatabase
+}
+// Registered at import, so it belongs to the file, not to whichever test first needed the database.
+if (dialect === 'postgres') {
+  after(async () => {
+    if (fileDatabase) await postgresAdmin(`drop database if exists ${fileDatabaseName} with (force)`)
+  })
+}
+
 /**
  * A database of the test's own: a new SQLite file, or a new PostgreSQL schema (selected through
- * the connection's search_path), dropped after the test. No two tests share a table.
+ * the connection's search_path) in the file's database, dropped after the test. No two tests
+ * share a table.
  */
 export async function testDatabaseUrl(t: TestContext): Promise<string> {
   if (dialect === 'sqlite') return `sqlite:${join(tempDir(t), 'waybill.db')}`
+  const database = await fileDatabaseUrl()
   const schema = `test_${randomBytes(6).toString('hex')}`
-  await postgresAdmin(`create schema ${schema}`)
-  t.after(() => postgresAdmin(`drop schema ${schema} cascade`))
-  const url = new URL(postgresAdminUrl())
+  await postgresAdmin(`create schema ${schema}`, database)
+  t.after(() => postgresAdmin(`drop schema ${schema} cascade`, database))
+  const url = new URL(database)
   url.searchParams.set('options', `-c search_path=${schema}`)
   return url.toString()
 }

@@ -116,6 +116,19 @@ test('GET /tracking-numbers/:n returns the record, 404 for an unknown one', asyn
   const lower = await app.inject({ url: `/tracking-numbers/${issued.tracking_number.toLowerCase()}` })
   assert.equal(lower.statusCode, 200)
   assert.equal(lower.json().tracking_number, issued.tracking_number)
+  // Only ASCII letters fold: Unicode look-alikes (dotless ı, long ſ) are not the same number.
+  for (const [ascii, lookalike] of [
+    ['I', 'ı'],
+    ['S', 'ſ'],
+  ] as const) {
+    const index = issued.tracking_number.indexOf(ascii)
+    if (index < 0) continue
+    const spoof = `${issued.tracking_number.slice(0, index)}${lookalike}${issued.tracking_number.slice(index + 1)}`
+    assert.equal(
+      (await app.inject({ url: `/tracking-numbers/${encodeURIComponent(spoof)}` })).statusCode,
+      400,
+    )
+  }
 
   // A well-formed number with a valid check character that was never issued.
   let unknown = '000000000000000'
@@ -253,6 +266,15 @@ test('/health, /ready, /metrics, /openapi.json and /docs answer', async (t) => {
   const docs = await app.inject({ url: '/docs/' })
   assert.equal(docs.statusCode, 200)
   assert.match(docs.body, /swagger/i)
+})
+
+test('a malformed URL is a 400 in the error envelope, with its request id', async (t) => {
+  const app = await build(t)
+  const res = await app.inject({ url: '/tracking-numbers/%ZZ', headers: { 'x-request-id': 'bad-url-1' } })
+  assert.equal(res.statusCode, 400)
+  assert.deepEqual(Object.keys(res.json()).sort(), ['code', 'correlation_id', 'details', 'error'])
+  assert.equal(res.json().correlation_id, 'bad-url-1')
+  assert.equal(res.headers['x-request-id'], 'bad-url-1')
 })
 
 test('an unknown route is a 404 in the error envelope', async (t) => {

@@ -42,7 +42,15 @@ const BAD: Record<string, string[]> = {
     'de619854-b59b-425e-9db4-943979e1bd4',
     'de619854b59b425e9db4943979e1bd49z',
   ],
-  customer_name: ['', 'x'.repeat(201), 'x'.repeat(10_000), 'bad\u0000name', 'line\nbreak', '\u001b[31mred', 'del\u007f'],
+  customer_name: [
+    '',
+    'x'.repeat(201),
+    'x'.repeat(10_000),
+    'bad\u0000name',
+    'line\nbreak',
+    '\u001b[31mred',
+    'del\u007f',
+  ],
   customer_slug: [
     '',
     'RedBox',
