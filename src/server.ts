@@ -63,52 +63,72 @@ async function serve(config: Config): Promise<void> {
   flushLogs(app.log)
 }
 
-/** WEB_CONCURRENCY > 1: workers share the port; a crashed worker is replaced; a signal stops all. */
+/**
+ * WEB_CONCURRENCY > 1: workers share the port. If the service never came up (bad key, database
+ * unreachable at start) the primary stops; once it has served, a dead worker is replaced, with
+ * a growing delay while replacements keep failing (say, during a database outage).
+ */
 function supervise(config: Config): void {
   const log = pino({
     level: config.logLevel,
     base: { service: 'waybill', role: 'primary', pid: process.pid },
   })
   let stopping = false
-  const started = new Set<number>()
+  let serving = false
+  let failedReplacements = 0
+  const ready = new Set<number>()
+  const alive = () => Object.keys(cluster.workers ?? {}).length
+
   const fork = () => {
+    if (stopping) return
     const worker = cluster.fork()
     worker.on('message', (message: { type?: string; port?: number }) => {
       if (message.type !== 'ready') return
-      started.add(worker.id)
-      if (started.size === config.workers)
+      ready.add(worker.id)
+      failedReplacements = 0
+      if (!serving && ready.size === config.workers) {
+        serving = true
         log.info({ port: message.port, workers: config.workers }, 'waybill is ready')
+      }
     })
   }
+  const stopAll = (exitCode: number) => {
+    stopping = true
+    process.exitCode = exitCode
+    if (alive() === 0) process.exit(exitCode)
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM')
+  }
+
   cluster.on('exit', (worker, code, signal) => {
-    if (!stopping && !started.has(worker.id)) {
-      // It failed before serving (bad key, unreachable database): restarting would loop.
-      log.fatal({ worker: worker.process.pid, code }, 'a worker failed to start; stopping')
-      stopping = true
-      for (const other of Object.values(cluster.workers ?? {})) other?.process.kill('SIGTERM')
-      process.exitCode = 1
-      return
-    }
-    started.delete(worker.id)
+    const wasReady = ready.delete(worker.id)
     if (stopping) {
-      if (Object.keys(cluster.workers ?? {}).length === 0) {
+      if (alive() === 0) {
         log.info('all workers stopped')
         process.exit(process.exitCode ?? 0)
       }
       return
     }
-    log.error({ worker: worker.process.pid, code, signal }, 'worker died; starting another')
-    fork()
+    if (!serving) {
+      log.fatal({ worker: worker.process.pid, code }, 'a worker failed to start; stopping')
+      stopAll(1)
+      return
+    }
+    if (!wasReady) failedReplacements++
+    const delay = failedReplacements === 0 ? 0 : Math.min(30_000, 500 * 2 ** (failedReplacements - 1))
+    log.error(
+      { worker: worker.process.pid, code, signal, retryInMs: delay },
+      wasReady ? 'worker died; starting another' : 'a replacement worker failed to start; trying again',
+    )
+    setTimeout(fork, delay)
   })
   onSignals((signal) => {
     if (stopping) return
-    stopping = true
     log.info({ signal }, 'stopping all workers')
-    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM')
     setTimeout(() => {
       log.error('workers did not stop in time')
       process.exit(1)
     }, config.shutdownTimeoutMs + 1_000).unref()
+    stopAll(0)
   })
   for (let i = 0; i < config.workers; i++) fork()
 }

@@ -129,3 +129,37 @@ test('an unreachable database at start is a clear error, not a hang', async (t) 
   )
   assert.ok(performance.now() - started < 15_000)
 })
+
+test('WEB_CONCURRENCY: a worker lost during an outage is replaced once the database is back', async (t) => {
+  const pg = await startPrivatePostgres(t)
+  const server = await startServer({
+    DATABASE_URL: pg.url,
+    TRACKING_KEY: TEST_KEY,
+    WEB_CONCURRENCY: '2',
+    DATABASE_CONNECT_TIMEOUT_MS: '500',
+  })
+  t.after(() => server.kill9())
+  // Each worker's own ready line may reach the pipe just after the primary's.
+  const readyWorkers = () => server.logs.filter((l) => l.msg === 'worker ready').map((l) => l.pid as number)
+  for (let i = 0; i < 40 && readyWorkers().length < 2; i++)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  const workers = readyWorkers()
+  assert.equal(workers.length, 2)
+
+  pg.stop('fast')
+  process.kill(workers[0] as number, 'SIGKILL')
+  // Its replacement cannot start while the database is down; the service must not give up.
+  await new Promise((resolve) => setTimeout(resolve, 2_500))
+  assert.equal(server.child.exitCode, null, `the primary gave up:\n${server.output.join('')}`)
+
+  pg.start()
+  let replaced = false
+  for (let i = 0; i < 60 && !replaced; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 250))
+    replaced = readyWorkers().length >= 3
+  }
+  assert.ok(replaced, 'a replacement worker became ready')
+  const after = await issueMany(server.port, 200, 8)
+  assert.equal(after.failures, 0)
+  assert.equal(await server.stop(), 0)
+})
