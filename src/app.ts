@@ -94,7 +94,7 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
 
   const cleanup = setInterval(() => {
     const before = new Date(Date.now() - config.tracking.idempotencyTtlMs).toISOString()
-    repository
+    writer
       .deleteIdempotencyKeysBefore(before)
       .catch((error) => app.log.warn({ err: error }, 'could not delete expired idempotency keys'))
   }, IDEMPOTENCY_CLEANUP_MS).unref()

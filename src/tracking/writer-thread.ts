@@ -18,7 +18,9 @@ port.on('message', (request: WriterRequest) => {
       const result =
         request.method === 'reserveBlock'
           ? await repository.reserveBlock(...request.args)
-          : await repository.writeBatch(...request.args)
+          : request.method === 'writeBatch'
+            ? await repository.writeBatch(...request.args)
+            : await repository.deleteIdempotencyKeysBefore(...request.args)
       reply = { id: request.id, result }
     } catch (error) {
       const { message, name, code } = error as { message: string; name: string; code?: string }

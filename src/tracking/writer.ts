@@ -2,20 +2,22 @@ import { Worker } from 'node:worker_threads'
 import type { Config } from '../config.js'
 import type { Block, TrackingRepository, WriteEntry } from './repository.js'
 
-/** Every write of the issuing path: block reservations and group commits. */
+/** Every write of the tracking feature: block reservations, group commits, key clean-up. */
 export interface TrackingWriter {
   reserveBlock(size: number): Promise<Block>
   writeBatch(entries: WriteEntry[]): Promise<boolean[]>
+  deleteIdempotencyKeysBefore(createdAt: string): Promise<number>
   close(): Promise<void>
 }
 
 /** Writes on the caller's own connection: right for drivers that do not block the event loop. */
 export function directWriter(
-  repository: Pick<TrackingRepository, 'reserveBlock' | 'writeBatch'>,
+  repository: Pick<TrackingRepository, 'reserveBlock' | 'writeBatch' | 'deleteIdempotencyKeysBefore'>,
 ): TrackingWriter {
   return {
     reserveBlock: (size) => repository.reserveBlock(size),
     writeBatch: (entries) => repository.writeBatch(entries),
+    deleteIdempotencyKeysBefore: (createdAt) => repository.deleteIdempotencyKeysBefore(createdAt),
     close: async () => {},
   }
 }
@@ -23,6 +25,7 @@ export function directWriter(
 export type WriterRequest =
   | { id: number; method: 'reserveBlock'; args: [number] }
   | { id: number; method: 'writeBatch'; args: [WriteEntry[]] }
+  | { id: number; method: 'deleteIdempotencyKeysBefore'; args: [string] }
 export type WriterReply =
   | { id: number; result: unknown }
   | { id: number; error: { message: string; code?: string; name: string } }
@@ -47,44 +50,48 @@ function startThread(workerData: unknown): Worker {
  * The thread is restarted on the next call if it ever dies.
  */
 export function threadedWriter(database: Config['database']): TrackingWriter {
-  let worker: Worker | undefined
+  type Waiting = { resolve: (value: never) => void; reject: (error: unknown) => void }
+  // Each thread answers only its own calls: a dying thread fails what it was sent, nothing else.
+  let current: { worker: Worker; pending: Map<number, Waiting> } | undefined
   let nextId = 0
-  const pending = new Map<number, { resolve: (value: never) => void; reject: (error: unknown) => void }>()
 
-  const failAll = (error: unknown) => {
-    for (const p of pending.values()) p.reject(error)
-    pending.clear()
-  }
-  const start = (): Worker => {
-    const thread = startThread(database)
-    thread.on('message', (reply: WriterReply) => {
+  const start = () => {
+    const pending = new Map<number, Waiting>()
+    const worker = startThread(database)
+    const failAll = (error: unknown) => {
+      for (const waiting of pending.values()) waiting.reject(error)
+      pending.clear()
+    }
+    worker.on('message', (reply: WriterReply) => {
       const waiting = pending.get(reply.id)
       if (!waiting) return
       pending.delete(reply.id)
       if ('error' in reply) waiting.reject(Object.assign(new Error(reply.error.message), reply.error))
       else waiting.resolve(reply.result as never)
     })
-    thread.on('error', failAll)
-    thread.on('exit', (code) => {
-      if (worker === thread) worker = undefined
+    worker.on('error', failAll)
+    worker.on('exit', (code) => {
+      if (current?.worker === worker) current = undefined
       failAll(new Error(`database writer thread exited with code ${code}`))
     })
-    return thread
+    return { worker, pending }
   }
   const call = <T>(request: Omit<WriterRequest, 'id'>): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       const id = nextId++
-      pending.set(id, { resolve: resolve as (value: never) => void, reject })
-      worker ??= start()
-      worker.postMessage({ ...request, id })
+      current ??= start()
+      current.pending.set(id, { resolve: resolve as (value: never) => void, reject })
+      current.worker.postMessage({ ...request, id })
     })
 
   return {
     reserveBlock: (size) => call<Block>({ method: 'reserveBlock', args: [size] }),
     writeBatch: (entries) => call<boolean[]>({ method: 'writeBatch', args: [entries] }),
+    deleteIdempotencyKeysBefore: (createdAt) =>
+      call<number>({ method: 'deleteIdempotencyKeysBefore', args: [createdAt] }),
     close: async () => {
-      const thread = worker
-      worker = undefined
+      const thread = current?.worker
+      current = undefined
       if (thread) await thread.terminate()
     },
   }

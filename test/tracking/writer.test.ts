@@ -32,3 +32,24 @@ test('the writer thread reserves and writes on its own connection; errors keep t
     [a.start],
   )
 })
+
+test('expired idempotency keys are deleted through the writer, newer ones kept', async (t) => {
+  const url = await testDatabaseUrl(t)
+  const db = await migratedDatabase(t, url)
+  const writer = threadedWriter(loadConfig(testEnv(url)).database)
+  t.after(() => writer.close())
+  const entry = (key: string, createdAt: string, sequence: number) => ({
+    records: [testRecord(sequence)],
+    idempotency: { key, requestHash: 'h', createdAt },
+  })
+  await writer.writeBatch([
+    entry('old', '2020-01-01T00:00:00.000Z', 1),
+    entry('new', '2030-01-01T00:00:00.000Z', 2),
+  ])
+  assert.equal(await writer.deleteIdempotencyKeysBefore('2025-01-01T00:00:00.000Z'), 1)
+  const keys = await db.selectFrom('idempotency_keys').select('key').execute()
+  assert.deepEqual(
+    keys.map((k) => k.key),
+    ['new'],
+  )
+})
