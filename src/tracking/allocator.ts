@@ -33,7 +33,6 @@ export class Allocator {
   private lastReserveAt: number
   private readonly now: () => number
   private readonly refillAt: number
-  blocksReserved = 0
 
   constructor(private readonly options: AllocatorOptions) {
     this.now = options.now ?? (() => performance.now())
@@ -77,7 +76,6 @@ export class Allocator {
       try {
         const size = this.nextBlockSize()
         const block = await this.options.reserve(size)
-        this.blocksReserved++
         this.issuedSinceReserve = 0
         this.lastReserveAt = this.now()
         this.options.onReserve?.(block)

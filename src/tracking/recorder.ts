@@ -54,10 +54,6 @@ export class Recorder<T> {
     }
   }
 
-  get pending(): number {
-    return this.queue.length
-  }
-
   private pump(): void {
     while (this.queue.length > 0 && this.inFlight < this.concurrency) {
       this.inFlight++
