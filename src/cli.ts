@@ -1,24 +1,122 @@
+import { createInterface } from 'node:readline'
+import { Value } from '@sinclair/typebox/value'
+import { createAuth } from './auth/index.js'
+import { isRole } from './auth/roles.js'
+import { CreateUserBody } from './auth/schemas.js'
 import { ConfigError, loadConfig, loadEnvFile } from './config.js'
 import { createDatabase } from './db/index.js'
 import { migrateToLatest } from './db/migrate.js'
+import { AppError } from './errors.js'
 
 const USAGE = `Usage: npm run cli -- <command>
 
 Commands:
-  migrate    apply pending database migrations (also done at every start)`
+  migrate                                  apply pending database migrations (also done at every start)
+  users create <username> --role <role>    create a user; the password is read from standard input
+                                           (roles: client, operator, admin)
+  users list                               list users
+  users disable <username>                 disable a user and revoke their tokens
+  users enable <username>                  enable a disabled user
+  token <username>                         print an access token for the user, for scripts`
 
-async function migrate(): Promise<void> {
+class UsageError extends Error {}
+
+/** The database, migrated, for one command; closed afterwards. */
+async function withDatabase<T>(
+  work: (db: ReturnType<typeof createDatabase>['db']) => Promise<T>,
+): Promise<T> {
   const config = loadConfig()
   const database = createDatabase(config.database)
   try {
-    const applied = await migrateToLatest(database.db)
-    console.log(applied.length > 0 ? `applied: ${applied.join(', ')}` : 'database is up to date')
+    await migrateToLatest(database.db)
+    return await work(database.db)
   } finally {
     await database.close()
   }
 }
 
-const commands: Record<string, () => Promise<void>> = { migrate }
+async function withAuth<T>(work: (auth: Awaited<ReturnType<typeof createAuth>>) => Promise<T>): Promise<T> {
+  const config = loadConfig()
+  return withDatabase(async (db) => {
+    const log = { warn: (_: unknown, message?: string) => console.error(`waybill: ${message}`) }
+    const auth = await createAuth({ db, config, log })
+    try {
+      return await work(auth)
+    } finally {
+      auth.close()
+    }
+  })
+}
+
+/** The password from standard input: typed at a prompt (not echoed), or piped in. */
+async function readPassword(): Promise<string> {
+  if (process.stdin.isTTY) {
+    const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true })
+    process.stderr.write('Password: ')
+    // Mute the echo: readline writes what is typed through _writeToOutput.
+    ;(rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = () => {}
+    const password = await new Promise<string>((resolve) => rl.question('', resolve))
+    rl.close()
+    process.stderr.write('\n')
+    return password
+  }
+  let input = ''
+  for await (const chunk of process.stdin) input += chunk
+  return input.replace(/\r?\n$/, '')
+}
+
+function option(args: string[], name: string): string | undefined {
+  const index = args.indexOf(name)
+  return index >= 0 ? args[index + 1] : undefined
+}
+
+async function users(args: string[]): Promise<void> {
+  const [action, username] = args
+  if (action === 'list') {
+    const list = await withAuth((auth) => auth.service.listUsers())
+    for (const user of list) {
+      console.log(
+        [user.username, user.role, user.disabled ? 'disabled' : 'active', user.created_at].join('\t'),
+      )
+    }
+    return
+  }
+  if (!username) throw new UsageError(`users ${action ?? ''}: a username is required`)
+  if (action === 'create') {
+    const role = option(args, '--role')
+    if (!role || !isRole(role)) throw new UsageError('users create: --role must be client, operator or admin')
+    const password = await readPassword()
+    const errors = [...Value.Errors(CreateUserBody, { username, password, role })]
+    if (errors.length > 0) {
+      const details = Object.fromEntries(
+        errors.map((e) => [e.path.slice(1), [e.schema.description ?? e.message]]),
+      )
+      throw new AppError('validation_failed', 'The user is invalid', details)
+    }
+    const user = await withAuth((auth) => auth.service.createUser(username, password, role))
+    console.log(`created ${user.username} (${user.role})`)
+    return
+  }
+  if (action === 'disable' || action === 'enable') {
+    await withAuth((auth) => auth.service.setDisabled(username, action === 'disable'))
+    console.log(`${action}d ${username}`)
+    return
+  }
+  throw new UsageError(`users: unknown action "${action}"`)
+}
+
+async function token(args: string[]): Promise<void> {
+  const [username] = args
+  if (!username) throw new UsageError('token: a username is required')
+  console.log(await withAuth((auth) => auth.service.accessTokenFor(username)))
+}
+
+async function migrate(): Promise<void> {
+  const applied = await withDatabase((db) => migrateToLatest(db))
+  console.log(applied.length > 0 ? `applied: ${applied.join(', ')}` : 'database is up to date')
+}
+
+const commands: Record<string, (args: string[]) => Promise<void>> = { migrate, users, token }
 
 async function run(args: string[]): Promise<void> {
   const command = args[0] ? commands[args[0]] : undefined
@@ -27,10 +125,20 @@ async function run(args: string[]): Promise<void> {
     process.exit(2)
   }
   loadEnvFile()
-  await command()
+  await command(args.slice(1))
 }
 
 run(process.argv.slice(2)).catch((error) => {
-  console.error(error instanceof ConfigError ? `waybill: ${error.message}` : error)
+  if (error instanceof UsageError) {
+    console.error(`waybill: ${error.message}\n\n${USAGE}`)
+    process.exit(2)
+  }
+  if (error instanceof ConfigError || error instanceof AppError) {
+    const details = error instanceof AppError ? Object.entries(error.details) : []
+    const lines = details.map(([field, messages]) => `\n  ${field}: ${messages.join(', ')}`).join('')
+    console.error(`waybill: ${error.message}${lines}`)
+  } else {
+    console.error(error)
+  }
   process.exit(1)
 })

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs'
 import { type Static, Type } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
+import { isRole, ROLES, type Role } from './auth/roles.js'
 
 // Every setting Waybill reads, in one schema: defaults, types and limits live here and nowhere else.
 const EnvSchema = Type.Object({
@@ -27,6 +28,43 @@ const EnvSchema = Type.Object({
   IDEMPOTENCY_TTL_HOURS: Type.Number({ exclusiveMinimum: 0, maximum: 24 * 366 * 10, default: 24 }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 0, maximum: 2_147_483_647, default: 10_000 }),
   WEB_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 256, default: 1 }),
+  // The proxies whose X-Forwarded-For is believed: true (any), or addresses and CIDR ranges.
+  TRUST_PROXY: Type.String({ default: '' }),
+  BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, maximum: 100 * 1024 * 1024, default: 1024 * 1024 }),
+  REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 0, maximum: 2_147_483_647, default: 30_000 }),
+  CORS_ALLOWED_ORIGINS: Type.String({ default: '' }),
+
+  // Authentication.
+  SECRET_KEY: Type.Optional(Type.String()),
+  ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 10, maximum: 86_400, default: 900 }),
+  REFRESH_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 366 * 86_400, default: 14 * 86_400 }),
+  OIDC_ISSUER: Type.Optional(Type.String({ pattern: '^https?://' })),
+  OIDC_AUDIENCE: Type.Optional(Type.String({ minLength: 1 })),
+  OIDC_ROLE_CLAIM: Type.String({ minLength: 1, default: 'scope' }),
+  OIDC_ROLE_MAP: Type.String({
+    minLength: 1,
+    default: 'waybill:admin=admin,waybill:operator=operator,waybill:client=client',
+  }),
+  OIDC_TIMEOUT_MS: Type.Integer({ minimum: 1, maximum: 2_147_483_647, default: 5_000 }),
+
+  // Rate limiting: per client (token subject, else address), shared through Redis when set.
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  RATE_LIMIT_MAX: Type.Integer({ minimum: 1, default: 100_000 }),
+  RATE_LIMIT_WINDOW_SECONDS: Type.Integer({ minimum: 1, maximum: 86_400, default: 60 }),
+  LOGIN_RATE_LIMIT_MAX: Type.Integer({ minimum: 1, default: 10 }),
+
+  // SMS through Africa's Talking.
+  AT_USERNAME: Type.Optional(Type.String({ minLength: 1 })),
+  AT_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  AT_SENDER_ID: Type.Optional(Type.String({ minLength: 1, maxLength: 11 })),
+  AT_BASE_URL: Type.String({ pattern: '^https?://', default: 'https://api.sandbox.africastalking.com' }),
+  SMS_TIMEOUT_MS: Type.Integer({ minimum: 1, maximum: 2_147_483_647, default: 10_000 }),
+  SMS_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 100, default: 8 }),
+  SMS_RETRY_BASE_MS: Type.Integer({ minimum: 1, maximum: 2_147_483_647, default: 2_000 }),
+  SMS_RETRY_MAX_MS: Type.Integer({ minimum: 1, maximum: 2_147_483_647, default: 15 * 60_000 }),
+  SMS_POLL_INTERVAL_MS: Type.Integer({ minimum: 10, maximum: 2_147_483_647, default: 1_000 }),
+  SMS_CLAIM_TIMEOUT_MS: Type.Integer({ minimum: 1_000, maximum: 2_147_483_647, default: 60_000 }),
+  SMS_WORKER: Type.Boolean({ default: true }),
 })
 type Env = Static<typeof EnvSchema>
 
@@ -61,6 +99,51 @@ export function parseTrackingKey(value: string): Buffer {
   return key
 }
 
+const MIN_SECRET_KEY_LENGTH = 32
+
+/** `SECRET_KEY`: required and long in production; elsewhere a missing key is generated and stored. */
+function parseSecretKey(value: string | undefined, env: Env['NODE_ENV']): string | undefined {
+  if (value !== undefined && value.length < MIN_SECRET_KEY_LENGTH) {
+    throw new ConfigError(
+      `SECRET_KEY: must be at least ${MIN_SECRET_KEY_LENGTH} characters (try \`openssl rand -hex 32\`)`,
+    )
+  }
+  if (value === undefined && env === 'production') {
+    throw new ConfigError(
+      'SECRET_KEY: required when NODE_ENV=production (at least 32 characters; try `openssl rand -hex 32`)',
+    )
+  }
+  return value
+}
+
+/** `a=b,c=d` → {a: b, c: d}; each value must be a role. */
+function parseRoleMap(value: string): Record<string, Role> {
+  const map: Record<string, Role> = {}
+  for (const pair of value.split(',')) {
+    const [claim, role] = pair.split('=').map((part) => part.trim())
+    if (!claim || !role || !isRole(role)) {
+      throw new ConfigError(
+        `OIDC_ROLE_MAP: expected claim-value=role pairs separated by commas, roles being ${ROLES.join(', ')} (got "${pair}")`,
+      )
+    }
+    map[claim] = role
+  }
+  return map
+}
+
+function parseTrustProxy(value: string): boolean | string[] {
+  if (value === '' || value === 'false') return false
+  if (value === 'true') return true
+  return list(value)
+}
+
+function list(value: string): string[] {
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '')
+}
+
 function redactUrl(url: string): string {
   return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@')
 }
@@ -82,6 +165,10 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     return `${name}: ${e.message} (got ${JSON.stringify(source[name])})`
   })
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`)
+  if (env.SMS_CLAIM_TIMEOUT_MS <= env.SMS_TIMEOUT_MS) {
+    // A send still waiting on the gateway must not be claimed again by another worker.
+    throw new ConfigError('SMS_CLAIM_TIMEOUT_MS: must be greater than SMS_TIMEOUT_MS')
+  }
   if (env.TRACKING_BLOCK_MIN > env.TRACKING_BLOCK_MAX) {
     throw new ConfigError('TRACKING_BLOCK_MIN: must not be greater than TRACKING_BLOCK_MAX')
   }
@@ -108,6 +195,59 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     },
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     workers: env.WEB_CONCURRENCY,
+    http: {
+      trustProxy: parseTrustProxy(env.TRUST_PROXY),
+      bodyLimit: env.BODY_LIMIT_BYTES,
+      requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
+      corsOrigins: list(env.CORS_ALLOWED_ORIGINS),
+    },
+    auth: {
+      secretKey: parseSecretKey(env.SECRET_KEY, env.NODE_ENV),
+      accessTtlSeconds: env.ACCESS_TOKEN_TTL_SECONDS,
+      refreshTtlSeconds: env.REFRESH_TOKEN_TTL_SECONDS,
+      oidc: oidcSettings(env),
+    },
+    rateLimit: {
+      redisUrl: env.REDIS_URL,
+      max: env.RATE_LIMIT_MAX,
+      windowMs: env.RATE_LIMIT_WINDOW_SECONDS * 1000,
+      loginMax: env.LOGIN_RATE_LIMIT_MAX,
+    },
+    sms: {
+      // Without both credentials SMS is disabled: notifications wait in the outbox.
+      gateway:
+        env.AT_USERNAME && env.AT_API_KEY
+          ? {
+              baseUrl: env.AT_BASE_URL.replace(/\/+$/, ''),
+              username: env.AT_USERNAME,
+              apiKey: env.AT_API_KEY,
+              senderId: env.AT_SENDER_ID,
+              timeoutMs: env.SMS_TIMEOUT_MS,
+            }
+          : undefined,
+      worker: env.SMS_WORKER,
+      maxAttempts: env.SMS_MAX_ATTEMPTS,
+      retryBaseMs: env.SMS_RETRY_BASE_MS,
+      retryMaxMs: env.SMS_RETRY_MAX_MS,
+      pollIntervalMs: env.SMS_POLL_INTERVAL_MS,
+      claimTimeoutMs: env.SMS_CLAIM_TIMEOUT_MS,
+    },
+  }
+}
+
+function oidcSettings(env: Env) {
+  if (!env.OIDC_ISSUER && !env.OIDC_AUDIENCE) return undefined
+  if (!env.OIDC_ISSUER || !env.OIDC_AUDIENCE) {
+    throw new ConfigError(
+      `${env.OIDC_ISSUER ? 'OIDC_AUDIENCE' : 'OIDC_ISSUER'}: OIDC_ISSUER and OIDC_AUDIENCE go together`,
+    )
+  }
+  return {
+    issuer: env.OIDC_ISSUER,
+    audience: env.OIDC_AUDIENCE,
+    roleClaim: env.OIDC_ROLE_CLAIM,
+    roleMap: parseRoleMap(env.OIDC_ROLE_MAP),
+    timeoutMs: env.OIDC_TIMEOUT_MS,
   }
 }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { Agent, request } from 'node:http'
 import { test } from 'node:test'
-import { build, issueUrl } from './helpers/build.js'
+import { bearer, build, issueUrl } from './helpers/build.js'
 
 test('shutdown: a keep-alive connection busy when closing starts is closed after its reply', async (t) => {
   const app = await build(t)
@@ -10,6 +10,7 @@ test('shutdown: a keep-alive connection busy when closing starts is closed after
   // A client that would keep its connection open for a long time, like a proxy's keep-alive pool.
   const agent = new Agent({ keepAlive: true, keepAliveMsecs: 60_000 })
   t.after(() => agent.destroy())
+  const headers = await bearer('client')
 
   // Close as soon as the request has arrived (it then waits for its group commit).
   let closed: Promise<undefined> | undefined
@@ -21,7 +22,7 @@ test('shutdown: a keep-alive connection busy when closing starts is closed after
     }),
   )
   const reply = new Promise<{ status?: number; connection?: string }>((resolve, reject) => {
-    request({ host: '127.0.0.1', port, path: issueUrl(), agent }, (res) => {
+    request({ host: '127.0.0.1', port, path: issueUrl(), agent, headers }, (res) => {
       res.resume()
       res.on('end', () => resolve({ status: res.statusCode, connection: res.headers.connection }))
     })

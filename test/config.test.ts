@@ -63,3 +63,57 @@ test('every bad value names its variable, all at once', () => {
   }
   assert.throws(() => loadConfig({ IDEMPOTENCY_TTL_HOURS: '3e9' }), /IDEMPOTENCY_TTL_HOURS:/)
 })
+
+test('SECRET_KEY: required and long in production; optional elsewhere', () => {
+  assert.throws(() => loadConfig({ NODE_ENV: 'production' }), /^ConfigError: SECRET_KEY: required/)
+  assert.throws(
+    () => loadConfig({ NODE_ENV: 'production', SECRET_KEY: 'short' }),
+    /SECRET_KEY: must be at least 32/,
+  )
+  assert.throws(() => loadConfig({ SECRET_KEY: 'short' }), /SECRET_KEY:/, 'a short key is refused everywhere')
+  const key = 'k'.repeat(32)
+  assert.equal(loadConfig({ NODE_ENV: 'production', SECRET_KEY: key }).auth.secretKey, key)
+  assert.equal(loadConfig({}).auth.secretKey, undefined, 'development generates one')
+})
+
+test('OIDC settings go together; the role map is checked', () => {
+  assert.throws(() => loadConfig({ OIDC_ISSUER: 'https://id.example.com' }), /OIDC_AUDIENCE:/)
+  assert.throws(() => loadConfig({ OIDC_AUDIENCE: 'waybill' }), /OIDC_ISSUER:/)
+  assert.throws(
+    () => loadConfig({ OIDC_ISSUER: 'https://id.example.com', OIDC_AUDIENCE: 'w', OIDC_ROLE_MAP: 'x=root' }),
+    /OIDC_ROLE_MAP:/,
+  )
+  const { oidc } = loadConfig({
+    OIDC_ISSUER: 'https://id.example.com',
+    OIDC_AUDIENCE: 'waybill',
+    OIDC_ROLE_CLAIM: 'realm_access.roles',
+    OIDC_ROLE_MAP: 'waybill-ops=operator, waybill-admin=admin',
+  }).auth
+  assert.deepEqual(oidc?.roleMap, { 'waybill-ops': 'operator', 'waybill-admin': 'admin' })
+  assert.equal(oidc?.roleClaim, 'realm_access.roles')
+})
+
+test('SMS: disabled without credentials; the claim must outlast a send', () => {
+  assert.equal(loadConfig({}).sms.gateway, undefined)
+  const { gateway } = loadConfig({
+    AT_USERNAME: 'sandbox',
+    AT_API_KEY: 'k',
+    AT_BASE_URL: 'http://127.0.0.1:9/',
+  }).sms
+  assert.equal(gateway?.baseUrl, 'http://127.0.0.1:9')
+  assert.throws(
+    () => loadConfig({ SMS_TIMEOUT_MS: '5000', SMS_CLAIM_TIMEOUT_MS: '5000' }),
+    /SMS_CLAIM_TIMEOUT_MS:/,
+  )
+  assert.throws(() => loadConfig({ SMS_WORKER: 'maybe' }), /SMS_WORKER:/)
+})
+
+test('HTTP settings: CORS origins listed, trusted proxies', () => {
+  const { http } = loadConfig({
+    CORS_ALLOWED_ORIGINS: 'https://a.example, https://b.example',
+    TRUST_PROXY: '10.0.0.0/8',
+  })
+  assert.deepEqual(http.corsOrigins, ['https://a.example', 'https://b.example'])
+  assert.deepEqual(http.trustProxy, ['10.0.0.0/8'])
+  assert.equal(loadConfig({}).http.trustProxy, false)
+})

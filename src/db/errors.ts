@@ -15,5 +15,10 @@ export function isBusy(error: unknown): boolean {
 
 /** What a process sees when another one applied the same migration first (SQLite has no migration lock). */
 export function isLostMigrationRace(error: unknown): boolean {
-  return isBusy(error) || (codeOf(error) === 'SQLITE_ERROR' && /already exists/.test(String(error)))
+  const code = codeOf(error)
+  // SQLITE_SCHEMA: the other process changed the schema under a statement prepared before it did.
+  return (
+    isBusy(error) ||
+    ((code === 'SQLITE_ERROR' || code === 'SQLITE_SCHEMA') && /already exists/.test(String(error)))
+  )
 }

@@ -2,11 +2,15 @@ import { type Migration, type MigrationProvider, Migrator, PostgresAdapter, sql 
 import { isLostMigrationRace } from './errors.js'
 import type { Database } from './index.js'
 import * as m0001 from './migrations/0001-tracking.js'
+import * as m0002 from './migrations/0002-auth.js'
 
 // Migrations are imported, not read from a folder, so they work the same from src/ and dist/.
 const migrations: Record<string, Migration> = {
   '0001-tracking': m0001,
+  '0002-auth': m0002,
 }
+
+export const migrationNames = Object.keys(migrations).sort()
 
 const provider: MigrationProvider = { getMigrations: async () => migrations }
 

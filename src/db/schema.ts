@@ -1,3 +1,6 @@
+import type { Generated } from 'kysely'
+import type { Role } from '../auth/roles.js'
+
 // Row types of every table, as Kysely sees them. Timestamps are ISO 8601 UTC strings in both
 // dialects, so ordering and range filters work the same on SQLite and PostgreSQL.
 
@@ -33,9 +36,38 @@ export interface IdempotencyKeysTable {
   created_at: string
 }
 
+export interface UsersTable {
+  id: Generated<number>
+  username: string
+  password_hash: string
+  role: Role
+  /** 0 or 1. */
+  disabled: number
+  created_at: string
+  updated_at: string
+}
+
+export interface RefreshTokensTable {
+  token_hash: string
+  family_id: string
+  user_id: number
+  created_at: string
+  expires_at: string
+  used_at: string | null
+  revoked_at: string | null
+}
+
+export interface RevokedAccessTokensTable {
+  jti: string
+  expires_at: string
+}
+
 export interface Tables {
   counters: CountersTable
   settings: SettingsTable
   tracking_numbers: TrackingNumbersTable
   idempotency_keys: IdempotencyKeysTable
+  users: UsersTable
+  refresh_tokens: RefreshTokensTable
+  revoked_access_tokens: RevokedAccessTokensTable
 }

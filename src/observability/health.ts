@@ -6,12 +6,16 @@ const Status = Type.Object({ status: Type.String() })
 export async function healthRoutes(app: FastifyInstance, options: { ping: () => Promise<void> }) {
   app.get(
     '/health',
-    { schema: { tags: ['operations'], summary: 'Liveness: the process answers', response: { 200: Status } } },
+    {
+      config: { auth: 'public' },
+      schema: { tags: ['operations'], summary: 'Liveness: the process answers', response: { 200: Status } },
+    },
     async () => ({ status: 'ok' }),
   )
   app.get(
     '/ready',
     {
+      config: { auth: 'public' },
       schema: {
         tags: ['operations'],
         summary: 'Readiness: the database answers',

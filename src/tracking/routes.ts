@@ -16,6 +16,9 @@ import { type Idempotency, type IssueRequest, requestMetadata, type TrackingServ
 
 const errors = {
   400: Type.Ref('ErrorEnvelope'),
+  401: Type.Ref('ErrorEnvelope'),
+  403: Type.Ref('ErrorEnvelope'),
+  429: Type.Ref('ErrorEnvelope'),
   409: Type.Ref('ErrorEnvelope'),
   503: Type.Ref('ErrorEnvelope'),
 }
@@ -32,9 +35,11 @@ function toIssueRequest(fields: IssueQuery): IssueRequest {
   }
 }
 
+/** A client's Idempotency-Key, scoped to the client: two clients' keys never meet. */
 function idempotency(request: FastifyRequest, operation: string): Idempotency | undefined {
   const key = request.headers['idempotency-key']
-  return typeof key === 'string' ? { key, operation } : undefined
+  const client = request.principal?.subject
+  return typeof key === 'string' && client ? { key: `${client} ${key}`, operation } : undefined
 }
 
 export async function trackingRoutes(parent: FastifyInstance, options: { service: TrackingService }) {
@@ -47,6 +52,7 @@ export async function trackingRoutes(parent: FastifyInstance, options: { service
       {
         // A HEAD would issue and store a number that nobody receives (probes, link checkers).
         exposeHeadRoute: false,
+        config: { auth: 'client' },
         schema: {
           tags: ['tracking'],
           summary: 'Issue the next tracking number',
@@ -72,6 +78,7 @@ export async function trackingRoutes(parent: FastifyInstance, options: { service
   app.post(
     '/tracking/generate',
     {
+      config: { auth: 'client' },
       schema: {
         tags: ['tracking'],
         summary: 'Issue a tracking number (for older clients)',
@@ -95,6 +102,7 @@ export async function trackingRoutes(parent: FastifyInstance, options: { service
   app.post(
     '/tracking-numbers/batch',
     {
+      config: { auth: 'client' },
       schema: {
         tags: ['tracking'],
         summary: 'Issue up to 1000 tracking numbers in one commit',
@@ -123,6 +131,7 @@ export async function trackingRoutes(parent: FastifyInstance, options: { service
   app.get(
     '/tracking-numbers/:tracking_number',
     {
+      config: { auth: 'client' },
       schema: {
         tags: ['tracking'],
         summary: 'Look up an issued tracking number',

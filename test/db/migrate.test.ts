@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { migrateToLatest } from '../../src/db/migrate.js'
+import { migrateToLatest, migrationNames } from '../../src/db/migrate.js'
 import { openDatabase, testDatabaseUrl } from '../helpers/build.js'
 
 test('processes migrating one fresh database at once all succeed, and migrate it once', async (t) => {
@@ -8,7 +8,11 @@ test('processes migrating one fresh database at once all succeed, and migrate it
     const url = await testDatabaseUrl(t)
     const connections = Array.from({ length: 4 }, () => openDatabase(t, url))
     const results = await Promise.all(connections.map((db) => migrateToLatest(db)))
-    assert.equal(results.flat().length, 1, `round ${round}: the migration was applied exactly once`)
+    assert.deepEqual(
+      results.flat().sort(),
+      migrationNames,
+      `round ${round}: each migration was applied exactly once`,
+    )
     const counters = await (connections[0] as (typeof connections)[0])
       .selectFrom('counters')
       .selectAll()
@@ -19,6 +23,7 @@ test('processes migrating one fresh database at once all succeed, and migrate it
 
 test('migrating an up-to-date database applies nothing', async (t) => {
   const db = openDatabase(t, await testDatabaseUrl(t))
-  assert.deepEqual(await migrateToLatest(db), ['0001-tracking'])
+  assert.deepEqual(await migrateToLatest(db), migrationNames)
+  assert.ok(migrationNames.includes('0001-tracking'))
   assert.deepEqual(await migrateToLatest(db), [])
 })

@@ -3,9 +3,11 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, type TestContext } from 'node:test'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, InjectOptions } from 'fastify'
 import pg from 'pg'
 import { buildApp } from '../../src/app.js'
+import { ROLES, type Role } from '../../src/auth/roles.js'
+import { createAccessTokens, signingKeyFrom } from '../../src/auth/tokens.js'
 import { loadConfig } from '../../src/config.js'
 import { createDatabase } from '../../src/db/index.js'
 import { migrateToLatest } from '../../src/db/migrate.js'
@@ -78,18 +80,57 @@ export async function testDatabaseUrl(t: TestContext): Promise<string> {
   return url.toString()
 }
 
+/** The SECRET_KEY of every test app and test process, so tests can sign tokens it accepts. */
+export const TEST_SECRET_KEY = 'test-secret-key-0123456789abcdef0123456789abcdef'
+
 export function testEnv(databaseUrl: string, env: Record<string, string> = {}): Record<string, string> {
-  return { NODE_ENV: 'test', LOG_LEVEL: 'silent', DATABASE_URL: databaseUrl, ...env }
+  return {
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    DATABASE_URL: databaseUrl,
+    SECRET_KEY: TEST_SECRET_KEY,
+    ...env,
+  }
 }
 
-/** The app on a database of its own, closed after the test. */
+const testTokens = createAccessTokens(signingKeyFrom(TEST_SECRET_KEY), 3600)
+
+/**
+ * An access token for a user of the given role, signed with TEST_SECRET_KEY. The user need not
+ * exist: the service checks a token's signature and claims, not the users table, per request.
+ */
+export async function tokenFor(role: Role, id = ROLES.indexOf(role) + 1_000): Promise<string> {
+  return testTokens.sign({ id, username: `test-${role}`, role })
+}
+
+export async function bearer(role: Role): Promise<{ authorization: string }> {
+  return { authorization: `Bearer ${await tokenFor(role)}` }
+}
+
+export type TestApp = FastifyInstance & { databaseUrl: string }
+
+/**
+ * The app on a database of its own, closed after the test. Its `inject` sends a bearer token of
+ * role `as` (default client) unless the request sets `authorization` itself; `as: null` sends none.
+ */
 export async function build(
   t: TestContext,
   env: Record<string, string> = {},
-): Promise<FastifyInstance & { databaseUrl: string }> {
+  options: { as?: Role | null } = {},
+): Promise<TestApp> {
   const databaseUrl = await testDatabaseUrl(t)
   const app = await buildApp(loadConfig(testEnv(databaseUrl, env)))
   t.after(() => app.close())
+  const role = options.as === undefined ? 'client' : options.as
+  if (role) {
+    const defaults = await bearer(role)
+    const inject = app.inject.bind(app)
+    const withToken = (request: InjectOptions | string) => {
+      const opts = typeof request === 'string' ? { url: request } : request
+      return inject({ ...opts, headers: { ...defaults, ...(opts.headers as object | undefined) } })
+    }
+    Object.assign(app, { inject: withToken })
+  }
   return Object.assign(app, { databaseUrl })
 }
 

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { Agent, request } from 'node:http'
 import { createInterface } from 'node:readline'
-import { issueUrl } from './build.js'
+import { bearer, issueUrl, TEST_SECRET_KEY } from './build.js'
 
 export interface ServerProcess {
   port: number
@@ -21,7 +21,15 @@ const ROOT = new URL('../../', import.meta.url).pathname
 export async function startServer(env: Record<string, string>, timeoutMs = 20_000): Promise<ServerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: ROOT,
-    env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'info', HOST: '127.0.0.1', PORT: '0', ...env },
+    env: {
+      ...process.env,
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'info',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      SECRET_KEY: TEST_SECRET_KEY,
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const output: string[] = []
@@ -101,9 +109,10 @@ export async function issueMany(
   let failures = 0
   let next = 0
   const path = issueUrl()
+  const headers = await bearer('client')
   const one = () =>
     new Promise<void>((resolve) => {
-      const req = request({ host: '127.0.0.1', port, path, agent }, (res) => {
+      const req = request({ host: '127.0.0.1', port, path, agent, headers }, (res) => {
         let body = ''
         res.setEncoding('utf8')
         res.on('data', (chunk) => {

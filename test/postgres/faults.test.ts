@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { issueUrl, openDatabase, TEST_KEY, validIssue } from '../helpers/build.js'
+import { bearer, issueUrl, openDatabase, TEST_KEY, validIssue } from '../helpers/build.js'
 import { startPrivatePostgres } from '../helpers/private-postgres.js'
 import { issueMany, startServer } from '../helpers/processes.js'
 
 async function get(port: number, path: string) {
   const started = performance.now()
-  const res = await fetch(`http://127.0.0.1:${port}${path}`)
+  const res = await fetch(`http://127.0.0.1:${port}${path}`, { headers: await bearer('client') })
   const body = (await res.json()) as { code?: string; correlation_id?: string }
   return { status: res.status, headers: res.headers, body, ms: performance.now() - started }
 }
@@ -17,6 +17,7 @@ async function get(port: number, path: string) {
  */
 async function transactionalLoad(port: number, stop: () => boolean): Promise<string[]> {
   const numbers: string[] = []
+  const auth = await bearer('client')
   let n = 0
   const worker = async () => {
     while (!stop()) {
@@ -24,7 +25,7 @@ async function transactionalLoad(port: number, stop: () => boolean): Promise<str
       try {
         if (i % 2 === 0) {
           const res = await fetch(`http://127.0.0.1:${port}${issueUrl()}`, {
-            headers: { 'idempotency-key': `load-${i}-${Math.random()}` },
+            headers: { ...auth, 'idempotency-key': `load-${i}-${Math.random()}` },
           })
           if (res.status === 200)
             numbers.push(((await res.json()) as { tracking_number: string }).tracking_number)
@@ -32,7 +33,7 @@ async function transactionalLoad(port: number, stop: () => boolean): Promise<str
         } else {
           const res = await fetch(`http://127.0.0.1:${port}/tracking-numbers/batch`, {
             method: 'POST',
-            headers: { 'content-type': 'application/json' },
+            headers: { ...auth, 'content-type': 'application/json' },
             body: JSON.stringify({ ...validIssue, count: 600 }),
           })
           if (res.status === 201)

@@ -1,0 +1,69 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { AppError } from '../errors.js'
+import type { Authenticator } from './authenticator.js'
+import { allows, type Principal, type Role } from './roles.js'
+
+/** Who may call a route: anyone, or a bearer token whose role is at least this one. */
+export type RouteAuth = 'public' | Role
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    auth?: RouteAuth
+  }
+  interface FastifyRequest {
+    /** Set by the auth hook on every route that is not public. */
+    principal: Principal | null
+  }
+  interface FastifyInstance {
+    /** Every route's method, URL and access rule, for documentation and for the route-walking test. */
+    routeAccess: Array<{ method: string; url: string; auth: RouteAuth }>
+  }
+}
+
+// Routes registered by plugins that take no route config: the API documentation pages.
+const PUBLIC_PREFIXES = ['/docs']
+
+function forbidden(principal: Principal, required: Role): AppError {
+  return new AppError(
+    'forbidden',
+    principal.role
+      ? `This needs the ${required} role; the token has ${principal.role}`
+      : `This needs the ${required} role; the token grants no Waybill role`,
+  )
+}
+
+/**
+ * Secure by default: a route must say who may call it (`config.auth`), or the app refuses to
+ * start. Every non-public route, and any unknown URL, needs a valid bearer token.
+ */
+export const authPlugin = fp(
+  async (app: FastifyInstance, options: { authenticator: Authenticator }) => {
+    const { authenticator } = options
+    app.decorateRequest('principal', null)
+    app.decorate('routeAccess', [])
+
+    app.addHook('onRoute', (route) => {
+      // CORS preflights carry no credentials by design.
+      if (route.method === 'OPTIONS' || PUBLIC_PREFIXES.some((prefix) => route.url.startsWith(prefix))) {
+        route.config = { ...route.config, auth: 'public' }
+      }
+      const auth = route.config?.auth
+      if (!auth) throw new Error(`route ${route.method} ${route.url} does not declare config.auth`)
+      for (const method of [route.method].flat()) app.routeAccess.push({ method, url: route.url, auth })
+    })
+
+    app.addHook('onRequest', async (request: FastifyRequest) => {
+      // Unknown URLs have no config: they need a token too, so they reveal nothing.
+      const required = request.routeOptions.config.auth ?? 'client'
+      if (required === 'public') return
+      const { principal } = await authenticator.authenticate(request.headers.authorization)
+      request.principal = principal
+      if (!principal.role || !allows(principal.role, required)) throw forbidden(principal, required)
+    })
+
+    app.addHook('onReady', () => authenticator.start())
+    app.addHook('onClose', () => authenticator.stop())
+  },
+  { name: 'waybill-auth' },
+)

@@ -1,0 +1,211 @@
+import { isUniqueViolation } from '../db/errors.js'
+import type { Database } from '../db/index.js'
+import { AppError } from '../errors.js'
+import type { Role } from './roles.js'
+
+export interface User {
+  id: number
+  username: string
+  role: Role
+  disabled: boolean
+  created_at: string
+  updated_at: string
+}
+
+export type RotateOutcome =
+  | { kind: 'rotated'; user: User & { password_hash: string } }
+  /** The token was already used: someone holds a copy. Its whole family is now revoked. */
+  | { kind: 'reused' }
+  | { kind: 'invalid' }
+
+const USER_COLUMNS = ['id', 'username', 'role', 'disabled', 'created_at', 'updated_at'] as const
+
+function toUser<T extends { disabled: number }>(row: T): Omit<T, 'disabled'> & { disabled: boolean } {
+  return { ...row, disabled: row.disabled === 1 }
+}
+
+export function createAuthRepository(db: Database) {
+  return {
+    async insertUser(user: {
+      username: string
+      passwordHash: string
+      role: Role
+      now: string
+    }): Promise<User> {
+      try {
+        const row = await db
+          .insertInto('users')
+          .values({
+            username: user.username,
+            password_hash: user.passwordHash,
+            role: user.role,
+            disabled: 0,
+            created_at: user.now,
+            updated_at: user.now,
+          })
+          .returning(USER_COLUMNS)
+          .executeTakeFirstOrThrow()
+        return toUser(row)
+      } catch (error) {
+        if (isUniqueViolation(error)) {
+          throw new AppError('validation_failed', 'The request is invalid', {
+            username: ['is already taken'],
+          })
+        }
+        throw error
+      }
+    },
+
+    async findUserByUsername(username: string) {
+      const row = await db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst()
+      return row && toUser(row)
+    },
+
+    async listUsers(): Promise<User[]> {
+      const rows = await db.selectFrom('users').select(USER_COLUMNS).orderBy('username').execute()
+      return rows.map(toUser)
+    },
+
+    /** Disables or enables a user; disabling also revokes every refresh token the user holds. */
+    async setDisabled(username: string, disabled: boolean, now: string): Promise<User | undefined> {
+      return db.transaction().execute(async (trx) => {
+        const row = await trx
+          .updateTable('users')
+          .set({ disabled: disabled ? 1 : 0, updated_at: now })
+          .where('username', '=', username)
+          .returning(USER_COLUMNS)
+          .executeTakeFirst()
+        if (row && disabled) {
+          await trx
+            .updateTable('refresh_tokens')
+            .set({ revoked_at: now })
+            .where('user_id', '=', row.id)
+            .where('revoked_at', 'is', null)
+            .execute()
+        }
+        return row && toUser(row)
+      })
+    },
+
+    async disabledUserIds(): Promise<number[]> {
+      const rows = await db.selectFrom('users').select('id').where('disabled', '=', 1).execute()
+      return rows.map((r) => r.id)
+    },
+
+    async insertRefreshToken(token: {
+      hash: string
+      familyId: string
+      userId: number
+      now: string
+      expiresAt: string
+    }): Promise<void> {
+      await db
+        .insertInto('refresh_tokens')
+        .values({
+          token_hash: token.hash,
+          family_id: token.familyId,
+          user_id: token.userId,
+          created_at: token.now,
+          expires_at: token.expiresAt,
+        })
+        .execute()
+    },
+
+    /**
+     * Marks the presented token used and stores its successor, in one transaction. The first
+     * statement is the conditional UPDATE, so of two concurrent uses exactly one wins (and on
+     * SQLite the transaction holds the write lock from its start).
+     */
+    async rotateRefreshToken(
+      hash: string,
+      next: { hash: string; expiresAt: string },
+      now: string,
+    ): Promise<RotateOutcome> {
+      const outcome = await db.transaction().execute(async (trx): Promise<RotateOutcome> => {
+        const used = await trx
+          .updateTable('refresh_tokens')
+          .set({ used_at: now })
+          .where('token_hash', '=', hash)
+          .where('used_at', 'is', null)
+          .where('revoked_at', 'is', null)
+          .where('expires_at', '>', now)
+          .returning(['family_id', 'user_id'])
+          .executeTakeFirst()
+        if (!used) {
+          const known = await trx
+            .selectFrom('refresh_tokens')
+            .select(['family_id', 'used_at'])
+            .where('token_hash', '=', hash)
+            .executeTakeFirst()
+          if (!known?.used_at) return { kind: 'invalid' }
+          await trx
+            .updateTable('refresh_tokens')
+            .set({ revoked_at: now })
+            .where('family_id', '=', known.family_id)
+            .where('revoked_at', 'is', null)
+            .execute()
+          return { kind: 'reused' }
+        }
+        const user = await trx
+          .selectFrom('users')
+          .selectAll()
+          .where('id', '=', used.user_id)
+          .executeTakeFirst()
+        if (!user || user.disabled === 1) return { kind: 'invalid' }
+        await trx
+          .insertInto('refresh_tokens')
+          .values({
+            token_hash: next.hash,
+            family_id: used.family_id,
+            user_id: used.user_id,
+            created_at: now,
+            expires_at: next.expiresAt,
+          })
+          .execute()
+        return { kind: 'rotated', user: toUser(user) }
+      })
+      return outcome
+    },
+
+    /** Logout: the token's whole family stops working. Returns false for an unknown token. */
+    async revokeFamilyOf(hash: string, now: string): Promise<boolean> {
+      const row = await db
+        .selectFrom('refresh_tokens')
+        .select('family_id')
+        .where('token_hash', '=', hash)
+        .executeTakeFirst()
+      if (!row) return false
+      await db
+        .updateTable('refresh_tokens')
+        .set({ revoked_at: now })
+        .where('family_id', '=', row.family_id)
+        .where('revoked_at', 'is', null)
+        .execute()
+      return true
+    },
+
+    async revokeAccessToken(jti: string, expiresAt: string): Promise<void> {
+      await db
+        .insertInto('revoked_access_tokens')
+        .values({ jti, expires_at: expiresAt })
+        .onConflict((oc) => oc.column('jti').doNothing())
+        .execute()
+    },
+
+    async revokedAccessTokens(now: string): Promise<string[]> {
+      const rows = await db
+        .selectFrom('revoked_access_tokens')
+        .select('jti')
+        .where('expires_at', '>', now)
+        .execute()
+      return rows.map((r) => r.jti)
+    },
+
+    /** Removes what can no longer matter: expired refresh tokens and revocations of expired tokens. */
+    async deleteExpired(now: string): Promise<void> {
+      await db.deleteFrom('refresh_tokens').where('expires_at', '<=', now).execute()
+      await db.deleteFrom('revoked_access_tokens').where('expires_at', '<=', now).execute()
+    },
+  }
+}
+export type AuthRepository = ReturnType<typeof createAuthRepository>

@@ -1,0 +1,142 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import type { FastifyInstance } from 'fastify'
+import type { Authenticator } from './authenticator.js'
+import {
+  CreateUserBody,
+  LoginBody,
+  PrincipalReply,
+  RefreshBody,
+  TokenPairReply,
+  UpdateUserBody,
+  UserListReply,
+  UserParams,
+  UserReply,
+} from './schemas.js'
+import type { AuthService } from './service.js'
+
+const errors = {
+  400: Type.Ref('ErrorEnvelope'),
+  401: Type.Ref('ErrorEnvelope'),
+  429: Type.Ref('ErrorEnvelope'),
+}
+const adminErrors = { ...errors, 403: Type.Ref('ErrorEnvelope') }
+
+export async function authRoutes(
+  parent: FastifyInstance,
+  options: {
+    service: AuthService
+    authenticator: Authenticator
+    loginRateLimit: { max: number; timeWindow: number }
+  },
+) {
+  const app = parent.withTypeProvider<TypeBoxTypeProvider>()
+  const { service, authenticator } = options
+
+  app.post(
+    '/api/token',
+    {
+      config: { auth: 'public', rateLimit: options.loginRateLimit },
+      schema: {
+        tags: ['auth'],
+        summary: 'Sign in: a username and password for an access and a refresh token',
+        security: [],
+        body: LoginBody,
+        response: { 200: TokenPairReply, ...errors },
+      },
+    },
+    async (request) => service.login(request.body.username, request.body.password),
+  )
+
+  app.post(
+    '/api/token/refresh',
+    {
+      config: { auth: 'public', rateLimit: options.loginRateLimit },
+      schema: {
+        tags: ['auth'],
+        summary: 'Exchange a refresh token for a new pair (the old one stops working)',
+        description:
+          'Presenting a refresh token a second time revokes every token descended from the same login.',
+        security: [],
+        body: RefreshBody,
+        response: { 200: TokenPairReply, ...errors },
+      },
+    },
+    async (request) => service.refresh(request.body.refresh),
+  )
+
+  app.post(
+    '/api/token/revoke',
+    {
+      config: { auth: 'public', rateLimit: options.loginRateLimit },
+      schema: {
+        tags: ['auth'],
+        summary: 'Sign out: revoke the refresh token (and the access token, if sent as the bearer)',
+        security: [],
+        body: RefreshBody,
+        response: { 204: Type.Null(), ...errors },
+      },
+    },
+    async (request, reply) => {
+      const header = request.headers.authorization
+      // The access token is optional here; an expired or foreign one is simply not revoked.
+      const access = header ? await authenticator.authenticate(header).catch(() => undefined) : undefined
+      await service.revoke(request.body.refresh, access?.claims)
+      return reply.code(204).send(null)
+    },
+  )
+
+  app.get(
+    '/api/me',
+    {
+      config: { auth: 'client' },
+      schema: {
+        tags: ['auth'],
+        summary: 'Who the bearer token belongs to',
+        response: { 200: PrincipalReply, ...errors },
+      },
+    },
+    async (request) => request.principal,
+  )
+
+  app.get(
+    '/api/users',
+    {
+      config: { auth: 'admin' },
+      schema: { tags: ['users'], summary: 'List users', response: { 200: UserListReply, ...adminErrors } },
+    },
+    async () => ({ results: await service.listUsers() }),
+  )
+
+  app.post(
+    '/api/users',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['users'],
+        summary: 'Create a user',
+        body: CreateUserBody,
+        response: { 201: UserReply, ...adminErrors },
+      },
+    },
+    async (request, reply) => {
+      const { username, password, role } = request.body
+      return reply.code(201).send(await service.createUser(username, password, role))
+    },
+  )
+
+  app.patch(
+    '/api/users/:username',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['users'],
+        summary: 'Disable or enable a user (disabling revokes their tokens)',
+        params: UserParams,
+        body: UpdateUserBody,
+        response: { 200: UserReply, 404: Type.Ref('ErrorEnvelope'), ...adminErrors },
+      },
+    },
+    async (request) => service.setDisabled(request.params.username, request.body.disabled),
+  )
+}

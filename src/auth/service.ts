@@ -1,0 +1,106 @@
+import { randomUUID } from 'node:crypto'
+import { AppError } from '../errors.js'
+import { hashPassword, verifyAgainstNothing, verifyPassword } from './passwords.js'
+import type { AuthRepository, User } from './repository.js'
+import type { Role } from './roles.js'
+import { type AccessClaims, type AccessTokens, hashRefreshToken, newRefreshToken } from './tokens.js'
+
+export interface TokenPair {
+  access: string
+  refresh: string
+}
+
+export interface AuthServiceDeps {
+  repository: AuthRepository
+  tokens: AccessTokens
+  refreshTtlSeconds: number
+  /** Told at once of revocations made here; other instances learn of them by polling. */
+  onRevoked?: (revocation: { jti?: string; userId?: number }) => void
+  /** Warned when a used refresh token comes back: a sign that it was stolen. */
+  onReuse?: () => void
+}
+
+// The same answer for an unknown user, a wrong password and a disabled account.
+const badCredentials = () => new AppError('unauthorized', 'Invalid username or password')
+const badRefresh = () => new AppError('unauthorized', 'The refresh token is invalid, expired or revoked')
+
+export function createAuthService(deps: AuthServiceDeps) {
+  const { repository, tokens } = deps
+  const refreshExpiry = (now: Date) => new Date(now.getTime() + deps.refreshTtlSeconds * 1000).toISOString()
+
+  async function issuePair(user: Pick<User, 'id' | 'username' | 'role'>, familyId: string, now: Date) {
+    const refresh = newRefreshToken()
+    await repository.insertRefreshToken({
+      hash: refresh.hash,
+      familyId,
+      userId: user.id,
+      now: now.toISOString(),
+      expiresAt: refreshExpiry(now),
+    })
+    return { access: await tokens.sign(user), refresh: refresh.token }
+  }
+
+  return {
+    async login(username: string, password: string): Promise<TokenPair> {
+      const user = await repository.findUserByUsername(username)
+      if (!user) {
+        await verifyAgainstNothing(password)
+        throw badCredentials()
+      }
+      const valid = await verifyPassword(password, user.password_hash)
+      if (!valid || user.disabled) throw badCredentials()
+      return issuePair(user, randomUUID(), new Date())
+    },
+
+    async refresh(token: string): Promise<TokenPair> {
+      const now = new Date()
+      const next = newRefreshToken()
+      const outcome = await repository.rotateRefreshToken(
+        hashRefreshToken(token),
+        { hash: next.hash, expiresAt: refreshExpiry(now) },
+        now.toISOString(),
+      )
+      if (outcome.kind === 'reused') deps.onReuse?.()
+      if (outcome.kind !== 'rotated') throw badRefresh()
+      return { access: await tokens.sign(outcome.user), refresh: next.token }
+    },
+
+    /** Logout: the refresh token's family is revoked, and the access token too when it is given. */
+    async revoke(refreshToken: string, access?: AccessClaims): Promise<void> {
+      const now = new Date().toISOString()
+      const known = await repository.revokeFamilyOf(hashRefreshToken(refreshToken), now)
+      if (access) {
+        await repository.revokeAccessToken(access.jti, new Date(access.expiresAt * 1000).toISOString())
+        deps.onRevoked?.({ jti: access.jti })
+      }
+      if (!known) throw badRefresh()
+    },
+
+    async createUser(username: string, password: string, role: Role): Promise<User> {
+      return repository.insertUser({
+        username,
+        passwordHash: await hashPassword(password),
+        role,
+        now: new Date().toISOString(),
+      })
+    },
+
+    listUsers: () => repository.listUsers(),
+
+    async setDisabled(username: string, disabled: boolean): Promise<User> {
+      const user = await repository.setDisabled(username, disabled, new Date().toISOString())
+      if (!user) throw new AppError('not_found', `No user named ${username}`)
+      if (disabled) deps.onRevoked?.({ userId: user.id })
+      return user
+    },
+
+    /** An access token for a user, for scripts (the CLI's `token` command). */
+    async accessTokenFor(username: string): Promise<string> {
+      const user = await repository.findUserByUsername(username)
+      if (!user) throw new AppError('not_found', `No user named ${username}`)
+      if (user.disabled) throw new AppError('forbidden', `User ${username} is disabled`)
+      return tokens.sign(user)
+    },
+  }
+}
+export type AuthService = ReturnType<typeof createAuthService>

@@ -1,0 +1,77 @@
+import type { FastifyBaseLogger } from 'fastify'
+import type { Config } from '../config.js'
+import type { DatabaseHandle } from '../db/index.js'
+import type { Metrics } from '../observability/metrics.js'
+import { Allocator } from './allocator.js'
+import { createCodec } from './codec.js'
+import { Recorder } from './recorder.js'
+import { createTrackingRepository, type WriteEntry } from './repository.js'
+import { createTrackingService } from './service.js'
+import { Supply } from './supply.js'
+import { directWriter, threadedWriter } from './writer.js'
+
+const IDEMPOTENCY_CLEANUP_MS = 10 * 60_000
+
+/** The tracking-number machinery on one database: allocator, codec, recorder and service. */
+export function createTracking(deps: {
+  config: Config
+  database: DatabaseHandle
+  key: Buffer
+  metrics: Metrics
+  log: FastifyBaseLogger
+}) {
+  const { config, database, metrics, log } = deps
+  const repository = createTrackingRepository(database.db)
+  const writer = database.blocksEventLoop ? threadedWriter(config.database) : directWriter(repository)
+  const codec = createCodec({ key: deps.key, format: config.tracking.format })
+  const allocator = new Allocator({
+    reserve: (size) => writer.reserveBlock(size),
+    minBlock: config.tracking.blockMin,
+    maxBlock: config.tracking.blockMax,
+    blockSeconds: config.tracking.blockSeconds,
+    onReserve: (block) => {
+      metrics.blocksReserved.inc()
+      metrics.blockSize.set(block.end - block.start)
+      log.debug({ start: block.start, size: block.end - block.start }, 'reserved a block of sequence values')
+    },
+    onError: (error) => log.warn({ err: error }, 'could not reserve the next block ahead of time'),
+  })
+  const recorder = new Recorder<WriteEntry>({
+    write: (entries) => writer.writeBatch(entries),
+    sizeOf: (entry) => entry.records.length,
+    maxBatch: config.tracking.commitMaxBatch,
+    // SQLite: two in flight, so the next batch waits in the writer thread's queue rather than
+    // behind a thread round trip (the thread still commits them one at a time, in order; each
+    // reply still waits for its own commit): +14-18% measured. PostgreSQL commits in parallel,
+    // on up to half the pool.
+    concurrency: database.blocksEventLoop ? 2 : Math.max(1, Math.floor(config.database.poolSize / 2)),
+    onCommit: (rows, seconds) => {
+      metrics.commitBatchSize.observe(rows)
+      metrics.commitDuration.observe(seconds)
+    },
+  })
+  const service = createTrackingService({
+    repository,
+    supply: new Supply(allocator, codec),
+    recorder,
+    codec,
+    onIssued: (count) => metrics.issued.inc(count),
+  })
+
+  const cleanup = setInterval(() => {
+    const before = new Date(Date.now() - config.tracking.idempotencyTtlMs).toISOString()
+    writer
+      .deleteIdempotencyKeysBefore(before)
+      .catch((error) => log.warn({ err: error }, 'could not delete expired idempotency keys'))
+  }, IDEMPOTENCY_CLEANUP_MS).unref()
+
+  return {
+    service,
+    /** Answers every request already accepted (their commits), then stops the writer. */
+    async close(): Promise<void> {
+      clearInterval(cleanup)
+      await recorder.flush()
+      await writer.close()
+    },
+  }
+}
