@@ -62,6 +62,29 @@ export interface RevokedAccessTokensTable {
   expires_at: string
 }
 
+export type NotificationStatus = 'pending' | 'sending' | 'sent' | 'failed'
+
+/** The SMS outbox; a row is claimed by one worker at a time through claim_token and claimed_until. */
+export interface NotificationsTable {
+  id: Generated<number>
+  order_id: number
+  event: string
+  recipient: string
+  message: string
+  status: NotificationStatus
+  attempts: number
+  /** When a worker may next pick the row up; for a claimed row, when its claim expires. */
+  next_attempt_at: string
+  claim_token: string | null
+  claimed_until: string | null
+  last_error: string | null
+  message_id: string | null
+  cost: string | null
+  created_at: string
+  updated_at: string
+  sent_at: string | null
+}
+
 export interface Tables {
   counters: CountersTable
   settings: SettingsTable
@@ -70,4 +93,5 @@ export interface Tables {
   users: UsersTable
   refresh_tokens: RefreshTokensTable
   revoked_access_tokens: RevokedAccessTokensTable
+  notifications: NotificationsTable
 }

@@ -1,0 +1,194 @@
+import { randomUUID } from 'node:crypto'
+import { PostgresAdapter, type Selectable } from 'kysely'
+import type { Database } from '../db/index.js'
+import type { NotificationsTable } from '../db/schema.js'
+
+// The SMS outbox's SQL. Rows move pending → sending (claimed) → sent | failed, or back to pending
+// for a retry. A claim is a fresh random token plus an expiry: every outcome write names the token,
+// so a worker whose claim expired and was taken over cannot overwrite the new owner's result.
+
+export type Notification = Selectable<NotificationsTable>
+
+export interface NewNotification {
+  orderId: number
+  event: string
+  recipient: string
+  message: string
+}
+
+/** A claimed row: what a worker needs to send it and to record the outcome. */
+export type ClaimedNotification = Pick<
+  Notification,
+  'id' | 'order_id' | 'event' | 'recipient' | 'message'
+> & {
+  attempts: number
+  claim_token: string
+}
+
+/** The caller's own database or transaction: pass the order's transaction to enqueue atomically. */
+export async function enqueueNotification(
+  db: Database,
+  n: NewNotification,
+  now: Date = new Date(),
+): Promise<number> {
+  const at = now.toISOString()
+  const row = await db
+    .insertInto('notifications')
+    .values({
+      order_id: n.orderId,
+      event: n.event,
+      recipient: n.recipient,
+      message: n.message,
+      status: 'pending',
+      attempts: 0,
+      next_attempt_at: at,
+      created_at: at,
+      updated_at: at,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow()
+  return Number(row.id)
+}
+
+/**
+ * Claims up to `limit` due rows for one worker and counts the attempt. Due: pending and
+ * next_attempt_at <= now, or sending whose claim expired (its worker died between claim and outcome).
+ * A claimed row's next_attempt_at is its claim expiry, so both cases are one range on one index.
+ */
+export async function claimDue(
+  db: Database,
+  options: { limit: number; now: Date; claimTimeoutMs: number },
+): Promise<ClaimedNotification[]> {
+  const now = options.now.toISOString()
+  const claimedUntil = new Date(options.now.getTime() + options.claimTimeoutMs).toISOString()
+  const token = randomUUID()
+  // PostgreSQL: concurrent claimers skip each other's locked rows instead of queueing behind them,
+  // and a row another claimer just committed is re-checked against the WHERE and dropped.
+  // SQLite: the single UPDATE holds the database's only write lock from start to end.
+  const postgres = db.getExecutor().adapter instanceof PostgresAdapter
+  const rows = await db
+    .updateTable('notifications')
+    .set((eb) => ({
+      status: 'sending',
+      attempts: eb('attempts', '+', 1),
+      claim_token: token,
+      claimed_until: claimedUntil,
+      next_attempt_at: claimedUntil,
+      updated_at: now,
+    }))
+    .where('id', 'in', (eb) => {
+      const due = eb
+        .selectFrom('notifications')
+        .select('id')
+        .where('status', 'in', ['pending', 'sending'])
+        .where('next_attempt_at', '<=', now)
+        .orderBy('next_attempt_at')
+        .orderBy('id')
+        .limit(options.limit)
+      return postgres ? due.forUpdate().skipLocked() : due
+    })
+    .returning(['id', 'order_id', 'event', 'recipient', 'message', 'attempts'])
+    .execute()
+  return rows
+    .map((row) => ({ ...row, id: Number(row.id), attempts: Number(row.attempts), claim_token: token }))
+    .sort((a, b) => a.id - b.id)
+}
+
+interface Held {
+  id: number
+  claimToken: string
+}
+
+/** Applies an outcome only while the row is still held by this claim; false when it was taken over. */
+async function settle(
+  db: Database,
+  held: Held,
+  values: Partial<Omit<NotificationsTable, 'id'>>,
+): Promise<boolean> {
+  const result = await db
+    .updateTable('notifications')
+    .set({ ...values, claim_token: null, claimed_until: null })
+    .where('id', '=', held.id)
+    .where('status', '=', 'sending')
+    .where('claim_token', '=', held.claimToken)
+    .executeTakeFirst()
+  return Number(result.numUpdatedRows) === 1
+}
+
+export function markSent(
+  db: Database,
+  held: Held,
+  sent: { messageId: string; cost: string },
+  now: Date = new Date(),
+): Promise<boolean> {
+  const at = now.toISOString()
+  return settle(db, held, {
+    status: 'sent',
+    message_id: sent.messageId,
+    cost: sent.cost,
+    last_error: null,
+    sent_at: at,
+    updated_at: at,
+  })
+}
+
+export function markRetry(
+  db: Database,
+  held: Held,
+  nextAttemptAt: Date,
+  error: string,
+  now: Date = new Date(),
+): Promise<boolean> {
+  return settle(db, held, {
+    status: 'pending',
+    next_attempt_at: nextAttemptAt.toISOString(),
+    last_error: error,
+    updated_at: now.toISOString(),
+  })
+}
+
+export function markFailed(
+  db: Database,
+  held: Held,
+  error: string,
+  now: Date = new Date(),
+): Promise<boolean> {
+  return settle(db, held, { status: 'failed', last_error: error, updated_at: now.toISOString() })
+}
+
+/** For GET /api/orders/{id}/notifications/, oldest first. */
+export async function listNotifications(db: Database, orderId: number) {
+  const rows = await db
+    .selectFrom('notifications')
+    .select([
+      'id',
+      'event',
+      'recipient',
+      'status',
+      'attempts',
+      'last_error',
+      'message_id',
+      'created_at',
+      'updated_at',
+      'sent_at',
+    ])
+    .where('order_id', '=', orderId)
+    .orderBy('id')
+    .execute()
+  return rows.map((row) => ({ ...row, id: Number(row.id), attempts: Number(row.attempts) }))
+}
+
+/** For a dashboard: a claimed row (sending) still counts as pending, as it is not delivered yet. */
+export async function outboxCounts(db: Database): Promise<{ pending: number; failed: number; sent: number }> {
+  const rows = await db
+    .selectFrom('notifications')
+    .select((eb) => ['status', eb.fn.countAll().as('n')])
+    .groupBy('status')
+    .execute()
+  const counts = { pending: 0, failed: 0, sent: 0 }
+  for (const row of rows) {
+    const key = row.status === 'sending' ? 'pending' : row.status
+    counts[key] += Number(row.n)
+  }
+  return counts
+}
