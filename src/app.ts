@@ -5,6 +5,9 @@ import { createAuth } from './auth/index.js'
 import { authPlugin } from './auth/plugin.js'
 import { authRoutes } from './auth/routes.js'
 import type { Config } from './config.js'
+import { createCustomerRepository } from './customers/repository.js'
+import { customerRoutes } from './customers/routes.js'
+import { createCustomerService } from './customers/service.js'
 import { createDatabase, type DatabaseHandle } from './db/index.js'
 import { migrateToLatest } from './db/migrate.js'
 import { registerErrorHandling, renderFrameworkError } from './errors.js'
@@ -87,6 +90,7 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
       info: { title: 'Waybill', version: '0.1.0', description: 'Unique parcel tracking numbers' },
       tags: [
         { name: 'tracking' },
+        { name: 'customers' },
         { name: 'auth' },
         { name: 'users' },
         { name: 'operations' },
@@ -122,5 +126,10 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
     loginRateLimit: { max: config.rateLimit.loginMax, timeWindow: config.rateLimit.windowMs },
   })
   await app.register(trackingRoutes, { service: tracking.service })
+  const customers = createCustomerService({
+    repository: createCustomerRepository(database.db),
+    hasOrders: async () => false, // TODO(orders): ask the orders repository
+  })
+  await app.register(customerRoutes, { service: customers })
   return app
 }

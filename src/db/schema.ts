@@ -85,6 +85,18 @@ export interface NotificationsTable {
   sent_at: string | null
 }
 
+export interface CustomersTable {
+  id: Generated<number>
+  name: string
+  /** Uppercase letters and digits, unique. */
+  code: string
+  /** E.164, unique. */
+  phone_number: string
+  email: string | null
+  created_at: string
+  updated_at: string
+}
+
 export interface Tables {
   counters: CountersTable
   settings: SettingsTable
@@ -94,4 +106,5 @@ export interface Tables {
   refresh_tokens: RefreshTokensTable
   revoked_access_tokens: RevokedAccessTokensTable
   notifications: NotificationsTable
+  customers: CustomersTable
 }

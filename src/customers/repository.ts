@@ -1,0 +1,104 @@
+import { type ExpressionBuilder, type Selectable, sql, type Updateable } from 'kysely'
+import type { Database, Tables } from '../db/index.js'
+import type { CustomersTable } from '../db/schema.js'
+import type { Page, PageRequest } from '../pagination.js'
+
+export type Customer = Selectable<CustomersTable>
+
+export type NewCustomer = Omit<Customer, 'id'>
+export type CustomerChanges = Updateable<Omit<CustomersTable, 'id' | 'created_at'>>
+
+// A term made only of these is taken as (part of) a phone number, and its digits are searched for.
+const PHONE_LIKE = /^[+\d\s().-]*\d[+\d\s().-]*$/
+
+/** `%` and `_` are wildcards in LIKE; a search term means them literally. */
+function likePattern(term: string): string {
+  return `%${term.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
+}
+
+/**
+ * Case-insensitive substring search. lower() on both sides works on both dialects; PostgreSQL
+ * folds every letter, SQLite only A-Z, so a non-ASCII letter matches there in its own case only.
+ * ESCAPE is spelled out: SQLite has no default escape character.
+ */
+function matching(term: string) {
+  return (eb: ExpressionBuilder<Tables, 'customers'>) => {
+    const pattern = likePattern(term)
+    const conditions = [
+      sql<boolean>`lower(name) like lower(${pattern}) escape '\\'`,
+      sql<boolean>`lower(code) like lower(${pattern}) escape '\\'`,
+    ]
+    if (PHONE_LIKE.test(term)) {
+      conditions.push(sql<boolean>`phone_number like ${likePattern(term.replace(/\D/g, ''))}`)
+    }
+    return eb.or(conditions)
+  }
+}
+
+/** The customer with this code, for other features (orders name their customer by code). */
+export async function findCustomerByCode(db: Database, code: string): Promise<Customer | undefined> {
+  return db.selectFrom('customers').selectAll().where('code', '=', code).executeTakeFirst()
+}
+
+export function createCustomerRepository(db: Database) {
+  return {
+    async list(filter: { q?: string | undefined }, page: PageRequest): Promise<Page<Customer>> {
+      const term = filter.q?.trim()
+      const base = term ? db.selectFrom('customers').where(matching(term)) : db.selectFrom('customers')
+      const total = await base
+        .select((eb) => eb.fn.countAll<number | string>().as('count'))
+        .executeTakeFirst()
+      // Ordered by id, which never changes, so a row never moves between pages.
+      const results = await base.selectAll().orderBy('id').limit(page.pageSize).offset(page.offset).execute()
+      return { count: Number(total?.count ?? 0), results }
+    },
+
+    async findById(id: number): Promise<Customer | undefined> {
+      return db.selectFrom('customers').selectAll().where('id', '=', id).executeTakeFirst()
+    },
+
+    findByCode: (code: string) => findCustomerByCode(db, code),
+
+    async insert(customer: NewCustomer): Promise<Customer> {
+      return db.insertInto('customers').values(customer).returningAll().executeTakeFirstOrThrow()
+    },
+
+    async update(id: number, changes: CustomerChanges): Promise<Customer | undefined> {
+      return db.updateTable('customers').set(changes).where('id', '=', id).returningAll().executeTakeFirst()
+    },
+
+    /** Whether the row was there to delete. */
+    async delete(id: number): Promise<boolean> {
+      const result = await db.deleteFrom('customers').where('id', '=', id).executeTakeFirst()
+      return Number(result.numDeletedRows) > 0
+    },
+
+    /** Which of these unique values another customer (not `exceptId`) already has. */
+    async takenBy(
+      values: { code?: string | undefined; phone_number?: string | undefined },
+      exceptId?: number,
+    ): Promise<Array<'code' | 'phone_number'>> {
+      const { code, phone_number } = values
+      if (code === undefined && phone_number === undefined) return []
+      let query = db
+        .selectFrom('customers')
+        .select(['code', 'phone_number'])
+        .where((eb) =>
+          eb.or([
+            ...(code === undefined ? [] : [eb('code', '=', code)]),
+            ...(phone_number === undefined ? [] : [eb('phone_number', '=', phone_number)]),
+          ]),
+        )
+      if (exceptId !== undefined) query = query.where('id', '!=', exceptId)
+      const rows = await query.execute()
+      const taken: Array<'code' | 'phone_number'> = []
+      if (code !== undefined && rows.some((r) => r.code === code)) taken.push('code')
+      if (phone_number !== undefined && rows.some((r) => r.phone_number === phone_number)) {
+        taken.push('phone_number')
+      }
+      return taken
+    },
+  }
+}
+
+export type CustomerRepository = ReturnType<typeof createCustomerRepository>

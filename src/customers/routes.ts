@@ -1,0 +1,122 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import type { FastifyInstance } from 'fastify'
+import { pageLinks, pageRequest } from '../pagination.js'
+import {
+  CustomerBody,
+  CustomerListQuery,
+  CustomerListReply,
+  CustomerParams,
+  CustomerPatch,
+  CustomerReply,
+} from './schemas.js'
+import type { CustomerService } from './service.js'
+
+const errors = {
+  400: Type.Ref('ErrorEnvelope'),
+  401: Type.Ref('ErrorEnvelope'),
+  403: Type.Ref('ErrorEnvelope'),
+  429: Type.Ref('ErrorEnvelope'),
+}
+const oneErrors = { ...errors, 404: Type.Ref('ErrorEnvelope') }
+const writeErrors = { ...oneErrors, 409: Type.Ref('ErrorEnvelope') }
+
+export async function customerRoutes(parent: FastifyInstance, options: { service: CustomerService }) {
+  const app = parent.withTypeProvider<TypeBoxTypeProvider>()
+  const { service } = options
+
+  app.get(
+    '/api/customers',
+    {
+      config: { auth: 'operator' },
+      schema: {
+        tags: ['customers'],
+        summary: 'List customers, oldest first, a page at a time',
+        querystring: CustomerListQuery,
+        response: { 200: CustomerListReply, ...errors },
+      },
+    },
+    async (request) => {
+      const page = pageRequest(request.query)
+      const { count, results } = await service.list({ q: request.query.q }, page)
+      return { count, ...pageLinks(request, { count, ...page }), results }
+    },
+  )
+
+  app.post(
+    '/api/customers',
+    {
+      config: { auth: 'operator' },
+      schema: {
+        tags: ['customers'],
+        summary: 'Create a customer',
+        description: 'A code or phone number another customer has is a 400 naming the field.',
+        body: CustomerBody,
+        response: { 201: CustomerReply, ...writeErrors },
+      },
+    },
+    async (request, reply) => reply.code(201).send(await service.create(request.body)),
+  )
+
+  app.get(
+    '/api/customers/:id',
+    {
+      config: { auth: 'operator' },
+      schema: {
+        tags: ['customers'],
+        summary: 'Get a customer',
+        params: CustomerParams,
+        response: { 200: CustomerReply, ...oneErrors },
+      },
+    },
+    async (request) => service.get(request.params.id),
+  )
+
+  app.put(
+    '/api/customers/:id',
+    {
+      config: { auth: 'operator' },
+      schema: {
+        tags: ['customers'],
+        summary: 'Replace a customer (an email left out is removed)',
+        params: CustomerParams,
+        body: CustomerBody,
+        response: { 200: CustomerReply, ...writeErrors },
+      },
+    },
+    async (request) => service.replace(request.params.id, request.body),
+  )
+
+  app.patch(
+    '/api/customers/:id',
+    {
+      config: { auth: 'operator' },
+      schema: {
+        tags: ['customers'],
+        summary: 'Change some fields of a customer (email null removes it)',
+        params: CustomerParams,
+        body: CustomerPatch,
+        response: { 200: CustomerReply, ...writeErrors },
+      },
+    },
+    async (request) => service.update(request.params.id, request.body),
+  )
+
+  app.delete(
+    '/api/customers/:id',
+    {
+      config: { auth: 'operator' },
+      schema: {
+        tags: ['customers'],
+        summary: 'Delete a customer that has no orders',
+        description: 'A customer with orders is a 409.',
+        params: CustomerParams,
+        response: { 204: Type.Null(), ...writeErrors },
+      },
+    },
+    async (request, reply) => {
+      await service.remove(request.params.id)
+      return reply.code(204).send(null)
+    },
+  )
+}

@@ -1,0 +1,80 @@
+import { type Static, Type } from '@sinclair/typebox'
+import { PageQueryFields, PageReply } from '../pagination.js'
+
+const Name = Type.String({
+  format: 'plain-text',
+  minLength: 1,
+  maxLength: 200,
+  examples: ['RedBox Logistics'],
+})
+
+// Only uppercase is accepted, not folded: a code is an identifier that people copy onto labels
+// and into other systems, so the stored spelling is always the one that was sent.
+const Code = Type.String({
+  pattern: '^[A-Z0-9]{2,32}$',
+  description: '2 to 32 uppercase letters and digits, unique',
+  examples: ['CUST001'],
+})
+
+// The number itself is checked by the service (libphonenumber-js); this only bounds the input.
+const PhoneNumber = Type.String({
+  minLength: 1,
+  maxLength: 40,
+  description:
+    'International format starting with +; spaces, hyphens and parentheses are allowed and dropped. Stored and returned as E.164. Unique.',
+  examples: ['+254722000000'],
+})
+
+// One JSON Schema type list rather than a union: a bad address gets one message, not three.
+const Email = Type.Unsafe<string | null>({
+  type: ['string', 'null'],
+  format: 'email',
+  maxLength: 254,
+  description: 'Optional; null for none',
+  examples: ['ops@redbox.example'],
+})
+
+export const CustomerBody = Type.Object({
+  name: Name,
+  code: Code,
+  phone_number: PhoneNumber,
+  email: Type.Optional(Email),
+})
+/** A whole customer: POST, and PUT (where a missing email means none). */
+export type CustomerBody = Static<typeof CustomerBody>
+
+export const CustomerPatch = Type.Partial(CustomerBody)
+/** The fields to change; those not given stay as they are. */
+export type CustomerPatch = Static<typeof CustomerPatch>
+
+export const CustomerParams = Type.Object({
+  // Bounded to PostgreSQL's integer: a larger id would be a database error, not a 404.
+  id: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }),
+})
+export type CustomerParams = Static<typeof CustomerParams>
+
+export const CustomerListQuery = Type.Object({
+  q: Type.Optional(
+    Type.String({
+      format: 'plain-text',
+      maxLength: 200,
+      description:
+        'Case-insensitive search in name and code; a phone-like term (digits, +, spaces, -, parentheses) also searches phone numbers by their digits',
+    }),
+  ),
+  ...PageQueryFields,
+})
+export type CustomerListQuery = Static<typeof CustomerListQuery>
+
+export const CustomerReply = Type.Object({
+  id: Type.Integer(),
+  name: Type.String(),
+  code: Type.String(),
+  phone_number: Type.String({ description: 'E.164' }),
+  email: Type.Union([Type.String(), Type.Null()]),
+  created_at: Type.String({ format: 'date-time' }),
+  updated_at: Type.String({ format: 'date-time' }),
+})
+export type CustomerReply = Static<typeof CustomerReply>
+
+export const CustomerListReply = PageReply(CustomerReply)

@@ -1,0 +1,90 @@
+import { type Static, type TSchema, Type } from '@sinclair/typebox'
+import type { FastifyRequest } from 'fastify'
+
+// Page-number pagination shared by the list routes: `?page=2&page_size=20` in, and
+// `{count, next, previous, results}` out, with next/previous as ready-made links.
+
+export const DEFAULT_PAGE_SIZE = 20
+export const MAX_PAGE_SIZE = 100
+// Far beyond any real list; it keeps the OFFSET a small, safe integer on both dialects.
+const MAX_PAGE = 1_000_000
+
+/** Query-string properties to spread into a list route's querystring schema beside its filters. */
+export const PageQueryFields = {
+  page: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: 1, description: 'From 1' })),
+  page_size: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: MAX_PAGE_SIZE,
+      default: DEFAULT_PAGE_SIZE,
+      description: `Results per page, 1 to ${MAX_PAGE_SIZE}`,
+    }),
+  ),
+}
+
+export const PageQuery = Type.Object(PageQueryFields)
+export type PageQuery = Static<typeof PageQuery>
+
+/** Which page to read, defaults applied. */
+export interface PageRequest {
+  page: number
+  pageSize: number
+  /** Rows to skip: (page - 1) * pageSize. */
+  offset: number
+}
+
+/** What a repository returns for one page: the total matching rows and this page's rows. */
+export interface Page<T> {
+  count: number
+  results: T[]
+}
+
+// The validator has already filled in the defaults; the types cannot know that.
+export function pageRequest(query: PageQuery): PageRequest {
+  const page = query.page ?? 1
+  const pageSize = query.page_size ?? DEFAULT_PAGE_SIZE
+  return { page, pageSize, offset: (page - 1) * pageSize }
+}
+
+/** The reply schema of a list route whose items follow `item`. */
+export function PageReply<T extends TSchema>(item: T) {
+  return Type.Object({
+    count: Type.Integer({ minimum: 0, description: 'All matching results, on every page' }),
+    next: Type.Union([Type.String(), Type.Null()], {
+      description: 'Link to the next page; null on the last page',
+    }),
+    previous: Type.Union([Type.String(), Type.Null()], {
+      description: 'Link to the previous page; null on the first page',
+    }),
+    results: Type.Array(item),
+  })
+}
+
+export interface PageLinks {
+  next: string | null
+  previous: string | null
+}
+
+/**
+ * next/previous as relative links: the request's own path and query string (filters included)
+ * with only `page` and `page_size` replaced. A page past the end links back to the last page.
+ */
+export function pageLinks(
+  request: Pick<FastifyRequest, 'url'>,
+  { count, page, pageSize }: { count: number; page: number; pageSize: number },
+): PageLinks {
+  const mark = request.url.indexOf('?')
+  const path = mark === -1 ? request.url : request.url.slice(0, mark)
+  const query = mark === -1 ? '' : request.url.slice(mark + 1)
+  const link = (target: number) => {
+    const params = new URLSearchParams(query)
+    params.set('page', String(target))
+    params.set('page_size', String(pageSize))
+    return `${path}?${params}`
+  }
+  const lastPage = Math.max(1, Math.ceil(count / pageSize))
+  return {
+    next: page < lastPage ? link(page + 1) : null,
+    previous: page > 1 ? link(Math.min(page - 1, lastPage)) : null,
+  }
+}
