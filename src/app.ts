@@ -5,15 +5,21 @@ import { createAuth } from './auth/index.js'
 import { authPlugin } from './auth/plugin.js'
 import { authRoutes } from './auth/routes.js'
 import type { Config } from './config.js'
-import { createCustomerRepository } from './customers/repository.js'
+import { createCustomerRepository, findCustomerByCode } from './customers/repository.js'
 import { customerRoutes } from './customers/routes.js'
 import { createCustomerService } from './customers/service.js'
 import { createDatabase, type DatabaseHandle } from './db/index.js'
 import { migrateToLatest } from './db/migrate.js'
 import { registerErrorHandling, renderFrameworkError } from './errors.js'
+import { createSmsGateway } from './notifications/africastalking.js'
+import { listNotifications } from './notifications/outbox.js'
+import { createNotificationWorker } from './notifications/worker.js'
 import { healthRoutes } from './observability/health.js'
 import { flushLogsPeriodically, loggerOptions, RequestLog, requestId } from './observability/logger.js'
 import { createMetrics, metricsPlugin } from './observability/metrics.js'
+import { createOrderRepository } from './orders/repository.js'
+import { orderRoutes } from './orders/routes.js'
+import { createOrderService } from './orders/service.js'
 import { registerSecurity } from './security.js'
 import { createTracking } from './tracking/index.js'
 import { keyFingerprint, resolveTrackingKey } from './tracking/key.js'
@@ -58,11 +64,25 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   const metrics = createMetrics()
   const auth = await createAuth({ db: database.db, config, log: app.log })
   const tracking = createTracking({ config, database, key, metrics, log: app.log })
+  const notifications = createNotificationWorker({
+    db: database.db,
+    gateway: config.sms.gateway && createSmsGateway(config.sms.gateway),
+    log: app.log,
+    maxAttempts: config.sms.maxAttempts,
+    retryBaseMs: config.sms.retryBaseMs,
+    retryMaxMs: config.sms.retryMaxMs,
+    pollIntervalMs: config.sms.pollIntervalMs,
+    claimTimeoutMs: config.sms.claimTimeoutMs,
+    onOutcome: (outcome) => metrics.smsOutcomes.inc({ outcome }),
+  })
+  // SMS_WORKER=false leaves sending to other instances; wake() is then harmless (never started).
+  if (config.sms.worker) app.addHook('onReady', () => notifications.start())
 
   const stopFlushing = flushLogsPeriodically(app.log)
   app.addHook('onClose', async () => {
     stopFlushing()
     auth.close()
+    await notifications.stop()
     await tracking.close()
     await database.close()
   })
@@ -91,6 +111,7 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
       tags: [
         { name: 'tracking' },
         { name: 'customers' },
+        { name: 'orders' },
         { name: 'auth' },
         { name: 'users' },
         { name: 'operations' },
@@ -126,10 +147,22 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
     loginRateLimit: { max: config.rateLimit.loginMax, timeWindow: config.rateLimit.windowMs },
   })
   await app.register(trackingRoutes, { service: tracking.service })
+  const orderRepository = createOrderRepository(database.db)
   const customers = createCustomerService({
     repository: createCustomerRepository(database.db),
-    hasOrders: async () => false, // TODO(orders): ask the orders repository
+    hasOrders: (customerId) => orderRepository.hasOrders(customerId),
   })
   await app.register(customerRoutes, { service: customers })
+  const orders = createOrderService({
+    repository: orderRepository,
+    findCustomerByCode: (code) => findCustomerByCode(database.db, code),
+    tracking: tracking.service,
+    format: config.tracking.format,
+    notified: () => notifications.wake(),
+  })
+  await app.register(orderRoutes, {
+    service: orders,
+    notifications: (orderId) => listNotifications(database.db, orderId),
+  })
   return app
 }

@@ -45,6 +45,30 @@ export function formatWeightKg(grams: number): string {
   return `${Math.floor(grams / 1000)}.${String(grams % 1000).padStart(3, '0')}`
 }
 
+const AMOUNT = /^(?:0|[1-9][0-9]{0,11})(?:\.[0-9]{1,2})?$/
+
+/** A money amount with at most 2 decimals, as written (string) or as a JSON number, to minor units. */
+export function parseAmountMinor(value: unknown): number | undefined {
+  const text = typeof value === 'number' && Number.isFinite(value) ? String(value) : value
+  if (typeof text !== 'string' || !AMOUNT.test(text)) return undefined
+  const [whole = '0', fraction = ''] = text.split('.')
+  return Number(whole) * 100 + Number(fraction.padEnd(2, '0'))
+}
+
+export function formatAmount(minor: number): string {
+  return `${Math.floor(minor / 100)}.${String(minor % 100).padStart(2, '0')}`
+}
+
+const CALENDAR_DATE = /^(\d{4})-(\d{2})-(\d{2})$/
+
+/** YYYY-MM-DD naming a day that exists. */
+export function isCalendarDate(value: string): boolean {
+  const m = CALENDAR_DATE.exec(value)
+  if (!m) return false
+  const date = new Date(`${value}T00:00:00Z`)
+  return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(value)
+}
+
 const FORMATS: Record<string, { validate: (value: string) => boolean; message: string }> = {
   country: {
     validate: isCountryCode,
@@ -66,7 +90,13 @@ const FORMATS: Record<string, { validate: (value: string) => boolean; message: s
     message: 'must not contain control characters (line breaks, tabs, NUL, …)',
   },
   'canonical-uuid': { validate: (value) => UUID.test(value), message: 'must be a UUID' },
+  'calendar-date': {
+    validate: isCalendarDate,
+    message: 'must be a date in the format YYYY-MM-DD, e.g. 2026-11-22',
+  },
 }
+const AMOUNT_KEYWORD = 'x-amount'
+const AMOUNT_MESSAGE = 'must be an amount of 0 or more with at most 2 decimal places, e.g. 1250.50'
 const WEIGHT_KEYWORD = 'x-weight-kg'
 const WEIGHT_MESSAGE =
   'must be a weight in kilograms greater than 0 and below 1000000, with at most 3 decimal places, e.g. 1.234'
@@ -79,6 +109,12 @@ function addValidationRules(ajv: Ajv): Ajv {
     schemaType: 'boolean',
     errors: false,
     validate: (_schema: boolean, data: unknown) => parseWeightGrams(data) !== undefined,
+  })
+  ajv.addKeyword({
+    keyword: AMOUNT_KEYWORD,
+    schemaType: 'boolean',
+    errors: false,
+    validate: (_schema: boolean, data: unknown) => parseAmountMinor(data) !== undefined,
   })
   return ajv
 }
@@ -108,9 +144,17 @@ export const weightKgSchema = {
   examples: ['1.234'],
 } as const
 
+/** Schema fragment for a money amount (string "1250.50" or number 1250.5). */
+export const amountSchema = {
+  [AMOUNT_KEYWORD]: true,
+  description: 'A decimal amount, 0 or more, at most 2 decimal places; kept exactly and returned as a string',
+  examples: ['1250.50'],
+} as const
+
 function messageFor(error: FastifySchemaValidationError): string {
   if (error.keyword === 'required') return 'is required'
   if (error.keyword === WEIGHT_KEYWORD) return WEIGHT_MESSAGE
+  if (error.keyword === AMOUNT_KEYWORD) return AMOUNT_MESSAGE
   if (error.keyword === 'format') {
     const format = (error.params as { format?: string }).format
     if (format && FORMATS[format]) return FORMATS[format].message

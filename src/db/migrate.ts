@@ -5,6 +5,7 @@ import * as m0001 from './migrations/0001-tracking.js'
 import * as m0002 from './migrations/0002-auth.js'
 import * as m0003 from './migrations/0003-notifications.js'
 import * as m0004 from './migrations/0004-customers.js'
+import * as m0005 from './migrations/0005-orders.js'
 
 // Migrations are imported, not read from a folder, so they work the same from src/ and dist/.
 const migrations: Record<string, Migration> = {
@@ -12,6 +13,7 @@ const migrations: Record<string, Migration> = {
   '0002-auth': m0002,
   '0003-notifications': m0003,
   '0004-customers': m0004,
+  '0005-orders': m0005,
 }
 
 export const migrationNames = Object.keys(migrations).sort()

@@ -97,6 +97,24 @@ export interface CustomersTable {
   updated_at: string
 }
 
+export type OrderStatus = 'PENDING' | 'CONFIRMED' | 'SHIPPED' | 'DELIVERED' | 'CANCELLED'
+
+export interface OrdersTable {
+  id: Generated<number>
+  customer_id: number
+  item: string
+  /** Minor units (cents). */
+  amount_minor: number
+  origin_country: string | null
+  destination_country: string | null
+  weight_grams: number | null
+  tracking_sequence: number
+  tracking_number: string
+  status: OrderStatus
+  order_time: string
+  updated_at: string
+}
+
 export interface Tables {
   counters: CountersTable
   settings: SettingsTable
@@ -107,4 +125,5 @@ export interface Tables {
   revoked_access_tokens: RevokedAccessTokensTable
   notifications: NotificationsTable
   customers: CustomersTable
+  orders: OrdersTable
 }

@@ -36,6 +36,12 @@ export function createMetrics() {
       buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000],
       registers: [registry],
     }),
+    smsOutcomes: new Counter({
+      name: 'sms_notifications_total',
+      help: 'SMS send attempts by outcome (sent, retry, failed)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
     commitDuration: new Histogram({
       name: 'tracking_commit_duration_seconds',
       help: 'Duration of one group commit transaction',

@@ -141,6 +141,23 @@ export function createTrackingService(deps: TrackingServiceDeps) {
       }
     },
 
+    /**
+     * A number for a record the caller stores itself (an order, in its own transaction): from the
+     * same committed blocks and codec as every other number, so it is unique among all of them.
+     */
+    async allocate(lane: {
+      origin: string
+      destination: string
+    }): Promise<{ sequence: number; trackingNumber: string }> {
+      try {
+        const { sequence, body } = await deps.supply.next()
+        deps.onIssued?.(1)
+        return { sequence, trackingNumber: deps.codec.assemble(body, lane) }
+      } catch (error) {
+        throw error instanceof AppError ? error : unavailable(error)
+      }
+    },
+
     /** The stored record; a malformed number or a wrong check character never reaches the database. */
     async find(typed: string): Promise<TrackingRecord> {
       // People copy numbers from labels in either case; the canonical form is upper case. Only

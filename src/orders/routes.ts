@@ -1,0 +1,134 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import type { FastifyInstance } from 'fastify'
+import { pageLinks, pageRequest } from '../pagination.js'
+import {
+  NotificationListReply,
+  OrderBody,
+  OrderListQuery,
+  OrderListReply,
+  OrderParams,
+  OrderPatch,
+  OrderReply,
+  OrderSearchQuery,
+} from './schemas.js'
+import type { OrderService } from './service.js'
+
+const errors = {
+  400: Type.Ref('ErrorEnvelope'),
+  401: Type.Ref('ErrorEnvelope'),
+  403: Type.Ref('ErrorEnvelope'),
+  429: Type.Ref('ErrorEnvelope'),
+}
+const oneErrors = { ...errors, 404: Type.Ref('ErrorEnvelope') }
+
+export async function orderRoutes(
+  parent: FastifyInstance,
+  options: {
+    service: OrderService
+    notifications: (orderId: number) => Promise<Array<Record<string, unknown>>>
+  },
+) {
+  const app = parent.withTypeProvider<TypeBoxTypeProvider>()
+  const { service } = options
+  const config = { auth: 'operator' as const }
+
+  app.get(
+    '/api/orders',
+    {
+      config,
+      schema: {
+        tags: ['orders'],
+        summary: 'List orders, newest first, with filters',
+        querystring: OrderListQuery,
+        response: { 200: OrderListReply, ...errors },
+      },
+    },
+    async (request) => {
+      const page = pageRequest(request.query)
+      const { count, results } = await service.list(request.query, page)
+      return { count, ...pageLinks(request, { count, ...page }), results }
+    },
+  )
+
+  app.get(
+    '/api/orders/search',
+    {
+      config,
+      schema: {
+        tags: ['orders'],
+        summary: 'Search orders by item, customer name or code, or tracking number',
+        querystring: OrderSearchQuery,
+        response: { 200: OrderListReply, ...errors },
+      },
+    },
+    async (request) => {
+      const page = pageRequest(request.query)
+      const { count, results } = await service.search(request.query.q, page)
+      return { count, ...pageLinks(request, { count, ...page }), results }
+    },
+  )
+
+  app.post(
+    '/api/orders',
+    {
+      config,
+      schema: {
+        tags: ['orders'],
+        summary: 'Create an order: it gets a tracking number, and the customer an SMS',
+        description: 'The order, its tracking number and its notification are committed together.',
+        body: OrderBody,
+        response: { 201: OrderReply, ...errors, 503: Type.Ref('ErrorEnvelope') },
+      },
+    },
+    async (request, reply) => reply.code(201).send(await service.create(request.body)),
+  )
+
+  app.get(
+    '/api/orders/:id',
+    {
+      config,
+      schema: {
+        tags: ['orders'],
+        summary: 'One order',
+        params: OrderParams,
+        response: { 200: OrderReply, ...oneErrors },
+      },
+    },
+    async (request) => service.get(request.params.id),
+  )
+
+  app.patch(
+    '/api/orders/:id',
+    {
+      config,
+      schema: {
+        tags: ['orders'],
+        summary: 'Change the status of an order (the customer gets an SMS)',
+        description:
+          'PENDING → CONFIRMED → SHIPPED → DELIVERED, or CANCELLED before shipping; any other change is a 409 naming the allowed ones.',
+        params: OrderParams,
+        body: OrderPatch,
+        response: { 200: OrderReply, ...oneErrors, 409: Type.Ref('ErrorEnvelope') },
+      },
+    },
+    async (request) => service.changeStatus(request.params.id, request.body.status),
+  )
+
+  app.get(
+    '/api/orders/:id/notifications',
+    {
+      config,
+      schema: {
+        tags: ['orders'],
+        summary: "The order's SMS notifications: state, attempts and last error",
+        params: OrderParams,
+        response: { 200: NotificationListReply, ...oneErrors },
+      },
+    },
+    async (request) => {
+      await service.get(request.params.id) // 404 for an unknown order
+      return { results: await options.notifications(request.params.id) }
+    },
+  )
+}

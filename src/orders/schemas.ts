@@ -1,0 +1,86 @@
+import { type Static, Type } from '@sinclair/typebox'
+import { PageQueryFields, PageReply } from '../pagination.js'
+import { amountSchema, weightKgSchema } from '../validation.js'
+
+export const STATUSES = ['PENDING', 'CONFIRMED', 'SHIPPED', 'DELIVERED', 'CANCELLED'] as const
+const Status = Type.Union(
+  STATUSES.map((s) => Type.Literal(s)),
+  { description: 'PENDING → CONFIRMED → SHIPPED → DELIVERED, or CANCELLED before shipping' },
+)
+
+const Country = (description: string) =>
+  Type.String({ format: 'country', description: `${description}: ISO 3166-1 alpha-2`, examples: ['KE'] })
+
+const CustomerCode = Type.String({ pattern: '^[A-Z0-9]{2,32}$', examples: ['CUST001'] })
+
+export const OrderBody = Type.Object({
+  customer_code: CustomerCode,
+  item: Type.String({ format: 'plain-text', minLength: 1, maxLength: 200, examples: ['Laptop'] }),
+  amount: Type.Unsafe<string | number>(amountSchema),
+  origin_country_id: Type.Optional(Country('Origin country')),
+  destination_country_id: Type.Optional(Country('Destination country')),
+  weight: Type.Optional(Type.Unsafe<string | number>(weightKgSchema)),
+})
+export type OrderBody = Static<typeof OrderBody>
+
+export const OrderPatch = Type.Object({ status: Status })
+export type OrderPatch = Static<typeof OrderPatch>
+
+export const OrderParams = Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) })
+export type OrderParams = Static<typeof OrderParams>
+
+const CalendarDate = (description: string) =>
+  Type.String({ format: 'calendar-date', description, examples: ['2026-11-22'] })
+
+export const OrderListQuery = Type.Object({
+  start_date: Type.Optional(CalendarDate('Orders placed on or after this day (UTC), YYYY-MM-DD')),
+  end_date: Type.Optional(CalendarDate('Orders placed on or before this day (UTC), YYYY-MM-DD')),
+  status: Type.Optional(Status),
+  customer_code: Type.Optional(CustomerCode),
+  tracking_number: Type.Optional(Type.String({ maxLength: 64, description: 'The order with this number' })),
+  ...PageQueryFields,
+})
+export type OrderListQuery = Static<typeof OrderListQuery>
+
+export const OrderSearchQuery = Type.Object({
+  q: Type.String({
+    format: 'plain-text',
+    minLength: 1,
+    maxLength: 200,
+    description: 'Case-insensitive: in the item, the customer name or code, or a whole tracking number',
+  }),
+  ...PageQueryFields,
+})
+export type OrderSearchQuery = Static<typeof OrderSearchQuery>
+
+export const OrderReply = Type.Object({
+  id: Type.Integer(),
+  customer_code: Type.String(),
+  customer_name: Type.String(),
+  item: Type.String(),
+  amount: Type.String({ description: 'Two decimals, exactly as stored', examples: ['1250.50'] }),
+  origin_country_id: Type.Union([Type.String(), Type.Null()]),
+  destination_country_id: Type.Union([Type.String(), Type.Null()]),
+  weight: Type.Union([Type.String({ description: 'Kilograms, three decimals' }), Type.Null()]),
+  tracking_number: Type.String(),
+  status: Status,
+  order_time: Type.String({ format: 'date-time' }),
+  updated_at: Type.String({ format: 'date-time' }),
+})
+export type OrderReply = Static<typeof OrderReply>
+
+export const OrderListReply = PageReply(OrderReply)
+
+export const NotificationReply = Type.Object({
+  id: Type.Integer(),
+  event: Type.String(),
+  recipient: Type.String(),
+  status: Type.Union(['pending', 'sending', 'sent', 'failed'].map((s) => Type.Literal(s))),
+  attempts: Type.Integer(),
+  last_error: Type.Union([Type.String(), Type.Null()]),
+  message_id: Type.Union([Type.String(), Type.Null()]),
+  created_at: Type.String(),
+  updated_at: Type.String(),
+  sent_at: Type.Union([Type.String(), Type.Null()]),
+})
+export const NotificationListReply = Type.Object({ results: Type.Array(NotificationReply) })

@@ -1,0 +1,178 @@
+import type { Customer } from '../customers/repository.js'
+import type { OrderStatus } from '../db/schema.js'
+import { AppError } from '../errors.js'
+import type { PageRequest } from '../pagination.js'
+import type { TrackingFormat } from '../tracking/codec.js'
+import type { TrackingService } from '../tracking/service.js'
+import { formatAmount, formatWeightKg, parseAmountMinor, parseWeightGrams } from '../validation.js'
+import type { OrderFilter, OrderRepository, OrderRow } from './repository.js'
+import type { OrderBody, OrderListQuery, OrderReply } from './schemas.js'
+
+/** Where each status may go next. */
+export const TRANSITIONS: Record<OrderStatus, OrderStatus[]> = {
+  PENDING: ['CONFIRMED', 'CANCELLED'],
+  CONFIRMED: ['SHIPPED', 'CANCELLED'],
+  SHIPPED: ['DELIVERED'],
+  DELIVERED: [],
+  CANCELLED: [],
+}
+
+export interface OrderServiceDeps {
+  repository: OrderRepository
+  findCustomerByCode: (code: string) => Promise<Customer | undefined>
+  tracking: Pick<TrackingService, 'allocate'>
+  format: TrackingFormat
+  /** Called after a commit that wrote a notification, so the SMS goes out at once. */
+  notified?: () => void
+  now?: () => Date
+}
+
+const SMS_ITEM_LENGTH = 60
+
+/** Only ASCII letters fold: toUpperCase() would turn look-alikes such as ı and ſ into I and S. */
+export function asciiUpper(text: string): string {
+  return text.replace(/[a-z]/g, (letter) => letter.toUpperCase())
+}
+
+function shortItem(item: string): string {
+  return item.length > SMS_ITEM_LENGTH ? `${item.slice(0, SMS_ITEM_LENGTH - 1)}…` : item
+}
+
+export function smsText(event: 'created' | OrderStatus, item: string, trackingNumber: string): string {
+  const what = shortItem(item)
+  return event === 'created'
+    ? `Your order "${what}" has been received (status PENDING). Tracking number: ${trackingNumber}`
+    : `Your order "${what}" is now ${event}. Tracking number: ${trackingNumber}`
+}
+
+export function toReply(row: OrderRow): OrderReply {
+  return {
+    id: row.id,
+    customer_code: row.customer_code,
+    customer_name: row.customer_name,
+    item: row.item,
+    amount: formatAmount(Number(row.amount_minor)),
+    origin_country_id: row.origin_country,
+    destination_country_id: row.destination_country,
+    weight: row.weight_grams === null ? null : formatWeightKg(Number(row.weight_grams)),
+    tracking_number: row.tracking_number,
+    status: row.status,
+    order_time: row.order_time,
+    updated_at: row.updated_at,
+  }
+}
+
+/** A YYYY-MM-DD range, inclusive, as instants: [start 00:00Z, the day after end 00:00Z). */
+function dateRange(
+  query: Pick<OrderListQuery, 'start_date' | 'end_date'>,
+): Pick<OrderFilter, 'from' | 'until'> {
+  const range: Pick<OrderFilter, 'from' | 'until'> = {}
+  if (query.start_date) range.from = `${query.start_date}T00:00:00.000Z`
+  if (query.end_date) {
+    const next = new Date(`${query.end_date}T00:00:00.000Z`)
+    next.setUTCDate(next.getUTCDate() + 1)
+    range.until = next.toISOString()
+  }
+  if (query.start_date && query.end_date && query.start_date > query.end_date) {
+    throw new AppError('validation_failed', 'The request is invalid', {
+      end_date: ['must not be before start_date'],
+    })
+  }
+  return range
+}
+
+export function createOrderService(deps: OrderServiceDeps) {
+  const { repository } = deps
+  const now = deps.now ?? (() => new Date())
+
+  async function get(id: number) {
+    const order = await repository.findById(id)
+    if (!order) throw new AppError('not_found', `No order with id ${id}`)
+    return order
+  }
+
+  return {
+    /** Stores the order, its tracking number and its SMS in one transaction. */
+    async create(body: OrderBody): Promise<OrderReply> {
+      const customer = await deps.findCustomerByCode(body.customer_code)
+      if (!customer) {
+        throw new AppError('validation_failed', 'The request is invalid', {
+          customer_code: [`no customer has the code ${body.customer_code}`],
+        })
+      }
+      const origin = body.origin_country_id ?? null
+      const destination = body.destination_country_id ?? null
+      if (deps.format === 'route' && (!origin || !destination)) {
+        const missing = ['is required: tracking numbers carry the route (TRACKING_FORMAT=route)']
+        throw new AppError('validation_failed', 'The request is invalid', {
+          ...(origin ? {} : { origin_country_id: missing }),
+          ...(destination ? {} : { destination_country_id: missing }),
+        })
+      }
+      const tracking = await deps.tracking.allocate({ origin: origin ?? '', destination: destination ?? '' })
+      const id = await repository.create(
+        {
+          customerId: customer.id,
+          item: body.item,
+          amountMinor: parseAmountMinor(body.amount) as number, // the schema has checked it
+          origin,
+          destination,
+          weightGrams: body.weight === undefined ? null : (parseWeightGrams(body.weight) ?? null),
+          trackingSequence: tracking.sequence,
+          trackingNumber: tracking.trackingNumber,
+          now: now().toISOString(),
+        },
+        {
+          event: 'created',
+          recipient: customer.phone_number,
+          message: smsText('created', body.item, tracking.trackingNumber),
+        },
+      )
+      deps.notified?.()
+      return toReply(await get(id))
+    },
+
+    async get(id: number): Promise<OrderReply> {
+      return toReply(await get(id))
+    },
+
+    /** A legal transition, with its SMS; anything else is a 409 naming the allowed ones. */
+    async changeStatus(id: number, to: OrderStatus): Promise<OrderReply> {
+      const order = await get(id)
+      const allowed = TRANSITIONS[order.status]
+      if (!allowed.includes(to)) {
+        const options = allowed.length > 0 ? `allowed: ${allowed.join(', ')}` : `${order.status} is final`
+        throw new AppError('conflict', `An order cannot go from ${order.status} to ${to} (${options})`, {
+          status: [allowed.length > 0 ? `must be one of ${allowed.join(', ')}` : `${order.status} is final`],
+        })
+      }
+      const changed = await repository.changeStatus(id, order.status, to, now().toISOString(), {
+        event: to,
+        recipient: order.customer_phone,
+        message: smsText(to, order.item, order.tracking_number),
+      })
+      if (!changed) {
+        throw new AppError('conflict', 'The order changed at the same time; read it again and retry', {
+          status: ['was changed by another request'],
+        })
+      }
+      deps.notified?.()
+      return toReply(await get(id))
+    },
+
+    async list(query: OrderListQuery, page: PageRequest) {
+      const filter: OrderFilter = { ...dateRange(query) }
+      if (query.status) filter.status = query.status
+      if (query.customer_code) filter.customerCode = query.customer_code
+      if (query.tracking_number) filter.trackingNumber = asciiUpper(query.tracking_number)
+      const { count, results } = await repository.list(filter, page)
+      return { count, results: results.map(toReply) }
+    },
+
+    async search(q: string, page: PageRequest) {
+      const { count, results } = await repository.search(q.trim(), page)
+      return { count, results: results.map(toReply) }
+    },
+  }
+}
+export type OrderService = ReturnType<typeof createOrderService>

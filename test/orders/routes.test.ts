@@ -1,0 +1,179 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { checkTrackingNumber } from '../../src/tracking/codec.js'
+import { bearer, build, openDatabase, type TestApp } from '../helpers/build.js'
+import { createOrder, order, withCustomer } from '../helpers/orders.js'
+
+async function setStatus(app: TestApp, id: number, status: string) {
+  return app.inject({ method: 'PATCH', url: `/api/orders/${id}/`, payload: { status } })
+}
+
+test('an order gets a tracking number and a pending SMS, committed with it', async (t) => {
+  const app = await build(t, {}, { as: 'operator' })
+  await withCustomer(app)
+  const created = await createOrder(app, {
+    ...order,
+    origin_country_id: 'KE',
+    destination_country_id: 'UG',
+    weight: 2.5,
+  })
+  assert.deepEqual(Object.keys(created).sort(), [
+    'amount',
+    'customer_code',
+    'customer_name',
+    'destination_country_id',
+    'id',
+    'item',
+    'order_time',
+    'origin_country_id',
+    'status',
+    'tracking_number',
+    'updated_at',
+    'weight',
+  ])
+  assert.equal(created.status, 'PENDING')
+  assert.equal(created.amount, '1250.50')
+  assert.equal(created.weight, '2.500')
+  assert.equal(created.customer_name, 'Acme Freight')
+  assert.ok(checkTrackingNumber(created.tracking_number).ok, created.tracking_number)
+  assert.deepEqual((await app.inject({ url: `/api/orders/${created.id}/` })).json(), created)
+
+  const notifications = (await app.inject({ url: `/api/orders/${created.id}/notifications/` })).json().results
+  assert.equal(notifications.length, 1)
+  assert.equal(notifications[0].event, 'created')
+  assert.equal(notifications[0].recipient, '+254722000000')
+  assert.equal(notifications[0].status, 'pending', 'no gateway configured: it waits in the outbox')
+  const [row] = await openDatabase(t, app.databaseUrl).selectFrom('notifications').select('message').execute()
+  assert.match(row?.message ?? '', new RegExp(`Laptop.*${created.tracking_number}`))
+})
+
+test('amounts are exact: stored in minor units, returned as two-decimal strings', async (t) => {
+  const app = await build(t, {}, { as: 'operator' })
+  await withCustomer(app)
+  for (const [sent, shown] of [
+    ['0.1', '0.10'],
+    [0.2, '0.20'],
+    ['999999999999.99', '999999999999.99'],
+    [19.99, '19.99'],
+    ['0', '0.00'],
+  ] as const) {
+    assert.equal((await createOrder(app, { ...order, amount: sent })).amount, shown, String(sent))
+  }
+  const [stored] = await openDatabase(t, app.databaseUrl)
+    .selectFrom('orders')
+    .select('amount_minor')
+    .orderBy('id')
+    .execute()
+  assert.equal(Number(stored?.amount_minor), 10)
+})
+
+test('bad orders: every field named at once; an unknown customer code is a 400 on that field', async (t) => {
+  const app = await build(t, {}, { as: 'operator' })
+  await withCustomer(app)
+  const invalid = async (payload: Record<string, unknown>) => {
+    const res = await app.inject({ method: 'POST', url: '/api/orders/', payload })
+    assert.equal(res.statusCode, 400, res.body)
+    return res.json().details as Record<string, string[]>
+  }
+  const all = await invalid({
+    customer_code: 'cust 1',
+    item: '',
+    amount: '1.234',
+    weight: '-1',
+    origin_country_id: 'ZZ',
+  })
+  assert.deepEqual(Object.keys(all).sort(), [
+    'amount',
+    'customer_code',
+    'item',
+    'origin_country_id',
+    'weight',
+  ])
+  assert.match(all.amount?.[0] ?? '', /at most 2 decimal places/)
+  for (const amount of ['-1', 'abc', '1e3', '', 1.005, '01.5', true]) {
+    assert.deepEqual(Object.keys(await invalid({ ...order, amount })), ['amount'], String(amount))
+  }
+  assert.deepEqual(Object.keys(await invalid({ item: 'x' })).sort(), ['amount', 'customer_code'])
+  const unknown = await invalid({ ...order, customer_code: 'NOPE01' })
+  assert.deepEqual(Object.keys(unknown), ['customer_code'])
+  assert.equal((await openDatabase(t, app.databaseUrl).selectFrom('orders').selectAll().execute()).length, 0)
+})
+
+test('status: only legal transitions, each with its SMS; an illegal one is a 409 naming the allowed', async (t) => {
+  const app = await build(t, {}, { as: 'operator' })
+  await withCustomer(app)
+  const { id } = await createOrder(app)
+  for (const status of ['CONFIRMED', 'SHIPPED']) {
+    const res = await setStatus(app, id, status)
+    assert.equal(res.statusCode, 200, res.body)
+    assert.equal(res.json().status, status)
+  }
+  const cancel = await setStatus(app, id, 'CANCELLED')
+  assert.equal(cancel.statusCode, 409)
+  assert.match(cancel.json().error, /from SHIPPED to CANCELLED.*allowed: DELIVERED/)
+  assert.deepEqual(cancel.json().details, { status: ['must be one of DELIVERED'] })
+  assert.equal((await setStatus(app, id, 'DELIVERED')).statusCode, 200)
+  const after = await setStatus(app, id, 'PENDING')
+  assert.equal(after.statusCode, 409)
+  assert.match(after.json().error, /DELIVERED is final/)
+  const events = (await app.inject({ url: `/api/orders/${id}/notifications/` })).json().results
+  assert.deepEqual(
+    events.map((n: { event: string }) => n.event),
+    ['created', 'CONFIRMED', 'SHIPPED', 'DELIVERED'],
+    'one SMS per event, none for the refused changes',
+  )
+
+  const second = await createOrder(app)
+  assert.equal((await setStatus(app, second.id, 'CANCELLED')).statusCode, 200, 'cancel before shipping')
+  assert.equal((await setStatus(app, second.id, 'NOPE')).statusCode, 400)
+  assert.equal((await setStatus(app, 999_999, 'CONFIRMED')).statusCode, 404)
+})
+
+test('two concurrent status changes of one order: one wins, one SMS', async (t) => {
+  const app = await build(t, {}, { as: 'operator' })
+  await withCustomer(app)
+  const { id } = await createOrder(app)
+  const results = await Promise.all([1, 2, 3].map(() => setStatus(app, id, 'CONFIRMED')))
+  assert.deepEqual(results.map((r) => r.statusCode).sort(), [200, 409, 409])
+  const events = (await app.inject({ url: `/api/orders/${id}/notifications/` })).json().results
+  assert.equal(events.length, 2)
+})
+
+test('a customer with orders cannot be deleted', async (t) => {
+  const app = await build(t, {}, { as: 'operator' })
+  const customer = await withCustomer(app)
+  await createOrder(app)
+  const res = await app.inject({ method: 'DELETE', url: `/api/customers/${customer.id}/` })
+  assert.equal(res.statusCode, 409)
+  assert.equal((await app.inject({ url: `/api/customers/${customer.id}/` })).statusCode, 200)
+})
+
+test('orders need an operator: 401 without a token, 403 for a client', async (t) => {
+  const app = await build(t, {}, { as: null })
+  assert.equal((await app.inject({ url: '/api/orders/' })).statusCode, 401)
+  const client = await bearer('client')
+  for (const request of [
+    { url: '/api/orders/' },
+    { url: '/api/orders/search/?q=x' },
+    { url: '/api/orders/1/' },
+    { url: '/api/orders/1/notifications/' },
+    { method: 'POST' as const, url: '/api/orders/', payload: order },
+    { method: 'PATCH' as const, url: '/api/orders/1/', payload: { status: 'CONFIRMED' } },
+  ]) {
+    assert.equal((await app.inject({ ...request, headers: client })).statusCode, 403, request.url)
+  }
+})
+
+test('route format: an order without its lane is a 400 naming the missing countries', async (t) => {
+  const app = await build(t, { TRACKING_FORMAT: 'route' }, { as: 'operator' })
+  await withCustomer(app)
+  const res = await app.inject({
+    method: 'POST',
+    url: '/api/orders/',
+    payload: { ...order, origin_country_id: 'KE' },
+  })
+  assert.equal(res.statusCode, 400)
+  assert.deepEqual(Object.keys(res.json().details), ['destination_country_id'])
+  const ok = await createOrder(app, { ...order, origin_country_id: 'KE', destination_country_id: 'UG' })
+  assert.match(ok.tracking_number, /^KEUG[A-Z0-9]{12}$/)
+})
