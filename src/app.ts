@@ -12,7 +12,7 @@ import { createDatabase, type DatabaseHandle } from './db/index.js'
 import { migrateToLatest } from './db/migrate.js'
 import { registerErrorHandling, renderFrameworkError } from './errors.js'
 import { createSmsGateway } from './notifications/africastalking.js'
-import { listNotifications } from './notifications/outbox.js'
+import { listNotifications, outboxCounts } from './notifications/outbox.js'
 import { createNotificationWorker } from './notifications/worker.js'
 import { healthRoutes } from './observability/health.js'
 import { flushLogsPeriodically, loggerOptions, RequestLog, requestId } from './observability/logger.js'
@@ -21,10 +21,16 @@ import { createOrderRepository } from './orders/repository.js'
 import { orderRoutes } from './orders/routes.js'
 import { createOrderService } from './orders/service.js'
 import { registerSecurity } from './security.js'
+import { createStatsRepository } from './stats/repository.js'
+import { statsRoutes } from './stats/routes.js'
+import { createStatsService } from './stats/service.js'
 import { createTracking } from './tracking/index.js'
 import { keyFingerprint, resolveTrackingKey } from './tracking/key.js'
 import { trackingRoutes } from './tracking/routes.js'
 import { createValidatorCompiler } from './validation.js'
+
+// How often each instance adds its issue counts to the database (the dashboard's figures).
+const STATS_FLUSH_MS = 5_000
 
 /** Opens the database, migrates it and checks the tracking key; closes it again if any step fails. */
 async function openDatabase(config: Config): Promise<{ database: DatabaseHandle; key: Buffer }> {
@@ -63,7 +69,13 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   )
   const metrics = createMetrics()
   const auth = await createAuth({ db: database.db, config, log: app.log })
-  const tracking = createTracking({ config, database, key, metrics, log: app.log })
+  const stats = createStatsService({
+    repository: createStatsRepository(database.db),
+    outbox: () => outboxCounts(database.db),
+    flushIntervalMs: STATS_FLUSH_MS,
+    onFlushError: (error) => app.log.warn({ err: error }, 'could not store issue counts'),
+  })
+  const tracking = createTracking({ config, database, key, metrics, log: app.log, onIssued: stats.issued })
   const notifications = createNotificationWorker({
     db: database.db,
     gateway: config.sms.gateway && createSmsGateway(config.sms.gateway),
@@ -84,6 +96,7 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
     auth.close()
     await notifications.stop()
     await tracking.close()
+    await stats.close().catch((error) => app.log.warn({ err: error }, 'could not store issue counts'))
     await database.close()
   })
 
@@ -164,5 +177,6 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
     service: orders,
     notifications: (orderId) => listNotifications(database.db, orderId),
   })
+  await app.register(statsRoutes, { service: stats })
   return app
 }

@@ -115,6 +115,13 @@ export interface OrdersTable {
   updated_at: string
 }
 
+export interface IssueCountsTable {
+  /** The minute's start, ISO 8601 UTC. */
+  minute: string
+  instance: string
+  count: number
+}
+
 export interface Tables {
   counters: CountersTable
   settings: SettingsTable
@@ -126,4 +133,5 @@ export interface Tables {
   notifications: NotificationsTable
   customers: CustomersTable
   orders: OrdersTable
+  issue_counts: IssueCountsTable
 }

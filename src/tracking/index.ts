@@ -19,6 +19,8 @@ export function createTracking(deps: {
   key: Buffer
   metrics: Metrics
   log: FastifyBaseLogger
+  /** Told of every number issued (for the dashboard's counts). */
+  onIssued?: (count: number) => void
 }) {
   const { config, database, metrics, log } = deps
   const repository = createTrackingRepository(database.db)
@@ -55,7 +57,10 @@ export function createTracking(deps: {
     supply: new Supply(allocator, codec),
     recorder,
     codec,
-    onIssued: (count) => metrics.issued.inc(count),
+    onIssued: (count) => {
+      metrics.issued.inc(count)
+      deps.onIssued?.(count)
+    },
   })
 
   const cleanup = setInterval(() => {

@@ -12,6 +12,7 @@ const EXPECTED: Array<[RegExp, RouteAuth]> = [
   [/^\/api\/token(\/refresh|\/revoke)?$/, 'public'],
   [/^\/api\/users(\/|$)/, 'admin'],
   [/^\/api\/(customers|orders)(\/|$)/, 'operator'],
+  [/^\/api\/stats$/, 'operator'],
   [/^\/api\/me$/, 'client'],
   [/^\/(api\/)?next-tracking-number$/, 'client'],
   [/^\/tracking(-numbers)?\//, 'client'],

@@ -1,0 +1,17 @@
+import type { Kysely } from 'kysely'
+
+// Tracking numbers issued per minute, per process: each process adds only to its own rows every
+// few seconds, so counting never contends with other instances nor slows the group commits.
+export async function up(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable('issue_counts')
+    .addColumn('minute', 'text', (c) => c.notNull())
+    .addColumn('instance', 'text', (c) => c.notNull())
+    .addColumn('count', 'bigint', (c) => c.notNull())
+    .addPrimaryKeyConstraint('issue_counts_pkey', ['minute', 'instance'])
+    .execute()
+}
+
+export async function down(db: Kysely<unknown>): Promise<void> {
+  await db.schema.dropTable('issue_counts').execute()
+}

@@ -1,0 +1,49 @@
+import type { Database } from '../db/index.js'
+import type { OrderStatus } from '../db/schema.js'
+
+export function createStatsRepository(db: Database) {
+  return {
+    /** Adds this process's counts to its own rows. */
+    async addIssueCounts(instance: string, counts: Array<{ minute: string; count: number }>): Promise<void> {
+      if (counts.length === 0) return
+      await db
+        .insertInto('issue_counts')
+        .values(counts.map((c) => ({ ...c, instance })))
+        .onConflict((oc) =>
+          oc.columns(['minute', 'instance']).doUpdateSet((eb) => ({
+            count: eb('issue_counts.count', '+', eb.ref('excluded.count')),
+          })),
+        )
+        .execute()
+    },
+
+    async issuedSince(since?: string): Promise<number> {
+      let query = db
+        .selectFrom('issue_counts')
+        .select((eb) => eb.fn.sum<number | string | null>('count').as('n'))
+      if (since) query = query.where('minute', '>=', since)
+      const row = await query.executeTakeFirst()
+      return Number(row?.n ?? 0)
+    },
+
+    async issuedPerMinute(since: string): Promise<Map<string, number>> {
+      const rows = await db
+        .selectFrom('issue_counts')
+        .select((eb) => ['minute', eb.fn.sum<number | string>('count').as('n')])
+        .where('minute', '>=', since)
+        .groupBy('minute')
+        .execute()
+      return new Map(rows.map((r) => [r.minute, Number(r.n)]))
+    },
+
+    async ordersByStatus(): Promise<Partial<Record<OrderStatus, number>>> {
+      const rows = await db
+        .selectFrom('orders')
+        .select((eb) => ['status', eb.fn.countAll<number | string>().as('n')])
+        .groupBy('status')
+        .execute()
+      return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]))
+    },
+  }
+}
+export type StatsRepository = ReturnType<typeof createStatsRepository>
