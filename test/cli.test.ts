@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { test } from 'node:test'
+import { testDatabaseUrl } from './helpers/build.js'
+import { startRefused, startServer } from './helpers/processes.js'
+
+const ROOT = new URL('../', import.meta.url).pathname
+
+function cli(args: string[], env: Record<string, string>, input = '') {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, NODE_ENV: 'test', ...env },
+    input,
+    encoding: 'utf8',
+  })
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr }
+}
+
+test('users create (password from stdin), list, disable, enable, token', async (t) => {
+  const env = {
+    DATABASE_URL: await testDatabaseUrl(t),
+    SECRET_KEY: 'cli-test-secret-key-0123456789abcdefghij',
+  }
+  const password = 'a long enough password'
+  const created = cli(['users', 'create', 'ops.jane', '--role', 'operator'], env, `${password}\n`)
+  assert.equal(created.code, 0, created.stderr)
+  assert.match(created.stdout, /created ops\.jane \(operator\)/)
+
+  const duplicate = cli(['users', 'create', 'ops.jane', '--role', 'client'], env, `${password}\n`)
+  assert.equal(duplicate.code, 1)
+  assert.match(duplicate.stderr, /username: is already taken/)
+  const weak = cli(['users', 'create', 'Bad Name', '--role', 'client'], env, 'short\n')
+  assert.equal(weak.code, 1)
+  assert.match(weak.stderr, /username:/)
+  assert.match(weak.stderr, /password: At least 12 characters/)
+  const noRole = cli(['users', 'create', 'someone', '--role', 'root'], env, `${password}\n`)
+  assert.equal(noRole.code, 2)
+  assert.match(noRole.stderr, /--role must be client, operator or admin/)
+
+  const listed = cli(['users', 'list'], env)
+  assert.match(listed.stdout, /^ops\.jane\toperator\tactive\t/m)
+
+  // The token works against a running service on the same database and key, and login works too.
+  const token = cli(['token', 'ops.jane'], env).stdout.trim()
+  const server = await startServer(env)
+  t.after(() => server.stop())
+  const base = `http://127.0.0.1:${server.port}`
+  const me = await fetch(`${base}/api/me/`, { headers: { authorization: `Bearer ${token}` } })
+  assert.equal(me.status, 200)
+  assert.equal(((await me.json()) as { role: string }).role, 'operator')
+  const login = await fetch(`${base}/api/token/`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'ops.jane', password }),
+  })
+  assert.equal(login.status, 200)
+
+  assert.equal(cli(['users', 'disable', 'ops.jane'], env).code, 0)
+  assert.match(cli(['users', 'list'], env).stdout, /^ops\.jane\toperator\tdisabled\t/m)
+  assert.equal(cli(['token', 'ops.jane'], env).code, 1, 'no token for a disabled user')
+  // The running service learns of it within its revocation poll (5 s).
+  const deadline = Date.now() + 8_000
+  let status = 200
+  while (status === 200 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 250))
+    status = (await fetch(`${base}/api/me/`, { headers: { authorization: `Bearer ${token}` } })).status
+  }
+  assert.equal(status, 401)
+  assert.equal(cli(['users', 'enable', 'ops.jane'], env).code, 0)
+  assert.equal(cli(['users', 'disable', 'nobody'], env).code, 1)
+})
+
+test('production without a SECRET_KEY refuses to start, naming the variable', async (t) => {
+  const { code, stderr } = await startRefused({
+    NODE_ENV: 'production',
+    DATABASE_URL: await testDatabaseUrl(t),
+    SECRET_KEY: '',
+  })
+  assert.notEqual(code, 0)
+  assert.match(stderr, /SECRET_KEY: required when NODE_ENV=production/)
+})
