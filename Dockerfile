@@ -3,7 +3,13 @@
 # production dependencies, as the unprivileged "node" user.
 #
 #   docker build -t waybill .
-#   docker run --rm -p 3000:3000 -e TRACKING_KEY="$(openssl rand -hex 32)" waybill
+#   docker run --rm -p 3000:3000 -e TRACKING_KEY="$(openssl rand -hex 32)" \
+#     -e SECRET_KEY="$(openssl rand -hex 32)" waybill
+#
+# The image runs with NODE_ENV=production, where SECRET_KEY (32+ characters; it signs access
+# tokens) is required: pass it at run time, never bake it in here. Behind a proxy, also set
+# TRUST_PROXY to the proxy's address or subnet; with more than one instance, REDIS_URL, so that
+# rate limits count across them (compose.yaml sets all three).
 #
 # Both stages must use the same image: better-sqlite3 is a native addon compiled (or fetched)
 # for this exact Node ABI and glibc. Pin a version or digest for reproducible builds, e.g.

@@ -1,7 +1,13 @@
 // HTTP benchmark: Waybill against a minimal node:http server sending the same reply, both driven by
 // autocannon in the same run, then a check of what the service stored. Both servers are child processes
 // on 127.0.0.1; the load generator runs in this process.
+//
+// Every request carries a bearer token, as a real client's would: the service verifies it (and counts it
+// against the rate limit) on every request. The token is Waybill's own, signed with a SECRET_KEY made
+// for this run. The baseline gets the same request and ignores the header: it models the cheapest
+// possible server, not an authenticating one.
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { mkdtemp } from 'node:fs/promises'
@@ -14,6 +20,7 @@ import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import SQLite from 'better-sqlite3'
 import pg from 'pg'
+import { createAccessTokens, signingKeyFrom } from '../src/auth/tokens.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url)) // dist/bench once compiled
 const SERVICE_SCRIPT = join(HERE, '..', 'src', 'server.js')
@@ -24,6 +31,13 @@ const REQUEST_PATH =
   '&created_at=2018-11-20T19:29:32%2B08:00&customer_id=de619854-b59b-425e-9db4-943979e1bd49' +
   '&customer_name=RedBox%20Logistics&customer_slug=redbox-logistics'
 const WARMUP_SECONDS = 2
+// Longer than any run; the service checks the token's own expiry, not ACCESS_TOKEN_TTL_SECONDS.
+const TOKEN_TTL_SECONDS = 3_600
+// The whole benchmark is one client (one token subject), sending tens of thousands of requests a second:
+// far more than the default budget of one client (RATE_LIMIT_MAX=100000 per 60 s window). The limiter
+// stays on and counts every request, as in production; it is only given a budget this one client
+// cannot spend (even at the baseline's rate of ~85,000 req/s, a 60 s window holds about 5 million).
+const RATE_LIMIT_MAX = 1_000_000_000
 const START_TIMEOUT_MS = 30_000
 // Above the service's own 10 s shutdown timeout, so a slow but graceful shutdown is not cut short.
 const STOP_TIMEOUT_MS = 15_000
@@ -148,9 +162,18 @@ async function baselinePort(child: Child, errPath: string): Promise<number> {
   return (JSON.parse(first[0]) as { port: number }).port
 }
 
+/** A client token the service accepts: signed with the key it derives from the same SECRET_KEY. */
+function clientToken(secretKey: string): Promise<string> {
+  return createAccessTokens(signingKeyFrom(secretKey), TOKEN_TTL_SECONDS).sign({
+    id: 1,
+    username: 'bench',
+    role: 'client',
+  })
+}
+
 /** One real reply, byte for byte, so the baseline sends exactly as much. */
-async function captureReply(url: string): Promise<Buffer> {
-  const response = await fetch(url)
+async function captureReply(url: string, headers: Record<string, string>): Promise<Buffer> {
+  const response = await fetch(url, { headers })
   const body = Buffer.from(await response.arrayBuffer())
   const parsed = JSON.parse(body.toString('utf8')) as { tracking_number?: unknown }
   if (response.status !== 200 || typeof parsed.tracking_number !== 'string') {
@@ -165,9 +188,15 @@ function percentile(sorted: Float64Array, rank: number): number {
 }
 
 /** `latencies` gets each 2xx's exact time: autocannon's own histogram keeps whole milliseconds only. */
-function load(url: string, connections: number, seconds: number, latencies?: number[]) {
+function load(
+  url: string,
+  headers: Record<string, string>,
+  connections: number,
+  seconds: number,
+  latencies?: number[],
+) {
   return new Promise<autocannon.Result>((resolve, reject) => {
-    const instance = autocannon({ url, connections, duration: seconds }, (error, result) =>
+    const instance = autocannon({ url, headers, connections, duration: seconds }, (error, result) =>
       error ? reject(error) : resolve(result),
     )
     if (latencies) {
@@ -181,15 +210,16 @@ function load(url: string, connections: number, seconds: number, latencies?: num
 async function measure(
   name: string,
   url: string,
+  headers: Record<string, string>,
   connections: number,
   seconds: number,
   beforeRun?: () => Promise<void> | undefined,
 ) {
   console.error(`http: ${name}: ${WARMUP_SECONDS} s warm-up, then ${seconds} s measured`)
-  const warmup = await load(url, connections, WARMUP_SECONDS)
+  const warmup = await load(url, headers, connections, WARMUP_SECONDS)
   await beforeRun?.()
   const latencies: number[] = []
-  const run = await load(url, connections, seconds, latencies)
+  const run = await load(url, headers, connections, seconds, latencies)
   const sorted = Float64Array.from(latencies).sort() // typed arrays sort numerically
   const figures: TargetFigures = {
     // Not requests.average: that averages per-second samples, and a near-empty last sample (the stop
@@ -261,9 +291,21 @@ export async function benchHttp(options: HttpBenchOptions): Promise<HttpBenchRes
   process.on('exit', killChildren)
   let failed = true
   try {
+    // A key of this run's own (64 hex characters; the service wants 32 or more), and the benchmark's
+    // one client allowed its full rate (see RATE_LIMIT_MAX above): nothing is switched off.
+    const secretKey = randomBytes(32).toString('hex')
+    const headers = { authorization: `Bearer ${await clientToken(secretKey)}` }
+    const env = {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      PORT: '0',
+      HOST,
+      SECRET_KEY: secretKey,
+      RATE_LIMIT_MAX: String(RATE_LIMIT_MAX),
+      ...options.env,
+    }
     // cwd = the temporary directory, so a developer's .env is not read and nothing lands in the repo.
     const fds = [openSync(paths.log, 'w'), openSync(paths.err, 'w')]
-    const env = { ...process.env, DATABASE_URL: databaseUrl, PORT: '0', HOST, ...options.env }
     const args = [...(options.serviceNodeArgs ?? []), SERVICE_SCRIPT]
     service = launch('service', args, { env, cwd: dir, stdio: ['ignore', ...fds] })
     for (const fd of fds) closeSync(fd) // the child holds its own copies
@@ -272,7 +314,7 @@ export async function benchHttp(options: HttpBenchOptions): Promise<HttpBenchRes
     const serviceUrl = `${origin}${REQUEST_PATH}`
     const before = await countNumbers(databaseUrl)
 
-    const body = await captureReply(serviceUrl)
+    const body = await captureReply(serviceUrl, headers)
     writeFileSync(paths.body, body)
     const errFd = openSync(paths.baselineErr, 'w')
     const baselineEnv = { ...process.env, BASELINE_BODY_FILE: paths.body, PORT: '0', HOST }
@@ -286,10 +328,13 @@ export async function benchHttp(options: HttpBenchOptions): Promise<HttpBenchRes
 
     // One after the other, never at once: on a small machine they would compete for the same cores.
     const baselineUrl = `http://${HOST}:${port}${REQUEST_PATH}`
-    const baselineFigures = await measure('baseline', baselineUrl, connections, seconds)
+    // The same request, token included, so that both servers cost the client the same to drive.
+    const baselineFigures = await measure('baseline', baselineUrl, headers, connections, seconds)
     await stop(baseline)
     const probe = (moment: 'before' | 'after') => options.probe?.(origin, moment)
-    const serviceFigures = await measure('service', serviceUrl, connections, seconds, () => probe('before'))
+    const serviceFigures = await measure('service', serviceUrl, headers, connections, seconds, () =>
+      probe('before'),
+    )
     await probe('after')
     // Stop first: a graceful shutdown flushes any batch still being committed before we count.
     const serviceExitCode = await stop(service)

@@ -12,6 +12,8 @@ import { benchPostgres, type PostgresBenchResult, postgresUrl, type Reservations
 
 const CODEC_BAR = 2_000_000
 const RATIO_BAR = 0.6
+// The authentication issue's bar: with a token on every request, verifying it must not be the bottleneck.
+const AUTH_RATIO_BAR = 0.55
 const P99_BAR_MS = 15
 const PG_RATIO_BAR = 0.5
 const PG_WORKERS = 2
@@ -126,7 +128,7 @@ function printHttp(result: HttpBenchResult, title: string, extra: string[][] = [
   console.log(
     `\nHTTP ${title} (${result.connections} connections; ` +
       `${result.warmupSeconds} s warm-up + ${result.seconds} s measured per server${short}; ` +
-      `reply ${result.bodyBytes} bytes)`,
+      `reply ${result.bodyBytes} bytes; a client bearer token on every request)`,
   )
   console.log(
     table(
@@ -177,11 +179,18 @@ function runSqlite(bars: Bar[]): Promise<void> {
   return guarded('SQLite: ', bars, async () => {
     const result = await benchHttp({ label: 'sqlite' })
     printHttp(result, 'on SQLite')
-    bars.push(ratioBar('SQLite: ', result, RATIO_BAR), {
-      name: `SQLite: p99 ≤ ${P99_BAR_MS} ms`,
-      pass: result.service.p99Ms <= P99_BAR_MS,
-      value: `${ms(result.service.p99Ms)} ms`,
-    })
+    bars.push(
+      ratioBar('SQLite: ', result, RATIO_BAR),
+      {
+        ...ratioBar('SQLite: ', result, AUTH_RATIO_BAR),
+        name: `SQLite: ratio ≥ ${AUTH_RATIO_BAR} with a bearer token on every request`,
+      },
+      {
+        name: `SQLite: p99 ≤ ${P99_BAR_MS} ms`,
+        pass: result.service.p99Ms <= P99_BAR_MS,
+        value: `${ms(result.service.p99Ms)} ms`,
+      },
+    )
     integrityBars('SQLite: ', result, bars)
   })
 }

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # End-to-end check of deploy/nginx.conf with Debian's nginx, on loopback only:
-# two Waybill instances on one database, this repo's nginx config in front of them, a few hundred
-# requests through it, then one instance stopped under load and finally both.
+# two Waybill instances on one database, this repo's nginx config in front of them, a client user
+# signing in through it, a few hundred authenticated requests, the client's address reaching the
+# apps (TRUST_PROXY), then one instance stopped under load and finally both.
 #
 #   bash scripts/nginx-check.sh
 #
 # Needs nginx (apt-get install nginx), node and curl; builds dist/ if it is missing. Uses
-# $DATABASE_URL if set (with the same $TRACKING_KEY that database was started with), else a new
-# SQLite file. Every process it starts is stopped on exit; NGINX_CHECK_KEEP=1 keeps the
-# temporary directory with all logs. Exits non-zero on any failed check.
+# $DATABASE_URL if set (with the same $TRACKING_KEY and $SECRET_KEY that database was started
+# with; a user nginx-check-<random> is left in it), else a new SQLite file with new keys. Every
+# process it starts is stopped on exit; NGINX_CHECK_KEEP=1 keeps the temporary directory with all
+# logs. Exits non-zero on any failed check.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -91,7 +93,14 @@ fi
 
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/waybill-nginx-check.XXXXXX")"
 DATABASE="${DATABASE_URL:-sqlite:$TMP/waybill.db}"
-KEY="${TRACKING_KEY:-$(node -e 'process.stdout.write(require("node:crypto").randomBytes(32).toString("hex"))')}"
+random_hex() { node -e 'process.stdout.write(require("node:crypto").randomBytes(+process.argv[1]).toString("hex"))' "$1"; }
+KEY="${TRACKING_KEY:-$(random_hex 32)}"
+# Both instances sign and verify access tokens with the key derived from this one secret.
+SECRET="${SECRET_KEY:-$(random_hex 32)}"
+USERNAME="nginx-check-$(random_hex 4)"
+PASSWORD="$(random_hex 16)"
+# Low, so that the address check below needs only a few failed logins.
+LOGIN_LIMIT=3
 
 # The load generator and log reader, in plain Node with no dependencies.
 cat >"$TMP/client.mjs" <<'EOF'
@@ -104,7 +113,8 @@ const QUERY =
   '&customer_name=RedBox%20Logistics&customer_slug=redbox-logistics'
 
 // load BASE COUNT CONCURRENCY PREFIX OUT [KILL_PID KILL_AFTER]: GET /next-tracking-number COUNT
-// times, each with its own x-request-id; optionally SIGTERMs KILL_PID after KILL_AFTER answers.
+// times, each with its own x-request-id and the bearer token in $WAYBILL_TOKEN; optionally
+// SIGTERMs KILL_PID after KILL_AFTER answers.
 async function load([base, count, concurrency, prefix, out, killPid, killAfter]) {
   const total = Number(count)
   const results = []
@@ -115,7 +125,7 @@ async function load([base, count, concurrency, prefix, out, killPid, killAfter])
     const id = `${prefix}-${i}`
     try {
       const response = await fetch(`${base}/next-tracking-number?${QUERY}`, {
-        headers: { 'x-request-id': id },
+        headers: { 'x-request-id': id, authorization: `Bearer ${process.env.WAYBILL_TOKEN}` },
         signal: AbortSignal.any([deadline, AbortSignal.timeout(15_000)]),
       })
       const body = await response.json().catch(() => ({}))
@@ -194,7 +204,7 @@ EOF
 json() { # json 'EXPRESSION of j' JSON: evaluates a JS expression over parsed JSON
   node -e 'const j = JSON.parse(process.argv[2]); const v = eval(process.argv[1]); process.stdout.write(typeof v === "string" ? v : JSON.stringify(v))' "$1" "$2"
 }
-client() { timeout 120 node "$TMP/client.mjs" "$@"; }
+client() { WAYBILL_TOKEN="${TOKEN:-}" timeout 120 node "$TMP/client.mjs" "$@"; }
 free_port() {
   node -e 'const s = require("node:net").createServer(); s.listen(0, "127.0.0.1", () => { process.stdout.write(String(s.address().port)); s.close() })'
 }
@@ -202,13 +212,19 @@ issued() { # issued PORT: tracking_numbers_issued_total of the instance on PORT
   curl -fsS --max-time 5 "http://127.0.0.1:$1/metrics" | awk '$1 == "tracking_numbers_issued_total" { print $2 }'
 }
 
+# The environment of the instances and of the CLI. TRUST_PROXY: nginx is on loopback, so the apps
+# take the client's address from the X-Forwarded-For that nginx sets (as compose.yaml does for
+# its network).
+WAYBILL_ENV=(NODE_ENV=production DATABASE_URL="$DATABASE" TRACKING_KEY="$KEY" SECRET_KEY="$SECRET"
+  TRUST_PROXY=127.0.0.1 LOGIN_RATE_LIMIT_MAX="$LOGIN_LIMIT")
+
 start_app() { # start_app NAME: starts an instance on a free port; sets APP_PID and APP_PORT
   local name="$1" log="$TMP/$1.log"
   # Its own working directory, so a developer's .env in the repo cannot change what is tested.
   (
     cd "$TMP"
-    exec env NODE_ENV=production HOST=127.0.0.1 PORT=0 LOG_LEVEL=info WEB_CONCURRENCY=1 \
-      DATABASE_URL="$DATABASE" TRACKING_KEY="$KEY" node "$ROOT/dist/src/server.js"
+    exec env "${WAYBILL_ENV[@]}" HOST=127.0.0.1 PORT=0 LOG_LEVEL=info WEB_CONCURRENCY=1 \
+      node "$ROOT/dist/src/server.js"
   ) >"$log" 2>&1 &
   APP_PID=$!
   APP_PORT=""
@@ -230,6 +246,15 @@ APP1_PID=$APP_PID APP1_PORT=$APP_PORT
 start_app app2
 APP2_PID=$APP_PID APP2_PORT=$APP_PORT
 say "   app1: pid $APP1_PID on 127.0.0.1:$APP1_PORT; app2: pid $APP2_PID on 127.0.0.1:$APP2_PORT"
+
+# A client user, created as an operator would (`npm run cli -- users create`, the password on
+# standard input), in the database both instances share.
+(
+  cd "$TMP"
+  printf '%s\n' "$PASSWORD" | timeout 60 env "${WAYBILL_ENV[@]}" \
+    node "$ROOT/dist/src/cli.js" users create "$USERNAME" --role client
+) >"$TMP/cli.log" 2>&1 || die "the CLI could not create user $USERNAME: $(cat "$TMP/cli.log")"
+say "   user: $USERNAME (client), created with the CLI"
 
 # Render deploy/nginx.conf for loopback: only the lines its header lists are changed.
 NGINX_DIR="$TMP/nginx"
@@ -280,6 +305,22 @@ check "/health passes through to an instance" \
   test "$(curl -sS --max-time 5 "$BASE/health")" = '{"status":"ok"}'
 check "/metrics is not exposed through the balancer" \
   test "$(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' "$BASE/metrics")" = 404
+QUERY='origin_country_id=MY&destination_country_id=ID&weight=1&created_at=2018-11-20T19:29:32%2B08:00&customer_id=de619854-b59b-425e-9db4-943979e1bd49&customer_name=R&customer_slug=r'
+check "without a token, issuing a number is refused (401)" \
+  test "$(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' "$BASE/next-tracking-number?$QUERY")" = 401
+
+# Sign in through nginx, as a client would; every request below sends the access token.
+LOGIN_STATUS="$(curl -sS --max-time 10 -o "$TMP/login.json" -w '%{http_code}' \
+  -H 'content-type: application/json' --data "{\"username\":\"$USERNAME\",\"password\":\"$PASSWORD\"}" \
+  "$BASE/api/token/")"
+TOKEN="$(json 'j.access || ""' "$(cat "$TMP/login.json")" 2>/dev/null || true)"
+[[ "$LOGIN_STATUS" == 200 && -n "$TOKEN" ]] ||
+  die "signing in through nginx (POST /api/token/) failed: $LOGIN_STATUS $(cat "$TMP/login.json")"
+pass "$USERNAME signs in through nginx (POST /api/token/): 200 with an access token"
+AUTH=(-H "authorization: Bearer $TOKEN")
+ME="$(curl -sS --max-time 5 "${AUTH[@]}" "$BASE/api/me/")"
+check "the bearer token reaches the app through nginx (/api/me/)" \
+  test "$(json 'j.name + " " + j.role' "$ME" 2>/dev/null)" = "$USERNAME client"
 
 BEFORE1="$(issued "$APP1_PORT")"
 BEFORE2="$(issued "$APP2_PORT")"
@@ -303,8 +344,8 @@ check "the access log names both upstreams" \
   "$(printf '%s\n' "127.0.0.1:$APP1_PORT" "127.0.0.1:$APP2_PORT" | sort | tr '\n' ' ' | sed 's/ $//')"
 
 header_id() { tr -d '\r' <"$1" | awk 'tolower($1) == "x-request-id:" { print $2 }'; }
-curl -sS --max-time 5 -D "$TMP/generated.headers" -o "$TMP/generated.json" \
-  "$BASE/next-tracking-number?origin_country_id=MY&destination_country_id=ID&weight=1&created_at=2018-11-20T19:29:32%2B08:00&customer_id=de619854-b59b-425e-9db4-943979e1bd49&customer_name=R&customer_slug=r"
+curl -sS --max-time 5 -D "$TMP/generated.headers" -o "$TMP/generated.json" "${AUTH[@]}" \
+  "$BASE/next-tracking-number?$QUERY"
 GENERATED="$(header_id "$TMP/generated.headers")"
 check "without a client id, nginx's own 32-hex id is sent back" grep -qxE '[0-9a-f]{32}' <<<"$GENERATED"
 check "nginx's id reached the app (its correlation_id) and nginx's access log" \
@@ -313,6 +354,25 @@ check "nginx's id reached the app (its correlation_id) and nginx's access log" \
 curl -sS --max-time 5 -D "$TMP/unsafe.headers" -o /dev/null -H 'x-request-id: not a safe id' "$BASE/health"
 UNSAFE="$(header_id "$TMP/unsafe.headers")"
 check "an unsafe client id is replaced by nginx's own" grep -qxE '[0-9a-f]{32}' <<<"$UNSAFE"
+
+say "== client addresses (TRUST_PROXY=127.0.0.1: the apps take X-Forwarded-For from nginx)"
+# Per-address limits (here the login limit, $LOGIN_LIMIT per instance) must count the client that
+# nginx saw, not nginx itself, and a client must not choose its address with its own
+# X-Forwarded-For. Failed logins from 127.0.0.2, each with a different forged header: two
+# instances allow at most 2 x $LOGIN_LIMIT, so one more must be refused. Then 127.0.0.3, another
+# client, must still be let through to a plain 401.
+failed_login() { # failed_login SOURCE_ADDRESS FORGED_XFF: prints the status
+  curl -sS --max-time 10 --interface "$1" -o /dev/null -w '%{http_code}\n' -H "x-forwarded-for: $2" \
+    -H 'content-type: application/json' --data '{"username":"nobody-here","password":"wrong"}' \
+    "$BASE/api/token/"
+}
+FROM2="$(for i in $(seq 1 $((2 * LOGIN_LIMIT + 1))); do failed_login 127.0.0.2 "198.51.100.$i"; done |
+  sort | uniq -c | awk '{ printf "%s%s x%s", sep, $2, $1; sep = ", " }')"
+FROM3="$(failed_login 127.0.0.3 198.51.100.99)"
+say "   $((2 * LOGIN_LIMIT + 1)) failed logins from 127.0.0.2: $FROM2; then one from 127.0.0.3: $FROM3"
+check "one client's forged X-Forwarded-For does not escape its login limit (429 reached)" \
+  grep -q '429' <<<"$FROM2"
+check "another client's address is counted apart (401, not 429)" test "$FROM3" = 401
 
 say "== app2 stopped (SIGTERM) while requests are in flight"
 STOPPING_AT=$SECONDS
@@ -345,13 +405,13 @@ TOTAL=$((REQUESTS + FAILOVER_REQUESTS + 50))
 check "all $TOTAL tracking numbers of the run are distinct" test "$(json j.distinct "$S")" = "$TOTAL"
 FROM_APP2="$(json "j.sample['127.0.0.1:$APP2_PORT']" "$L")"
 check "a number app2 issued is found through app1 (one shared database)" \
-  test "$(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' "$BASE/tracking-numbers/$FROM_APP2")" = 200
+  test "$(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' "${AUTH[@]}" "$BASE/tracking-numbers/$FROM_APP2")" = 200
 
 say "== app1 stopped too: nginx answers for itself"
 stop_pid "$APP1_PID" TERM
 APP1_PID=""
 DOWN_STATUS="$(curl -sS --max-time 10 -D "$TMP/down.headers" -o "$TMP/down.json" -w '%{http_code}' \
-  -H 'x-request-id: all-down-1' "$BASE/next-tracking-number")"
+  -H 'x-request-id: all-down-1' "${AUTH[@]}" "$BASE/next-tracking-number?$QUERY")"
 DOWN_ID="$(header_id "$TMP/down.headers")"
 DOWN_BODY="$(json 'j.code + " " + j.correlation_id' "$(cat "$TMP/down.json")" 2>/dev/null || true)"
 check "502 with the JSON error envelope and the client's request id" \
