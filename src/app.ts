@@ -1,3 +1,4 @@
+import { setTimeout } from 'node:timers/promises'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
@@ -75,7 +76,16 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
     flushIntervalMs: STATS_FLUSH_MS,
     onFlushError: (error) => app.log.warn({ err: error }, 'could not store issue counts'),
   })
-  const tracking = createTracking({ config, database, key, metrics, log: app.log, onIssued: stats.issued })
+  const orderRepository = createOrderRepository(database.db)
+  const tracking = createTracking({
+    config,
+    database,
+    key,
+    metrics,
+    log: app.log,
+    onIssued: stats.issued,
+    findOrder: (sequence) => orderRepository.findByTrackingSequence(sequence),
+  })
   const notifications = createNotificationWorker({
     db: database.db,
     gateway: config.sms.gateway && createSmsGateway(config.sms.gateway),
@@ -94,7 +104,12 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   app.addHook('onClose', async () => {
     stopFlushing()
     auth.close()
-    await notifications.stop()
+    // A send in flight may wait on a slow gateway for SMS_TIMEOUT_MS: wait at most half the
+    // shutdown budget for it. An unrecorded send's claim expires and another worker retries it.
+    await Promise.race([
+      notifications.stop(),
+      setTimeout(config.shutdownTimeoutMs / 2, undefined, { ref: false }),
+    ])
     await tracking.close()
     await stats.close().catch((error) => app.log.warn({ err: error }, 'could not store issue counts'))
     await database.close()
@@ -160,7 +175,6 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
     loginRateLimit: { max: config.rateLimit.loginMax, timeWindow: config.rateLimit.windowMs },
   })
   await app.register(trackingRoutes, { service: tracking.service })
-  const orderRepository = createOrderRepository(database.db)
   const customers = createCustomerService({
     repository: createCustomerRepository(database.db),
     hasOrders: (customerId) => orderRepository.hasOrders(customerId),

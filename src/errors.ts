@@ -1,5 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { isUnavailable } from './db/errors.js'
 import { validationDetails } from './validation.js'
 
 export type Details = Record<string, string[]>
@@ -77,6 +78,14 @@ export function toAppError(error: FastifyError | AppError | Error): AppError {
   }
   const code = fastifyError.code ? FRAMEWORK_ERRORS[fastifyError.code] : undefined
   if (code) return new AppError(code, fastifyError.message)
+  if (isUnavailable(error)) {
+    return new AppError(
+      'unavailable',
+      'The database is unavailable; try again shortly',
+      {},
+      { cause: error, headers: { 'retry-after': '1' } },
+    )
+  }
   const status = fastifyError.statusCode
   if (status === 429) return new AppError('rate_limited', 'Too many requests')
   if (status && status >= 400 && status < 500) return new AppError('bad_request', fastifyError.message)

@@ -122,3 +122,45 @@ test('behind a trusted proxy the client address comes from X-Forwarded-For', asy
   assert.equal((await from('203.0.113.8')).statusCode, 200, 'a different client behind the same proxy')
   assert.equal((await from('203.0.113.7')).statusCode, 429)
 })
+
+test('refused requests count too: a flood of bad or missing tokens reaches 429', async (t) => {
+  const app = await build(t, { RATE_LIMIT_MAX: '3' }, { as: null })
+  const garbage = { authorization: 'Bearer not-a-token' }
+  const statuses = []
+  for (let i = 0; i < 5; i++)
+    statuses.push((await app.inject({ url: '/api/me/', headers: garbage })).statusCode)
+  assert.deepEqual(statuses, [401, 401, 401, 429, 429])
+  const client = { authorization: `Bearer ${await tokenFor('client', 777)}` }
+  const small = []
+  for (let i = 0; i < 4; i++)
+    small.push((await app.inject({ url: '/api/users/', headers: client })).statusCode)
+  assert.deepEqual(small, [403, 403, 403, 429], 'too small a role counts against its token')
+})
+
+test('a refused request still gets CORS and security headers, so a browser can read the 401', async (t) => {
+  const app = await build(t, { CORS_ALLOWED_ORIGINS: 'https://admin.example.com' }, { as: null })
+  for (const headers of [{}, { authorization: 'Bearer expired.or.bad' }]) {
+    const res = await app.inject({
+      url: '/api/me/',
+      headers: { origin: 'https://admin.example.com', ...headers },
+    })
+    assert.equal(res.statusCode, 401)
+    assert.equal(res.headers['access-control-allow-origin'], 'https://admin.example.com')
+    assert.equal(res.headers['x-content-type-options'], 'nosniff')
+  }
+})
+
+test('a NUL or a control character in a login or a path is a 400, never a 500', async (t) => {
+  const app = await build(t, {}, { as: 'admin' })
+  const login = await app.inject({
+    method: 'POST',
+    url: '/api/token/',
+    payload: { username: 'a\u0000b', password: 'whatever' },
+  })
+  assert.equal(login.statusCode, 400)
+  assert.equal(
+    (await app.inject({ method: 'PATCH', url: '/api/users/a%00b/', payload: { disabled: true } })).statusCode,
+    400,
+  )
+  assert.equal((await app.inject({ url: '/api/orders/?tracking_number=a%00b' })).statusCode, 400)
+})

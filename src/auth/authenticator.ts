@@ -18,10 +18,16 @@ interface Verified {
   claims?: AccessClaims
 }
 
+/** What revokes Waybill access tokens before they expire. */
 export interface Revocations {
-  revokedAccessTokens(now: string): Promise<string[]>
-  disabledUserIds(): Promise<number[]>
+  /** Token ids (`jti`) and sign-ins (`sid:<family>`) revoked and not yet expired. */
+  revokedTokens(now: string): Promise<string[]>
+  /** Per user, the instant (ms) before which their tokens are refused; Infinity while disabled. */
+  tokenCutoffs(): Promise<Map<number, number>>
 }
+
+/** One revocation made in this process: a token, a sign-in, or a user's tokens issued before `before`. */
+export type Revocation = { jti: string } | { sid: string } | { userId: number; before: number }
 
 const CACHE_SIZE = 10_000
 
@@ -50,8 +56,10 @@ export function createAuthenticator(deps: {
   onPollError: (error: unknown) => void
 }) {
   const cache = new Map<string, Verified>()
-  let revokedJtis = new Set<string>()
-  let disabledUsers = new Set<number>()
+  let revoked = new Set<string>()
+  let cutoffs = new Map<number, number>()
+  // Made here since the last poll began: a poll that read the database just before must not undo them.
+  let recent: Revocation[] = []
 
   async function verify(token: string): Promise<Verified> {
     if (claimedIssuer(token) === ISSUER || !deps.oidc) {
@@ -64,18 +72,37 @@ export function createAuthenticator(deps: {
     return { principal, expiresAt: (exp ?? 0) * 1000 }
   }
 
-  function isRevoked(verified: Verified): boolean {
-    const { claims } = verified
-    return claims !== undefined && (revokedJtis.has(claims.jti) || disabledUsers.has(claims.userId))
+  function isRevoked({ claims }: Verified): boolean {
+    if (!claims) return false
+    const cutoff = cutoffs.get(claims.userId)
+    return (
+      revoked.has(claims.jti) ||
+      revoked.has(`sid:${claims.sid}`) ||
+      (cutoff !== undefined && claims.issuedAt * 1000 <= cutoff)
+    )
+  }
+
+  function apply(revocation: Revocation): void {
+    if ('jti' in revocation) revoked.add(revocation.jti)
+    else if ('sid' in revocation) revoked.add(`sid:${revocation.sid}`)
+    else cutoffs.set(revocation.userId, Math.max(cutoffs.get(revocation.userId) ?? 0, revocation.before))
   }
 
   async function poll(): Promise<void> {
-    const [jtis, users] = await Promise.all([
-      deps.revocations.revokedAccessTokens(new Date().toISOString()),
-      deps.revocations.disabledUserIds(),
-    ])
-    revokedJtis = new Set(jtis)
-    disabledUsers = new Set(users)
+    const local = recent
+    recent = []
+    try {
+      const [tokens, users] = await Promise.all([
+        deps.revocations.revokedTokens(new Date().toISOString()),
+        deps.revocations.tokenCutoffs(),
+      ])
+      revoked = new Set(tokens)
+      cutoffs = users
+    } finally {
+      // Whatever was made here during (or just before) the poll is applied again on top.
+      for (const revocation of local) apply(revocation)
+      for (const revocation of recent) apply(revocation)
+    }
   }
   let timer: NodeJS.Timeout | undefined
 
@@ -100,9 +127,9 @@ export function createAuthenticator(deps: {
       return verified
     },
 
-    revoked(revocation: { jti?: string; userId?: number }): void {
-      if (revocation.jti) revokedJtis.add(revocation.jti)
-      if (revocation.userId !== undefined) disabledUsers.add(revocation.userId)
+    revoked(revocation: Revocation): void {
+      apply(revocation)
+      recent.push(revocation)
     },
 
     /** Loads the revocations, then keeps polling for them until stop(). */

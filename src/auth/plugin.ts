@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError } from '../errors.js'
-import type { Authenticator } from './authenticator.js'
+import { type Authenticator, missingToken } from './authenticator.js'
 import { allows, type Principal, type Role } from './roles.js'
 
 /** Who may call a route: anyone, or a bearer token whose role is at least this one. */
@@ -12,8 +12,10 @@ declare module 'fastify' {
     auth?: RouteAuth
   }
   interface FastifyRequest {
-    /** Set by the auth hook on every route that is not public. */
+    /** Who sent the request, when it carried a valid bearer token (always, past a non-public route's checks). */
     principal: Principal | null
+    /** Why the bearer token it carried was refused. */
+    authError: unknown
   }
   interface FastifyInstance {
     /** Every route's method, URL and access rule, for documentation and for the route-walking test. */
@@ -41,6 +43,7 @@ export const authPlugin = fp(
   async (app: FastifyInstance, options: { authenticator: Authenticator }) => {
     const { authenticator } = options
     app.decorateRequest('principal', null)
+    app.decorateRequest('authError', null)
     app.decorate('routeAccess', [])
 
     app.addHook('onRoute', (route) => {
@@ -53,12 +56,25 @@ export const authPlugin = fp(
       for (const method of [route.method].flat()) app.routeAccess.push({ method, url: route.url, auth })
     })
 
+    // Two steps. onRequest only finds out who is calling, and never refuses: the rate limit (keyed
+    // by that principal, else the address), CORS and the security headers then run on every
+    // request, refused ones included. preParsing refuses, before any body is read.
     app.addHook('onRequest', async (request: FastifyRequest) => {
+      const header = request.headers.authorization
+      if (header === undefined) return
+      try {
+        request.principal = (await authenticator.authenticate(header)).principal
+      } catch (error) {
+        request.authError = error
+      }
+    })
+
+    app.addHook('preParsing', async (request: FastifyRequest) => {
       // Unknown URLs have no config: they need a token too, so they reveal nothing.
       const required = request.routeOptions.config.auth ?? 'client'
       if (required === 'public') return
-      const { principal } = await authenticator.authenticate(request.headers.authorization)
-      request.principal = principal
+      const { principal } = request
+      if (!principal) throw request.authError ?? missingToken()
       if (!principal.role || !allows(principal.role, required)) throw forbidden(principal, required)
     })
 

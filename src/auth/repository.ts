@@ -13,15 +13,27 @@ export interface User {
 }
 
 export type RotateOutcome =
-  | { kind: 'rotated'; user: User & { password_hash: string } }
+  | { kind: 'rotated'; user: User & { password_hash: string }; familyId: string }
   /** The token was already used: someone holds a copy. Its whole family is now revoked. */
-  | { kind: 'reused' }
+  | { kind: 'reused'; familyId: string }
   | { kind: 'invalid' }
 
 const USER_COLUMNS = ['id', 'username', 'role', 'disabled', 'created_at', 'updated_at'] as const
 
-function toUser<T extends { disabled: number }>(row: T): Omit<T, 'disabled'> & { disabled: boolean } {
-  return { ...row, disabled: row.disabled === 1 }
+function toUser<T extends { disabled: number }>(
+  row: T,
+): Omit<T, 'disabled' | 'tokens_valid_after'> & { disabled: boolean } {
+  const { tokens_valid_after: _, ...user } = row as T & { tokens_valid_after?: unknown }
+  return { ...user, disabled: row.disabled === 1 }
+}
+
+/** Revokes every access token of a sign-in, until the longest of them has expired. */
+function revokeSignIn(db: Database, familyId: string, until: string) {
+  return db
+    .insertInto('revoked_tokens')
+    .values({ token_id: `sid:${familyId}`, expires_at: until })
+    .onConflict((oc) => oc.column('token_id').doNothing())
+    .execute()
 }
 
 export function createAuthRepository(db: Database) {
@@ -71,7 +83,11 @@ export function createAuthRepository(db: Database) {
       return db.transaction().execute(async (trx) => {
         const row = await trx
           .updateTable('users')
-          .set({ disabled: disabled ? 1 : 0, updated_at: now })
+          .set(
+            disabled
+              ? { disabled: 1, tokens_valid_after: now, updated_at: now }
+              : { disabled: 0, updated_at: now },
+          )
           .where('username', '=', username)
           .returning(USER_COLUMNS)
           .executeTakeFirst()
@@ -87,9 +103,22 @@ export function createAuthRepository(db: Database) {
       })
     },
 
-    async disabledUserIds(): Promise<number[]> {
-      const rows = await db.selectFrom('users').select('id').where('disabled', '=', 1).execute()
-      return rows.map((r) => r.id)
+    /**
+     * Per user, the instant before which access tokens are refused: when they were last disabled,
+     * or for ever while they are disabled.
+     */
+    async tokenCutoffs(): Promise<Map<number, number>> {
+      const rows = await db
+        .selectFrom('users')
+        .select(['id', 'disabled', 'tokens_valid_after'])
+        .where((eb) => eb.or([eb('disabled', '=', 1), eb('tokens_valid_after', 'is not', null)]))
+        .execute()
+      return new Map(
+        rows.map((r) => [
+          r.id,
+          r.disabled === 1 ? Number.POSITIVE_INFINITY : Date.parse(r.tokens_valid_after as string),
+        ]),
+      )
     },
 
     async insertRefreshToken(token: {
@@ -120,6 +149,8 @@ export function createAuthRepository(db: Database) {
       hash: string,
       next: { hash: string; expiresAt: string },
       now: string,
+      /** Until when the sign-in's access tokens stay revoked if this is a reuse. */
+      accessExpiry: string,
     ): Promise<RotateOutcome> {
       const outcome = await db.transaction().execute(async (trx): Promise<RotateOutcome> => {
         const used = await trx
@@ -144,7 +175,8 @@ export function createAuthRepository(db: Database) {
             .where('family_id', '=', known.family_id)
             .where('revoked_at', 'is', null)
             .execute()
-          return { kind: 'reused' }
+          await revokeSignIn(trx, known.family_id, accessExpiry)
+          return { kind: 'reused', familyId: known.family_id }
         }
         const user = await trx
           .selectFrom('users')
@@ -162,49 +194,56 @@ export function createAuthRepository(db: Database) {
             expires_at: next.expiresAt,
           })
           .execute()
-        return { kind: 'rotated', user: toUser(user) }
+        return { kind: 'rotated', user: toUser(user), familyId: used.family_id }
       })
       return outcome
     },
 
-    /** Logout: the token's whole family stops working. Returns false for an unknown token. */
-    async revokeFamilyOf(hash: string, now: string): Promise<boolean> {
-      const row = await db
-        .selectFrom('refresh_tokens')
-        .select('family_id')
-        .where('token_hash', '=', hash)
-        .executeTakeFirst()
-      if (!row) return false
-      await db
-        .updateTable('refresh_tokens')
-        .set({ revoked_at: now })
-        .where('family_id', '=', row.family_id)
-        .where('revoked_at', 'is', null)
-        .execute()
-      return true
+    /**
+     * Sign-out: the refresh token's whole family stops working, and every access token of the
+     * sign-in. Returns the family, or undefined for an unknown token.
+     */
+    async signOut(hash: string, now: string, accessExpiry: string): Promise<string | undefined> {
+      return db.transaction().execute(async (trx) => {
+        const row = await trx
+          .updateTable('refresh_tokens')
+          .set({ revoked_at: now })
+          .where('token_hash', '=', hash)
+          .returning('family_id')
+          .executeTakeFirst()
+        if (!row) return undefined
+        await trx
+          .updateTable('refresh_tokens')
+          .set({ revoked_at: now })
+          .where('family_id', '=', row.family_id)
+          .where('revoked_at', 'is', null)
+          .execute()
+        await revokeSignIn(trx, row.family_id, accessExpiry)
+        return row.family_id
+      })
     },
 
-    async revokeAccessToken(jti: string, expiresAt: string): Promise<void> {
+    async revokeToken(jti: string, expiresAt: string): Promise<void> {
       await db
-        .insertInto('revoked_access_tokens')
-        .values({ jti, expires_at: expiresAt })
-        .onConflict((oc) => oc.column('jti').doNothing())
+        .insertInto('revoked_tokens')
+        .values({ token_id: jti, expires_at: expiresAt })
+        .onConflict((oc) => oc.column('token_id').doNothing())
         .execute()
     },
 
-    async revokedAccessTokens(now: string): Promise<string[]> {
+    async revokedTokens(now: string): Promise<string[]> {
       const rows = await db
-        .selectFrom('revoked_access_tokens')
-        .select('jti')
+        .selectFrom('revoked_tokens')
+        .select('token_id')
         .where('expires_at', '>', now)
         .execute()
-      return rows.map((r) => r.jti)
+      return rows.map((r) => r.token_id)
     },
 
     /** Removes what can no longer matter: expired refresh tokens and revocations of expired tokens. */
     async deleteExpired(now: string): Promise<void> {
       await db.deleteFrom('refresh_tokens').where('expires_at', '<=', now).execute()
-      await db.deleteFrom('revoked_access_tokens').where('expires_at', '<=', now).execute()
+      await db.deleteFrom('revoked_tokens').where('expires_at', '<=', now).execute()
     },
   }
 }

@@ -11,7 +11,7 @@ const RoleSchema = Type.Union(
 
 export const LoginBody = Type.Object({
   // No format rules at login: the answer must not tell a malformed name from an unknown one.
-  username: Type.String({ minLength: 1, maxLength: 200 }),
+  username: Type.String({ format: 'plain-text', minLength: 1, maxLength: 200 }),
   password: Type.String({ minLength: 1, maxLength: 1024 }),
 })
 export type LoginBody = Static<typeof LoginBody>
@@ -45,7 +45,9 @@ export const CreateUserBody = Type.Object({
 })
 export type CreateUserBody = Static<typeof CreateUserBody>
 
-export const UserParams = Type.Object({ username: Type.String({ minLength: 1, maxLength: 64 }) })
+export const UserParams = Type.Object({
+  username: Type.String({ format: 'plain-text', minLength: 1, maxLength: 64 }),
+})
 export type UserParams = Static<typeof UserParams>
 
 export const UpdateUserBody = Type.Object({ disabled: Type.Boolean() })

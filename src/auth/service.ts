@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { AppError } from '../errors.js'
+import type { Revocation } from './authenticator.js'
 import { hashPassword, verifyAgainstNothing, verifyPassword } from './passwords.js'
 import type { AuthRepository, User } from './repository.js'
 import type { Role } from './roles.js'
@@ -15,7 +16,7 @@ export interface AuthServiceDeps {
   tokens: AccessTokens
   refreshTtlSeconds: number
   /** Told at once of revocations made here; other instances learn of them by polling. */
-  onRevoked?: (revocation: { jti?: string; userId?: number }) => void
+  onRevoked?: (revocation: Revocation) => void
   /** Warned when a used refresh token comes back: a sign that it was stolen. */
   onReuse?: () => void
 }
@@ -27,6 +28,8 @@ const badRefresh = () => new AppError('unauthorized', 'The refresh token is inva
 export function createAuthService(deps: AuthServiceDeps) {
   const { repository, tokens } = deps
   const refreshExpiry = (now: Date) => new Date(now.getTime() + deps.refreshTtlSeconds * 1000).toISOString()
+  // Revocations last until the last access token they cover has expired.
+  const accessExpiry = (now: Date) => new Date(now.getTime() + tokens.ttlSeconds * 1000).toISOString()
 
   async function issuePair(user: Pick<User, 'id' | 'username' | 'role'>, familyId: string, now: Date) {
     const refresh = newRefreshToken()
@@ -37,7 +40,7 @@ export function createAuthService(deps: AuthServiceDeps) {
       now: now.toISOString(),
       expiresAt: refreshExpiry(now),
     })
-    return { access: await tokens.sign(user), refresh: refresh.token }
+    return { access: await tokens.sign(user, familyId), refresh: refresh.token }
   }
 
   return {
@@ -59,21 +62,33 @@ export function createAuthService(deps: AuthServiceDeps) {
         hashRefreshToken(token),
         { hash: next.hash, expiresAt: refreshExpiry(now) },
         now.toISOString(),
+        accessExpiry(now),
       )
-      if (outcome.kind === 'reused') deps.onReuse?.()
+      if (outcome.kind === 'reused') {
+        deps.onRevoked?.({ sid: outcome.familyId })
+        deps.onReuse?.()
+      }
       if (outcome.kind !== 'rotated') throw badRefresh()
-      return { access: await tokens.sign(outcome.user), refresh: next.token }
+      return { access: await tokens.sign(outcome.user, outcome.familyId), refresh: next.token }
     },
 
-    /** Logout: the refresh token's family is revoked, and the access token too when it is given. */
+    /**
+     * Sign-out: the refresh token's family and every access token of that sign-in are revoked
+     * (and the access token sent with the request, if it belongs to another sign-in).
+     */
     async revoke(refreshToken: string, access?: AccessClaims): Promise<void> {
-      const now = new Date().toISOString()
-      const known = await repository.revokeFamilyOf(hashRefreshToken(refreshToken), now)
-      if (access) {
-        await repository.revokeAccessToken(access.jti, new Date(access.expiresAt * 1000).toISOString())
+      const now = new Date()
+      const familyId = await repository.signOut(
+        hashRefreshToken(refreshToken),
+        now.toISOString(),
+        accessExpiry(now),
+      )
+      if (familyId) deps.onRevoked?.({ sid: familyId })
+      if (access && access.sid !== familyId) {
+        await repository.revokeToken(access.jti, new Date(access.expiresAt * 1000).toISOString())
         deps.onRevoked?.({ jti: access.jti })
       }
-      if (!known) throw badRefresh()
+      if (!familyId) throw badRefresh()
     },
 
     async createUser(username: string, password: string, role: Role): Promise<User> {
@@ -90,7 +105,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     async setDisabled(username: string, disabled: boolean): Promise<User> {
       const user = await repository.setDisabled(username, disabled, new Date().toISOString())
       if (!user) throw new AppError('not_found', `No user named ${username}`)
-      if (disabled) deps.onRevoked?.({ userId: user.id })
+      if (disabled) deps.onRevoked?.({ userId: user.id, before: Number.POSITIVE_INFINITY })
       return user
     },
 

@@ -29,6 +29,10 @@ export interface AccessClaims {
   username: string
   role: Role
   jti: string
+  /** The sign-in (refresh token family) the token belongs to: revoking it revokes the token. */
+  sid: string
+  /** Seconds since the epoch. */
+  issuedAt: number
   /** Seconds since the epoch. */
   expiresAt: number
 }
@@ -36,8 +40,12 @@ export interface AccessClaims {
 export function createAccessTokens(key: Uint8Array, ttlSeconds: number) {
   return {
     ttlSeconds,
-    async sign(user: { id: number; username: string; role: Role }): Promise<string> {
-      return new SignJWT({ name: user.username, role: user.role })
+    /** `sid`: the sign-in; scripts' tokens (the CLI's) get one of their own. */
+    async sign(
+      user: { id: number; username: string; role: Role },
+      sid: string = randomUUID(),
+    ): Promise<string> {
+      return new SignJWT({ name: user.username, role: user.role, sid })
         .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
         .setIssuer(ISSUER)
         .setAudience(AUDIENCE)
@@ -55,19 +63,28 @@ export function createAccessTokens(key: Uint8Array, ttlSeconds: number) {
           algorithms: ['HS256'],
           issuer: ISSUER,
           audience: AUDIENCE,
-          requiredClaims: ['exp', 'jti', 'sub'],
+          requiredClaims: ['exp', 'iat', 'jti', 'sub'],
         })
         const userId = Number(payload.sub)
-        const { name, role } = payload
+        const { name, role, sid } = payload
         if (
           !Number.isSafeInteger(userId) ||
           typeof name !== 'string' ||
           typeof role !== 'string' ||
-          !isRole(role)
+          !isRole(role) ||
+          typeof sid !== 'string'
         ) {
           throw new Error('unexpected claims')
         }
-        return { userId, username: name, role, jti: payload.jti as string, expiresAt: payload.exp as number }
+        return {
+          userId,
+          username: name,
+          role,
+          jti: payload.jti as string,
+          sid,
+          issuedAt: payload.iat as number,
+          expiresAt: payload.exp as number,
+        }
       } catch {
         throw invalidToken()
       }

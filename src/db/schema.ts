@@ -43,6 +43,7 @@ export interface UsersTable {
   role: Role
   /** 0 or 1. */
   disabled: number
+  tokens_valid_after: string | null
   created_at: string
   updated_at: string
 }
@@ -57,8 +58,9 @@ export interface RefreshTokensTable {
   revoked_at: string | null
 }
 
-export interface RevokedAccessTokensTable {
-  jti: string
+export interface RevokedTokensTable {
+  /** An access token's jti, or `sid:<family>` for every access token of one sign-in. */
+  token_id: string
   expires_at: string
 }
 
@@ -129,7 +131,7 @@ export interface Tables {
   idempotency_keys: IdempotencyKeysTable
   users: UsersTable
   refresh_tokens: RefreshTokensTable
-  revoked_access_tokens: RevokedAccessTokensTable
+  revoked_tokens: RevokedTokensTable
   notifications: NotificationsTable
   customers: CustomersTable
   orders: OrdersTable

@@ -26,8 +26,9 @@ const RECIPIENT_CODES: Record<number, Verdict> = {
   // RiskHold: AT's fraud checks hold the message (and may release it): a retry could duplicate it
   // and makes the account look riskier still.
   401: 'permanent',
-  // InvalidSenderId: configuration; every message fails alike until AT_SENDER_ID is changed.
-  402: 'permanent-operator',
+  // InvalidSenderId: configuration; every message fails alike until AT_SENDER_ID is fixed, and
+  // then all of them should go: retried without using up attempts, like a bad API key.
+  402: 'retry-operator',
   403: 'permanent', // InvalidPhoneNumber: a property of the recipient
   404: 'permanent', // UnsupportedNumberType: idem
   405: 'retry-operator', // InsufficientBalance: goes through once the account is topped up

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import { PostgresAdapter, type Selectable } from 'kysely'
-import type { Database } from '../db/index.js'
+import { PostgresAdapter, type Selectable, sql, type UpdateObject } from 'kysely'
+import type { Database, Tables } from '../db/index.js'
 import type { NotificationsTable } from '../db/schema.js'
 
 // The SMS outbox's SQL. Rows move pending → sending (claimed) → sent | failed, or back to pending
@@ -103,7 +103,7 @@ interface Held {
 async function settle(
   db: Database,
   held: Held,
-  values: Partial<Omit<NotificationsTable, 'id'>>,
+  values: UpdateObject<Tables, 'notifications'>,
 ): Promise<boolean> {
   const result = await db
     .updateTable('notifications')
@@ -132,18 +132,24 @@ export function markSent(
   })
 }
 
+/**
+ * Back to pending, due at `nextAttemptAt`. `countAttempt: false` gives back the attempt the claim
+ * counted: a fault only an operator can fix (bad key, no balance) must not use up the limit.
+ */
 export function markRetry(
   db: Database,
   held: Held,
   nextAttemptAt: Date,
   error: string,
   now: Date = new Date(),
+  countAttempt = true,
 ): Promise<boolean> {
   return settle(db, held, {
     status: 'pending',
     next_attempt_at: nextAttemptAt.toISOString(),
     last_error: error,
     updated_at: now.toISOString(),
+    ...(countAttempt ? {} : { attempts: sql<number>`attempts - 1` }),
   })
 }
 

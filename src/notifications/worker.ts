@@ -78,8 +78,23 @@ export function createNotificationWorker(options: NotificationWorkerOptions): No
       if (applied) loud({ ...context, reason: error }, 'SMS failed for good')
       return applied ? 'failed' : undefined
     }
-    const delay = retryDelay(row.attempts, retryBaseMs, retryMaxMs, random)
-    const applied = await markRetry(db, held, new Date(Date.now() + delay), outcome.reason)
+    // An operator fault gives its attempt back (the limit is for passing faults) and waits the
+    // longest delay: the gateway answers the same until someone fixes the account.
+    const operator = outcome.kind === 'retry' && outcome.operatorAction === true
+    const delay = retryDelay(
+      operator ? Number.MAX_SAFE_INTEGER : row.attempts,
+      retryBaseMs,
+      retryMaxMs,
+      random,
+    )
+    const applied = await markRetry(
+      db,
+      held,
+      new Date(Date.now() + delay),
+      outcome.reason,
+      new Date(),
+      !operator,
+    )
     if (applied) loud({ ...context, reason: outcome.reason, retryInMs: delay }, 'SMS not sent, will retry')
     return applied ? 'retry' : undefined
   }

@@ -33,7 +33,7 @@ export interface NewOrder {
 }
 
 export interface OrderFilter {
-  /** ISO instants: order_time >= from and < until. */
+  /** ISO instants: order_time >= from and <= until. */
   from?: string
   until?: string
   status?: OrderStatus
@@ -141,7 +141,7 @@ export function createOrderRepository(db: Database) {
     async list(filter: OrderFilter, request: PageRequest): Promise<Page<OrderRow>> {
       let query = joined()
       if (filter.from) query = query.where('orders.order_time', '>=', filter.from)
-      if (filter.until) query = query.where('orders.order_time', '<', filter.until)
+      if (filter.until) query = query.where('orders.order_time', '<=', filter.until)
       if (filter.status) query = query.where('orders.status', '=', filter.status)
       if (filter.customerCode) query = query.where('c.code', '=', filter.customerCode)
       if (filter.trackingNumber) query = query.where('orders.tracking_number', '=', filter.trackingNumber)
@@ -163,6 +163,15 @@ export function createOrderRepository(db: Database) {
           ),
         ])
       return page(joined().where(matches), request)
+    },
+
+    /** For tracking lookups: the order whose number has this sequence value. */
+    async findByTrackingSequence(sequence: number) {
+      return db
+        .selectFrom('orders')
+        .select(['tracking_number', 'order_time', 'status', 'updated_at'])
+        .where('tracking_sequence', '=', sequence)
+        .executeTakeFirst()
     },
 
     async hasOrders(customerId: number): Promise<boolean> {

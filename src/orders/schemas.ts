@@ -37,7 +37,9 @@ export const OrderListQuery = Type.Object({
   end_date: Type.Optional(CalendarDate('Orders placed on or before this day (UTC), YYYY-MM-DD')),
   status: Type.Optional(Status),
   customer_code: Type.Optional(CustomerCode),
-  tracking_number: Type.Optional(Type.String({ maxLength: 64, description: 'The order with this number' })),
+  tracking_number: Type.Optional(
+    Type.String({ pattern: '^[A-Za-z0-9]{1,64}$', description: 'The order with this number (either case)' }),
+  ),
   ...PageQueryFields,
 })
 export type OrderListQuery = Static<typeof OrderListQuery>

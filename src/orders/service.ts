@@ -1,4 +1,5 @@
 import type { Customer } from '../customers/repository.js'
+import { isForeignKeyViolation } from '../db/errors.js'
 import type { OrderStatus } from '../db/schema.js'
 import { AppError } from '../errors.js'
 import type { PageRequest } from '../pagination.js'
@@ -28,6 +29,12 @@ export interface OrderServiceDeps {
 }
 
 const SMS_ITEM_LENGTH = 60
+
+function unknownCustomer(code: string): AppError {
+  return new AppError('validation_failed', 'The request is invalid', {
+    customer_code: [`no customer has the code ${code}`],
+  })
+}
 
 /** Only ASCII letters fold: toUpperCase() would turn look-alikes such as ı and ſ into I and S. */
 export function asciiUpper(text: string): string {
@@ -62,17 +69,14 @@ export function toReply(row: OrderRow): OrderReply {
   }
 }
 
-/** A YYYY-MM-DD range, inclusive, as instants: [start 00:00Z, the day after end 00:00Z). */
+/** A YYYY-MM-DD range, inclusive, as instants: [start 00:00Z, end 23:59:59.999Z]. */
 function dateRange(
   query: Pick<OrderListQuery, 'start_date' | 'end_date'>,
 ): Pick<OrderFilter, 'from' | 'until'> {
   const range: Pick<OrderFilter, 'from' | 'until'> = {}
   if (query.start_date) range.from = `${query.start_date}T00:00:00.000Z`
-  if (query.end_date) {
-    const next = new Date(`${query.end_date}T00:00:00.000Z`)
-    next.setUTCDate(next.getUTCDate() + 1)
-    range.until = next.toISOString()
-  }
+  // The last millisecond of the day: timestamps are stored with milliseconds.
+  if (query.end_date) range.until = `${query.end_date}T23:59:59.999Z`
   if (query.start_date && query.end_date && query.start_date > query.end_date) {
     throw new AppError('validation_failed', 'The request is invalid', {
       end_date: ['must not be before start_date'],
@@ -95,11 +99,7 @@ export function createOrderService(deps: OrderServiceDeps) {
     /** Stores the order, its tracking number and its SMS in one transaction. */
     async create(body: OrderBody): Promise<OrderReply> {
       const customer = await deps.findCustomerByCode(body.customer_code)
-      if (!customer) {
-        throw new AppError('validation_failed', 'The request is invalid', {
-          customer_code: [`no customer has the code ${body.customer_code}`],
-        })
-      }
+      if (!customer) throw unknownCustomer(body.customer_code)
       const origin = body.origin_country_id ?? null
       const destination = body.destination_country_id ?? null
       if (deps.format === 'route' && (!origin || !destination)) {
@@ -110,24 +110,30 @@ export function createOrderService(deps: OrderServiceDeps) {
         })
       }
       const tracking = await deps.tracking.allocate({ origin: origin ?? '', destination: destination ?? '' })
-      const id = await repository.create(
-        {
-          customerId: customer.id,
-          item: body.item,
-          amountMinor: parseAmountMinor(body.amount) as number, // the schema has checked it
-          origin,
-          destination,
-          weightGrams: body.weight === undefined ? null : (parseWeightGrams(body.weight) ?? null),
-          trackingSequence: tracking.sequence,
-          trackingNumber: tracking.trackingNumber,
-          now: now().toISOString(),
-        },
-        {
-          event: 'created',
-          recipient: customer.phone_number,
-          message: smsText('created', body.item, tracking.trackingNumber),
-        },
-      )
+      const id = await repository
+        .create(
+          {
+            customerId: customer.id,
+            item: body.item,
+            amountMinor: parseAmountMinor(body.amount) as number, // the schema has checked it
+            origin,
+            destination,
+            weightGrams: body.weight === undefined ? null : (parseWeightGrams(body.weight) ?? null),
+            trackingSequence: tracking.sequence,
+            trackingNumber: tracking.trackingNumber,
+            now: now().toISOString(),
+          },
+          {
+            event: 'created',
+            recipient: customer.phone_number,
+            message: smsText('created', body.item, tracking.trackingNumber),
+          },
+        )
+        .catch((error: unknown) => {
+          // The customer was deleted between the lookup and the insert.
+          if (isForeignKeyViolation(error)) throw unknownCustomer(body.customer_code)
+          throw error
+        })
       deps.notified?.()
       return toReply(await get(id))
     },
@@ -170,7 +176,10 @@ export function createOrderService(deps: OrderServiceDeps) {
     },
 
     async search(q: string, page: PageRequest) {
-      const { count, results } = await repository.search(q.trim(), page)
+      const term = q.trim()
+      if (term === '')
+        throw new AppError('validation_failed', 'The request is invalid', { q: ['must not be blank'] })
+      const { count, results } = await repository.search(term, page)
       return { count, results: results.map(toReply) }
     },
   }

@@ -6,7 +6,7 @@ import { Allocator } from './allocator.js'
 import { createCodec } from './codec.js'
 import { Recorder } from './recorder.js'
 import { createTrackingRepository, type WriteEntry } from './repository.js'
-import { createTrackingService } from './service.js'
+import { createTrackingService, type TrackingServiceDeps } from './service.js'
 import { Supply } from './supply.js'
 import { directWriter, threadedWriter } from './writer.js'
 
@@ -21,6 +21,8 @@ export function createTracking(deps: {
   log: FastifyBaseLogger
   /** Told of every number issued (for the dashboard's counts). */
   onIssued?: (count: number) => void
+  /** Where lookups find the numbers given to orders. */
+  findOrder?: TrackingServiceDeps['findOrder']
 }) {
   const { config, database, metrics, log } = deps
   const repository = createTrackingRepository(database.db)
@@ -57,6 +59,7 @@ export function createTracking(deps: {
     supply: new Supply(allocator, codec),
     recorder,
     codec,
+    ...(deps.findOrder ? { findOrder: deps.findOrder } : {}),
     onIssued: (count) => {
       metrics.issued.inc(count)
       deps.onIssued?.(count)

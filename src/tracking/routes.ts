@@ -142,7 +142,17 @@ export async function trackingRoutes(parent: FastifyInstance, options: { service
       },
     },
     async (request) => {
-      const record = await service.find(request.params.tracking_number)
+      const found = await service.find(request.params.tracking_number)
+      if (found.kind === 'order') {
+        const { order } = found
+        return {
+          id: found.sequence,
+          tracking_number: order.tracking_number,
+          created_at: order.order_time,
+          order: { status: order.status, updated_at: order.updated_at },
+        }
+      }
+      const { record } = found
       return {
         id: record.sequence,
         uuid: record.uuid,

@@ -86,8 +86,17 @@ export const BatchReply = Type.Object({
 
 export const TrackingRecordReply = Type.Object({
   id: Type.Integer(),
-  uuid: Type.String({ format: 'uuid' }),
+  uuid: Type.Optional(Type.String({ format: 'uuid', description: 'Numbers issued through this API' })),
   tracking_number: TrackingNumber,
   created_at: Timestamp,
-  request_metadata: RequestMetadata,
+  request_metadata: Type.Optional(RequestMetadata),
+  order: Type.Optional(
+    Type.Object(
+      {
+        status: Type.String({ examples: ['SHIPPED'] }),
+        updated_at: Timestamp,
+      },
+      { description: "Numbers given to an order (/api/orders/): the order's progress" },
+    ),
+  ),
 })

@@ -30,8 +30,22 @@ export interface TrackingServiceDeps {
   recorder: Pick<Recorder<WriteEntry>, 'write'>
   codec: Pick<Codec, 'assemble' | 'decode'>
   onIssued?: (count: number) => void
+  /** Numbers given to orders are stored with the order: where a lookup looks second. */
+  findOrder?: (sequence: number) => Promise<OrderTracking | undefined>
   now?: () => Date
 }
+
+/** What a tracking lookup shows of an order. */
+export interface OrderTracking {
+  tracking_number: string
+  order_time: string
+  status: string
+  updated_at: string
+}
+
+export type Lookup =
+  | { kind: 'request'; record: TrackingRecord }
+  | { kind: 'order'; sequence: number; order: OrderTracking }
 
 function unavailable(cause: unknown): AppError {
   return new AppError(
@@ -159,7 +173,7 @@ export function createTrackingService(deps: TrackingServiceDeps) {
     },
 
     /** The stored record; a malformed number or a wrong check character never reaches the database. */
-    async find(typed: string): Promise<TrackingRecord> {
+    async find(typed: string): Promise<Lookup> {
       // People copy numbers from labels in either case; the canonical form is upper case. Only
       // ASCII letters fold: toUpperCase() would turn look-alikes such as ı and ſ into I and S.
       const trackingNumber = typed.replace(/[a-z]/g, (letter) => letter.toUpperCase())
@@ -176,16 +190,17 @@ export function createTrackingService(deps: TrackingServiceDeps) {
         throw notFound // well-formed with a valid check character, but outside this key's range
       }
       if (sequence > BigInt(Number.MAX_SAFE_INTEGER)) throw notFound
-      let found: TrackingRecord[]
+      const key = Number(sequence)
       try {
-        found = await deps.repository.findBySequences([Number(sequence)])
+        const [record] = await deps.repository.findBySequences([key])
+        // A route-format number with another lane decodes to the same sequence: compare whole numbers.
+        if (record?.tracking_number === trackingNumber) return { kind: 'request', record }
+        const order = record ? undefined : await deps.findOrder?.(key)
+        if (order?.tracking_number === trackingNumber) return { kind: 'order', sequence: key, order }
       } catch (error) {
         throw unavailable(error)
       }
-      const record = found[0]
-      // A route-format number with another lane decodes to the same sequence: compare whole numbers.
-      if (record?.tracking_number !== trackingNumber) throw notFound
-      return record
+      throw notFound
     },
   }
 }

@@ -9,6 +9,7 @@ import { bearer, build } from '../helpers/build.js'
 const EXPECTED: Array<[RegExp, RouteAuth]> = [
   [/^\/(health|ready|metrics|openapi\.json)$/, 'public'],
   [/^\/docs(\/|$)/, 'public'],
+  [/^\/admin(\/|$)/, 'public'],
   [/^\/api\/token(\/refresh|\/revoke)?$/, 'public'],
   [/^\/api\/users(\/|$)/, 'admin'],
   [/^\/api\/(customers|orders)(\/|$)/, 'operator'],

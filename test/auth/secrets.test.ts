@@ -43,15 +43,20 @@ test('passwords and tokens never reach the logs, even at debug level', async (t)
     (await fetch(`${base}/api/me/`, { headers: { authorization: `Bearer ${forged}` } })).status,
     401,
   )
+  // The reuse revoked the whole sign-in, the rotated access token included.
   assert.equal(
     (await fetch(`${base}/api/me/`, { headers: { authorization: `Bearer ${rotated.access}` } })).status,
+    401,
+  )
+  const again = (await (await post('/api/token/', { username: 'ops.jane', password })).json()) as {
+    access: string
+    refresh: string
+  }
+  assert.equal(
+    (await fetch(`${base}/api/me/`, { headers: { authorization: `Bearer ${again.access}` } })).status,
     200,
   )
-  await post(
-    '/api/token/revoke/',
-    { refresh: rotated.refresh },
-    { authorization: `Bearer ${rotated.access}` },
-  )
+  await post('/api/token/revoke/', { refresh: again.refresh }, { authorization: `Bearer ${again.access}` })
 
   assert.equal(await server.stop(), 0)
   const everything = JSON.stringify(server.logs) + server.output.join('')
@@ -67,6 +72,8 @@ test('passwords and tokens never reach the logs, even at debug level', async (t)
     ...pair,
     rotatedAccess: rotated.access,
     rotatedRefresh: rotated.refresh,
+    againAccess: again.access,
+    againRefresh: again.refresh,
     forged,
     signature: rotated.access.split('.')[2] as string,
   }

@@ -180,7 +180,7 @@ test('disabling a user stops their access tokens at once and their refresh token
 test('forged, tampered, expired, unsigned and foreign tokens are all 401', async (t) => {
   const app = await build(t, {}, { as: null })
   const key = signingKeyFrom(TEST_SECRET_KEY)
-  const claims = { name: 'mallory', role: 'admin' }
+  const claims = { name: 'mallory', role: 'admin', sid: 'sign-in-1' }
   const sign = (secret: Uint8Array, expires: string | number = '1h', issuer = 'waybill') =>
     new SignJWT(claims)
       .setProtectedHeader({ alg: 'HS256' })
@@ -273,4 +273,40 @@ test('users: admins create and list them; a duplicate or weak one is a 400 namin
     payload: { disabled: true },
   })
   assert.equal(missing.statusCode, 404)
+})
+
+test('re-enabling a user does not bring back the tokens they held when disabled', async (t) => {
+  const app = await build(t, {}, { as: null })
+  await withUser(app)
+  const { access } = (await login(app, 'ops.jane')).json()
+  const admin = asBearer(await adminToken())
+  const patch = (disabled: boolean) =>
+    app.inject({ method: 'PATCH', url: '/api/users/ops.jane/', headers: admin, payload: { disabled } })
+  await patch(true)
+  assert.equal((await app.inject({ url: '/api/me/', headers: asBearer(access) })).statusCode, 401)
+  await patch(false)
+  // A second instance reads the cut-off from the database, not from memory.
+  const other = await buildApp(loadConfig(testEnv(app.databaseUrl)))
+  t.after(() => other.close())
+  await other.ready()
+  assert.equal((await other.inject({ url: '/api/me/', headers: asBearer(access) })).statusCode, 401)
+  await new Promise((resolve) => setTimeout(resolve, 1_100)) // a new token's iat is a later second
+  const fresh = (await login(app, 'ops.jane')).json()
+  assert.equal((await other.inject({ url: '/api/me/', headers: asBearer(fresh.access) })).statusCode, 200)
+})
+
+test('a reused refresh token also revokes the access tokens of that sign-in', async (t) => {
+  const app = await build(t, {}, { as: null })
+  await withUser(app)
+  const stolen = (await login(app, 'ops.jane')).json()
+  const victim = (
+    await app.inject({ method: 'POST', url: '/api/token/refresh/', payload: { refresh: stolen.refresh } })
+  ).json()
+  // The thief tries the stolen (spent) refresh token: the whole sign-in ends, access tokens too.
+  await app.inject({ method: 'POST', url: '/api/token/refresh/', payload: { refresh: stolen.refresh } })
+  for (const access of [stolen.access, victim.access]) {
+    assert.equal((await app.inject({ url: '/api/me/', headers: asBearer(access) })).statusCode, 401)
+  }
+  const other = (await login(app, 'ops.jane')).json()
+  assert.equal((await app.inject({ url: '/api/me/', headers: asBearer(other.access) })).statusCode, 200)
 })

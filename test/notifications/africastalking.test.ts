@@ -51,7 +51,7 @@ test('every per-recipient status code is classified', async (t) => {
     101: 'sent',
     102: 'sent',
     401: 'permanent',
-    402: 'permanent',
+    402: 'retry', // InvalidSenderId: an operator fixes AT_SENDER_ID, then all of them go
     403: 'permanent',
     404: 'permanent',
     405: 'retry',

@@ -220,6 +220,22 @@ test('a bad API key is retried beyond the limit, logged as an error, and sent on
   assert.equal(fake.requests.filter((r) => r.apiKey === fake.apiKey).length, 1)
 })
 
+test('operator faults do not use up attempts: after a long empty balance, a passing fault is retried', async (t) => {
+  const { db, fake, worker } = await setup(t)
+  let answered = 0
+  // Five answers of InsufficientBalance (more than maxAttempts), then one 503, then success.
+  fake.behaviour = () => {
+    answered++
+    if (answered <= 5) return { recipient: 405 }
+    return answered === 6 ? { http: 503 } : { recipient: 101 }
+  }
+  await enqueue(db, 1)
+  worker({ maxAttempts: 3, retryMaxMs: 20 }).start()
+  await until(async () => (await rows(db))[0]?.status === 'sent')
+  const [row] = await rows(db)
+  assert.equal(row?.attempts, 2, 'the 405s gave their attempts back: the 503 and the success count')
+})
+
 test('a gateway slower than timeoutMs is a retry', async (t) => {
   const { db, fake, worker } = await setup(t)
   fake.queue({ slowMs: 10_000 })

@@ -45,6 +45,8 @@ test('date range is inclusive by day; status and customer filters; newest first'
   assert.deepEqual(ids(await list(app, 'status=CONFIRMED')), [a?.id])
   assert.deepEqual(ids(await list(app, `tracking_number=${b?.tracking_number.toLowerCase()}`)), [b?.id])
   assert.equal((await list(app, 'tracking_number=NOPE')).count, 0)
+  assert.equal((await list(app, 'end_date=9999-12-31')).count, 3, 'the last representable day')
+  assert.equal((await list(app, 'start_date=0001-01-01&end_date=2026-11-02')).count, 2)
 })
 
 test('a bad date or filter is a 400 that shows the expected format', async (t) => {
@@ -98,6 +100,9 @@ test('search: item, customer name and code, tracking number; wildcards taken lit
   assert.deepEqual(await search(a?.tracking_number.toLowerCase() as string), [a?.id])
   assert.deepEqual(await search('%'), [])
   assert.deepEqual(await search('_tem'), [])
+  const blank = await app.inject({ url: '/api/orders/search/?q=%20%20' })
+  assert.equal(blank.statusCode, 400)
+  assert.deepEqual(blank.json().details, { q: ['must not be blank'] })
   const missing = await app.inject({ url: '/api/orders/search/' })
   assert.equal(missing.statusCode, 400)
   assert.deepEqual(Object.keys(missing.json().details), ['q'])

@@ -177,3 +177,21 @@ test('route format: an order without its lane is a 400 naming the missing countr
   const ok = await createOrder(app, { ...order, origin_country_id: 'KE', destination_country_id: 'UG' })
   assert.match(ok.tracking_number, /^KEUG[A-Z0-9]{12}$/)
 })
+
+test("an order's tracking number can be looked up like any other: its order's progress", async (t) => {
+  const app = await build(t, {}, { as: 'operator' })
+  await withCustomer(app)
+  const created = await createOrder(app)
+  await setStatus(app, created.id, 'CONFIRMED')
+  const client = await bearer('client')
+  const res = await app.inject({
+    url: `/tracking-numbers/${created.tracking_number.toLowerCase()}`,
+    headers: client,
+  })
+  assert.equal(res.statusCode, 200, res.body)
+  const body = res.json()
+  assert.equal(body.tracking_number, created.tracking_number)
+  assert.equal(body.created_at, created.order_time)
+  assert.equal(body.order.status, 'CONFIRMED')
+  assert.equal(body.request_metadata, undefined)
+})

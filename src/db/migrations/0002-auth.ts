@@ -13,6 +13,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('role', 'text', (c) => c.notNull().check(sql`role in ('client', 'operator', 'admin')`))
     // 0 or 1: one type that both dialects compare the same way.
     .addColumn('disabled', 'integer', (c) => c.notNull().defaultTo(0))
+    // Access tokens issued before this instant are refused, even after the user is enabled again.
+    .addColumn('tokens_valid_after', 'text')
     .addColumn('created_at', 'text', (c) => c.notNull())
     .addColumn('updated_at', 'text', (c) => c.notNull())
     .execute()
@@ -32,21 +34,19 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema.createIndex('refresh_tokens_family').on('refresh_tokens').column('family_id').execute()
   await db.schema.createIndex('refresh_tokens_user').on('refresh_tokens').column('user_id').execute()
 
-  // Access tokens revoked before they expire (logout). Every instance polls this table.
+  // Access tokens revoked before they expire: by token (`jti`) or by sign-in (`sid:<family>`, every
+  // access token of a sign-in whose refresh token was spent twice or signed out). Polled by every
+  // instance.
   await db.schema
-    .createTable('revoked_access_tokens')
-    .addColumn('jti', 'text', (c) => c.primaryKey())
+    .createTable('revoked_tokens')
+    .addColumn('token_id', 'text', (c) => c.primaryKey())
     .addColumn('expires_at', 'text', (c) => c.notNull())
     .execute()
-  await db.schema
-    .createIndex('revoked_access_tokens_expires_at')
-    .on('revoked_access_tokens')
-    .column('expires_at')
-    .execute()
+  await db.schema.createIndex('revoked_tokens_expires_at').on('revoked_tokens').column('expires_at').execute()
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
-  for (const table of ['revoked_access_tokens', 'refresh_tokens', 'users']) {
+  for (const table of ['revoked_tokens', 'refresh_tokens', 'users']) {
     await db.schema.dropTable(table).execute()
   }
 }
