@@ -1,5 +1,9 @@
+import { sql } from 'kysely'
 import type { Database } from '../db/index.js'
 import type { OrderStatus } from '../db/schema.js'
+
+// The instance name of the rolled-up rows: one per day, for days older than the chart.
+const DAILY = 'daily'
 
 export function createStatsRepository(db: Database) {
   return {
@@ -34,6 +38,42 @@ export function createStatsRepository(db: Database) {
         .groupBy('minute')
         .execute()
       return new Map(rows.map((r) => [r.minute, Number(r.n)]))
+    },
+
+    /**
+     * Folds the per-minute, per-process rows older than `before` into one row per day, so the
+     * table stays small: a few days of minutes plus a row a day. Totals are unchanged.
+     */
+    async rollUp(before: string): Promise<void> {
+      await db.transaction().execute(async (trx) => {
+        const rows = await trx
+          .selectFrom('issue_counts')
+          .select((eb) => [
+            sql<string>`substr(minute, 1, 10)`.as('day'),
+            eb.fn.sum<number | string>('count').as('n'),
+          ])
+          .where('minute', '<', before)
+          .where('instance', '<>', DAILY)
+          .groupBy(sql`substr(minute, 1, 10)`)
+          .execute()
+        if (rows.length === 0) return
+        await trx
+          .deleteFrom('issue_counts')
+          .where('minute', '<', before)
+          .where('instance', '<>', DAILY)
+          .execute()
+        await trx
+          .insertInto('issue_counts')
+          .values(
+            rows.map((r) => ({ minute: `${r.day}T00:00:00.000Z`, instance: DAILY, count: Number(r.n) })),
+          )
+          .onConflict((oc) =>
+            oc.columns(['minute', 'instance']).doUpdateSet((eb) => ({
+              count: eb('issue_counts.count', '+', eb.ref('excluded.count')),
+            })),
+          )
+          .execute()
+      })
     },
 
     async ordersByStatus(): Promise<Partial<Record<OrderStatus, number>>> {

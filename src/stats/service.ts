@@ -5,6 +5,7 @@ import type { StatsRepository } from './repository.js'
 
 const MINUTE = 60_000
 const CHART_MINUTES = 30
+const ROLL_UP_EVERY_MS = 60 * 60_000
 
 function minuteOf(ms: number): string {
   return new Date(ms - (ms % MINUTE)).toISOString()
@@ -44,7 +45,14 @@ export function createStatsService(deps: {
       throw error
     }
   }
+  let lastRollUp = now()
   const timer = setInterval(() => {
+    if (now() - lastRollUp >= ROLL_UP_EVERY_MS) {
+      lastRollUp = now()
+      // Minutes older than two days become daily rows (any instance may do it; it is idempotent).
+      const before = new Date(lastRollUp - 2 * 86_400_000).toISOString().slice(0, 10)
+      deps.repository.rollUp(`${before}T00:00:00.000Z`).catch(deps.onFlushError)
+    }
     flushing ??= flush()
       .catch(deps.onFlushError)
       .finally(() => {

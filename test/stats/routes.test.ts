@@ -71,3 +71,29 @@ test('per-minute counts land in their minute, across flushes, zero-filled', asyn
   assert.equal(tracking.per_minute[0]?.count, 0)
   assert.equal(tracking.issued_total, 9)
 })
+
+test('old minutes roll up into one row a day; totals do not change', async (t) => {
+  const db = await migratedDatabase(t)
+  const repository = createStatsRepository(db)
+  await repository.addIssueCounts('a', [
+    { minute: '2026-11-01T10:00:00.000Z', count: 2 },
+    { minute: '2026-11-01T23:59:00.000Z', count: 3 },
+    { minute: '2026-11-02T00:00:00.000Z', count: 4 },
+    { minute: '2026-11-05T12:00:00.000Z', count: 5 },
+  ])
+  await repository.addIssueCounts('b', [{ minute: '2026-11-01T10:00:00.000Z', count: 1 }])
+  await repository.rollUp('2026-11-03T00:00:00.000Z')
+  await repository.rollUp('2026-11-03T00:00:00.000Z') // again: nothing left to fold
+  await repository.addIssueCounts('c', [{ minute: '2026-11-02T08:00:00.000Z', count: 6 }]) // a late flush
+  await repository.rollUp('2026-11-03T00:00:00.000Z')
+  assert.equal(await repository.issuedSince(), 21)
+  const rows = await db.selectFrom('issue_counts').selectAll().orderBy('minute').execute()
+  assert.deepEqual(
+    rows.map((r) => [r.minute, r.instance, Number(r.count)]),
+    [
+      ['2026-11-01T00:00:00.000Z', 'daily', 6],
+      ['2026-11-02T00:00:00.000Z', 'daily', 10],
+      ['2026-11-05T12:00:00.000Z', 'a', 5],
+    ],
+  )
+})
