@@ -35,6 +35,7 @@ RUN --mount=type=cache,target=/root/.npm \
 
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY admin ./admin
 RUN npm run build \
     && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
 # At run time better-sqlite3 needs only its compiled addon: drop the SQLite sources and object
@@ -57,6 +58,7 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
+COPY --from=build /app/dist/admin ./dist/admin
 # The one writable place: the default DATABASE_URL (sqlite:data/waybill.db) lives here.
 RUN mkdir -p /app/data && chown node:node /app/data
 VOLUME ["/app/data"]

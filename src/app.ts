@@ -2,6 +2,7 @@ import { setTimeout } from 'node:timers/promises'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
+import { adminPage } from './admin/plugin.js'
 import { createAuth } from './auth/index.js'
 import { authPlugin } from './auth/plugin.js'
 import { authRoutes } from './auth/routes.js'
@@ -192,5 +193,6 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
     notifications: (orderId) => listNotifications(database.db, orderId),
   })
   await app.register(statsRoutes, { service: stats })
+  await app.register(adminPage)
   return app
 }

@@ -1,0 +1,169 @@
+import { useEffect, useRef, useState } from 'preact/hooks'
+import type { CustomerReply } from '../../../src/customers/schemas.js'
+import { api, get, type Page, query } from '../api.js'
+import { Field, FormFailure, useForm } from '../form.js'
+import { href, navigate, setQuery, useLocation } from '../router.js'
+import { type Column, DataTable, Pager, usePage } from '../table.js'
+import { ErrorAlert, Flash, flash, formatDateTime, Loading, PageTitle, useResource } from '../ui.js'
+
+const COLUMNS: Array<Column<CustomerReply>> = [
+  {
+    key: 'name',
+    label: 'Name',
+    cell: (c) => <a href={href(`/customers/${c.id}`)}>{c.name}</a>,
+    sortBy: (c) => c.name,
+  },
+  { key: 'code', label: 'Code', cell: (c) => <code>{c.code}</code>, sortBy: (c) => c.code },
+  { key: 'phone', label: 'Phone', cell: (c) => c.phone_number, sortBy: (c) => c.phone_number },
+  { key: 'email', label: 'Email', cell: (c) => c.email ?? '—', sortBy: (c) => c.email ?? '' },
+  {
+    key: 'created',
+    label: 'Created',
+    cell: (c) => formatDateTime(c.created_at),
+    sortBy: (c) => c.created_at,
+  },
+  {
+    key: 'actions',
+    label: 'Actions',
+    cell: (c) => (
+      <a href={href(`/orders/new?customer_code=${encodeURIComponent(c.code)}`)}>
+        New order<span class="visually-hidden"> for {c.name}</span>
+      </a>
+    ),
+  },
+]
+
+/** A search box that updates the URL as one types (debounced), so the list follows. */
+export function SearchBox({ label, id, hint }: { label: string; id: string; hint?: string }) {
+  const current = useLocation().query.get('q') ?? ''
+  const [text, setText] = useState(current)
+  const sent = useRef(current)
+  // The URL changed from elsewhere (back button, "Clear filters"): show its term.
+  useEffect(() => {
+    if (current === sent.current) return
+    sent.current = current
+    setText(current)
+  }, [current])
+  useEffect(() => {
+    if (text.trim() === current) return
+    const timer = window.setTimeout(() => {
+      sent.current = text.trim()
+      setQuery({ q: sent.current, page: undefined })
+    }, 300)
+    return () => window.clearTimeout(timer)
+  }, [text, current])
+  return (
+    <div class="field">
+      <label for={id}>{label}</label>
+      <input
+        id={id}
+        type="search"
+        value={text}
+        onInput={(e) => setText(e.currentTarget.value)}
+        aria-describedby={hint ? `${id}-hint` : undefined}
+      />
+      {hint && (
+        <p class="hint" id={`${id}-hint`}>
+          {hint}
+        </p>
+      )}
+    </div>
+  )
+}
+
+export function Customers() {
+  const q = useLocation().query.get('q') ?? ''
+  const { page, pageSize } = usePage()
+  const path = `/api/customers/${query({ q, page, page_size: pageSize })}`
+  const list = useResource(() => get<Page<CustomerReply>>(path), path)
+  return (
+    <>
+      <div class="page-head">
+        <PageTitle title="Customers">Customers</PageTitle>
+        <a class="button primary" href={href('/customers/new')}>
+          New customer
+        </a>
+      </div>
+      <Flash />
+      <search class="filters">
+        <SearchBox id="customer-search" label="Search" hint="Name, code or phone number" />
+      </search>
+      <ErrorAlert error={list.error} />
+      <Loading resource={list} />
+      {list.data && (
+        <div aria-busy={list.loading}>
+          <DataTable
+            caption="Customers"
+            columns={COLUMNS}
+            rows={list.data.results}
+            rowKey={(c) => c.id}
+            empty={q ? `No customer matches “${q}”.` : 'No customers yet.'}
+          />
+          <Pager count={list.data.count} label="Customers" />
+        </div>
+      )}
+    </>
+  )
+}
+
+const EMPTY = { name: '', code: '', phone_number: '', email: '' }
+
+/** Create (`id` undefined) or edit a customer. */
+export function CustomerForm({ id }: { id?: number }) {
+  const form = useForm('customer', EMPTY)
+  const existing = useResource(
+    () => (id === undefined ? Promise.resolve(undefined) : get<CustomerReply>(`/api/customers/${id}/`)),
+    String(id),
+  )
+  const { setValues } = form
+  useEffect(() => {
+    const c = existing.data
+    if (c) setValues({ name: c.name, code: c.code, phone_number: c.phone_number, email: c.email ?? '' })
+  }, [existing.data, setValues])
+
+  const onSubmit = form.submit(async (values) => {
+    const body = { ...values, email: values.email.trim() === '' ? null : values.email.trim() }
+    const saved =
+      id === undefined
+        ? await api<CustomerReply>('POST', '/api/customers/', body)
+        : await api<CustomerReply>('PUT', `/api/customers/${id}/`, body)
+    flash(`Customer ${saved.name} (${saved.code}) ${id === undefined ? 'created' : 'saved'}.`)
+    navigate('/customers')
+  })
+  const title = id === undefined ? 'New customer' : `Edit ${existing.data?.name ?? 'customer'}`
+  return (
+    <>
+      <PageTitle title={title}>{title}</PageTitle>
+      <ErrorAlert error={existing.error} />
+      <FormFailure form={form} />
+      <form class="card form" onSubmit={onSubmit} noValidate>
+        <Field form={form} name="name" label="Name" autoComplete="organization" />
+        <Field
+          form={form}
+          name="code"
+          label="Code"
+          hint="2 to 32 capital letters and digits, unique, e.g. CUST001"
+          autoCapitalize="characters"
+          spellcheck={false}
+        />
+        <Field
+          form={form}
+          name="phone_number"
+          label="Phone number"
+          type="tel"
+          hint="International format starting with +, e.g. +254722000000"
+          autoComplete="tel"
+        />
+        <Field form={form} name="email" label="Email (optional)" type="email" autoComplete="email" />
+        <div class="actions">
+          <button type="submit" class="primary" disabled={form.busy}>
+            {form.busy ? 'Saving…' : id === undefined ? 'Create customer' : 'Save changes'}
+          </button>
+          <a class="button" href={href('/customers')}>
+            Cancel
+          </a>
+        </div>
+      </form>
+    </>
+  )
+}

@@ -1,0 +1,170 @@
+import type { OrderReply } from '../../../src/orders/schemas.js'
+import { TRANSITIONS } from '../../../src/orders/service.js'
+import { get, type Page, query } from '../api.js'
+import { href, setQuery, useLocation } from '../router.js'
+import { type Column, DataTable, Pager, usePage } from '../table.js'
+import { ErrorAlert, Flash, formatDateTime, Loading, PageTitle, StatusBadge, useResource } from '../ui.js'
+import { SearchBox } from './customers.js'
+
+export const STATUSES = Object.keys(TRANSITIONS) as Array<keyof typeof TRANSITIONS>
+
+const COLUMNS: Array<Column<OrderReply>> = [
+  {
+    key: 'tracking',
+    label: 'Tracking number',
+    cell: (o) => (
+      <a href={href(`/orders/${o.id}`)} class="mono">
+        {o.tracking_number}
+      </a>
+    ),
+    sortBy: (o) => o.tracking_number,
+  },
+  {
+    key: 'customer',
+    label: 'Customer',
+    cell: (o) => (
+      <>
+        {o.customer_name} <code>{o.customer_code}</code>
+      </>
+    ),
+    sortBy: (o) => o.customer_name,
+  },
+  { key: 'item', label: 'Item', cell: (o) => o.item, sortBy: (o) => o.item },
+  { key: 'amount', label: 'Amount', cell: (o) => o.amount, sortBy: (o) => Number(o.amount), numeric: true },
+  { key: 'status', label: 'Status', cell: (o) => <StatusBadge status={o.status} />, sortBy: (o) => o.status },
+  { key: 'placed', label: 'Placed', cell: (o) => formatDateTime(o.order_time), sortBy: (o) => o.order_time },
+]
+
+function FilterSelect(props: { id: string; label: string; name: string; value: string; options: string[] }) {
+  return (
+    <div class="field">
+      <label for={props.id}>{props.label}</label>
+      <select
+        id={props.id}
+        value={props.value}
+        onChange={(e) => setQuery({ [props.name]: e.currentTarget.value, page: undefined })}
+      >
+        <option value="">Any</option>
+        {props.options.map((option) => (
+          <option key={option} value={option}>
+            {option}
+          </option>
+        ))}
+      </select>
+    </div>
+  )
+}
+
+function FilterInput(props: { id: string; label: string; name: string; value: string; type?: 'date' }) {
+  const input = {
+    id: props.id,
+    value: props.value,
+    onChange: (e: { currentTarget: HTMLInputElement }) =>
+      setQuery({ [props.name]: e.currentTarget.value.trim(), page: undefined }),
+  }
+  return (
+    <div class="field">
+      <label for={props.id}>{props.label}</label>
+      {props.type === 'date' ? <input type="date" {...input} /> : <input type="text" {...input} />}
+    </div>
+  )
+}
+
+export function Orders() {
+  const { query: params } = useLocation()
+  const { page, pageSize } = usePage()
+  const q = params.get('q') ?? ''
+  const filters = {
+    status: params.get('status') ?? '',
+    start_date: params.get('start_date') ?? '',
+    end_date: params.get('end_date') ?? '',
+    customer_code: params.get('customer_code') ?? '',
+  }
+  // The search endpoint takes no filters: with a search term, the filters wait.
+  const path = q
+    ? `/api/orders/search/${query({ q, page, page_size: pageSize })}`
+    : `/api/orders/${query({ ...filters, page, page_size: pageSize })}`
+  const list = useResource(() => get<Page<OrderReply>>(path), path)
+  const filtered = q !== '' || Object.values(filters).some(Boolean)
+  return (
+    <>
+      <div class="page-head">
+        <PageTitle title="Orders">Orders</PageTitle>
+        <a class="button primary" href={href('/orders/new')}>
+          New order
+        </a>
+      </div>
+      <Flash />
+      <search class="filters" aria-label="Orders">
+        <SearchBox id="order-search" label="Search" hint="Item, customer, or a whole tracking number" />
+        <fieldset disabled={q !== ''} class="filter-set">
+          <legend class="visually-hidden">Filters{q && ' (not used while searching)'}</legend>
+          <FilterSelect
+            id="order-status"
+            label="Status"
+            name="status"
+            value={filters.status}
+            options={STATUSES}
+          />
+          <FilterInput
+            id="order-from"
+            label="From (UTC day)"
+            name="start_date"
+            type="date"
+            value={filters.start_date}
+          />
+          <FilterInput
+            id="order-to"
+            label="To (UTC day)"
+            name="end_date"
+            type="date"
+            value={filters.end_date}
+          />
+          <FilterInput
+            id="order-customer"
+            label="Customer code"
+            name="customer_code"
+            value={filters.customer_code}
+          />
+        </fieldset>
+        {filtered && (
+          <button
+            type="button"
+            class="link"
+            onClick={() =>
+              setQuery({
+                q: undefined,
+                status: undefined,
+                start_date: undefined,
+                end_date: undefined,
+                customer_code: undefined,
+                page: undefined,
+              })
+            }
+          >
+            Clear filters
+          </button>
+        )}
+      </search>
+      {q && (
+        <p class="hint">
+          Searching: the status, date and customer filters apply when the search box is empty.
+        </p>
+      )}
+      <ErrorAlert error={list.error} />
+      <Loading resource={list} />
+      {list.data && (
+        <div aria-busy={list.loading}>
+          <DataTable
+            caption="Orders, newest first"
+            columns={COLUMNS}
+            rows={list.data.results}
+            rowKey={(o) => o.id}
+            empty={filtered ? 'No order matches.' : 'No orders yet.'}
+          />
+          <Pager count={list.data.count} label="Orders" />
+        </div>
+      )}
+    </>
+  )
+}

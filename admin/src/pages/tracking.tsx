@@ -1,0 +1,238 @@
+import type { Static } from '@sinclair/typebox'
+import { useState } from 'preact/hooks'
+import { asciiUpper } from '../../../src/orders/service.js'
+import { checkTrackingNumber } from '../../../src/tracking/codec.js'
+import type { GenerateReply, TrackingRecordReply } from '../../../src/tracking/schemas.js'
+import { api, get } from '../api.js'
+import { Field, FormFailure, useForm } from '../form.js'
+import { formatDateTime, localTimestamp, PageTitle, randomUuid, StatusBadge } from '../ui.js'
+import { CountryList } from './order.js'
+
+type TrackingRecord = Static<typeof TrackingRecordReply>
+type Issued = Static<typeof GenerateReply>
+
+const LENGTH = 16
+
+/** What to say about a number as it is typed, from its shape and check character alone. */
+export function typoCheck(value: string): { ok: boolean; message: string } {
+  if (value === '') return { ok: false, message: '' }
+  if (!/^[A-Z0-9]*$/.test(value)) {
+    return { ok: false, message: 'Only the letters A–Z and the digits 0–9 appear in a tracking number.' }
+  }
+  if (value.length < LENGTH) return { ok: false, message: `${value.length} of ${LENGTH} characters` }
+  if (value.length > LENGTH) {
+    return {
+      ok: false,
+      message: `Too long: a tracking number has ${LENGTH} characters, this has ${value.length}.`,
+    }
+  }
+  const check = checkTrackingNumber(value)
+  if (check.ok) return { ok: true, message: 'The check character matches.' }
+  return {
+    ok: false,
+    message:
+      'This number has a typo: its last character (the check character) does not match the others. ' +
+      'Look for a mistyped character or two neighbours swapped.',
+  }
+}
+
+const normalize = (value: string) => asciiUpper(value.replace(/\s+/g, ''))
+
+export function Tracking() {
+  return (
+    <>
+      <PageTitle title="Tracking numbers">Tracking numbers</PageTitle>
+      <div class="two-columns">
+        <Lookup />
+        <Issue />
+      </div>
+    </>
+  )
+}
+
+function Lookup() {
+  const form = useForm('lookup', { tracking_number: '' })
+  const [record, setRecord] = useState<TrackingRecord | null>(null)
+  const number = normalize(form.values.tracking_number)
+  const check = typoCheck(number)
+  const typo = number.length >= LENGTH && !check.ok
+  const onSubmit = form.submit(async () => {
+    setRecord(null)
+    if (!check.ok) {
+      // Nothing to ask the server: the message beside the field says what is wrong.
+      document.getElementById('lookup-tracking_number')?.focus()
+      return
+    }
+    setRecord(await get<TrackingRecord>(`/tracking-numbers/${number}`))
+  })
+  return (
+    <section class="card" aria-labelledby="lookup-heading">
+      <h2 id="lookup-heading">Look up a number</h2>
+      <FormFailure form={form} />
+      <form onSubmit={onSubmit} noValidate>
+        <Field
+          form={form}
+          name="tracking_number"
+          label="Tracking number"
+          class="mono tracking-input"
+          autoCapitalize="characters"
+          autoComplete="off"
+          spellcheck={false}
+          aria-invalid={typo || form.errors.tracking_number ? true : undefined}
+          live={<span class={typo ? 'typo' : check.ok ? 'valid' : undefined}>{check.message}</span>}
+        />
+        <button type="submit" class="primary" disabled={form.busy}>
+          {form.busy ? 'Looking up…' : 'Look up'}
+        </button>
+      </form>
+      <div aria-live="polite">{record && <TrackingResult record={record} />}</div>
+    </section>
+  )
+}
+
+/** A number issued through the tracking API carries its request; one given to an order, the order's progress. */
+function TrackingResult({ record }: { record: TrackingRecord }) {
+  const meta = record.request_metadata
+  return (
+    <div class="result">
+      <p class="tracking-number">{record.tracking_number}</p>
+      <dl class="facts">
+        <dt>Issued</dt>
+        <dd>{formatDateTime(record.created_at)}</dd>
+        {record.order && (
+          <>
+            <dt>Order</dt>
+            <dd>
+              <StatusBadge status={record.order.status} /> since {formatDateTime(record.order.updated_at)}
+            </dd>
+          </>
+        )}
+        {meta && (
+          <>
+            <dt>Route</dt>
+            <dd>
+              {meta.origin_country} → {meta.destination_country}
+            </dd>
+            <dt>Weight</dt>
+            <dd>{meta.weight_kg} kg</dd>
+            <dt>Customer</dt>
+            <dd>
+              {meta.customer_name} <code>{meta.customer_slug}</code>
+            </dd>
+            <dt>Ordered</dt>
+            <dd>{meta.order_created_at}</dd>
+          </>
+        )}
+      </dl>
+    </div>
+  )
+}
+
+const slugify = (name: string) =>
+  name
+    .normalize('NFKD')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+
+function Issue() {
+  const form = useForm('issue', {
+    origin_country_id: '',
+    destination_country_id: '',
+    weight: '',
+    created_at: localTimestamp(),
+    customer_id: randomUuid(),
+    customer_name: '',
+    customer_slug: '',
+  })
+  const [slugEdited, setSlugEdited] = useState(false)
+  const [issued, setIssued] = useState<Issued | null>(null)
+  const onSubmit = form.submit(async (values) => {
+    setIssued(null)
+    setIssued(await api<Issued>('POST', '/tracking/generate/', values))
+  })
+  return (
+    <section class="card" aria-labelledby="issue-heading">
+      <h2 id="issue-heading">Issue a number</h2>
+      <FormFailure form={form} />
+      <form onSubmit={onSubmit} noValidate>
+        <div class="field-row">
+          <Field
+            form={form}
+            name="origin_country_id"
+            label="Origin country"
+            list="countries"
+            hint="e.g. MY"
+            autoCapitalize="characters"
+          />
+          <Field
+            form={form}
+            name="destination_country_id"
+            label="Destination country"
+            list="countries"
+            hint="e.g. ID"
+            autoCapitalize="characters"
+          />
+        </div>
+        <Field
+          form={form}
+          name="weight"
+          label="Weight in kg"
+          inputMode="decimal"
+          hint="More than 0, at most 3 decimals"
+        />
+        <Field
+          form={form}
+          name="created_at"
+          label="Order created at"
+          hint="RFC 3339 with offset, e.g. 2018-11-20T19:29:32+08:00"
+          spellcheck={false}
+        />
+        <Field
+          form={form}
+          name="customer_name"
+          label="Customer name"
+          onInput={(event: { currentTarget: HTMLInputElement }) => {
+            const name = event.currentTarget.value
+            form.setValues({
+              ...form.values,
+              customer_name: name,
+              ...(slugEdited ? {} : { customer_slug: slugify(name) }),
+            })
+          }}
+        />
+        <Field
+          form={form}
+          name="customer_slug"
+          label="Customer slug"
+          hint="kebab-case, e.g. redbox-logistics"
+          spellcheck={false}
+          onInput={(event: { currentTarget: HTMLInputElement }) => {
+            setSlugEdited(true)
+            form.set('customer_slug', event.currentTarget.value)
+          }}
+        />
+        <Field form={form} name="customer_id" label="Customer ID (UUID)" class="mono" spellcheck={false}>
+          <button type="button" class="small" onClick={() => form.set('customer_id', randomUuid())}>
+            New UUID
+          </button>
+        </Field>
+        <CountryList />
+        <button type="submit" class="primary" disabled={form.busy}>
+          {form.busy ? 'Issuing…' : 'Issue tracking number'}
+        </button>
+      </form>
+      <div role="status">
+        {issued && (
+          <div class="result">
+            <p>Issued:</p>
+            <p class="tracking-number">{issued.tracking_number}</p>
+            <p class="hint">
+              Record {issued.id} · {formatDateTime(issued.created_at)}
+            </p>
+          </div>
+        )}
+      </div>
+    </section>
+  )
+}

@@ -1,0 +1,134 @@
+import type { Static } from '@sinclair/typebox'
+import { useState } from 'preact/hooks'
+import type { UserListReply, UserReply } from '../../../src/auth/schemas.js'
+import { api, get } from '../api.js'
+import { Field, FormFailure, SelectField, useForm } from '../form.js'
+import { getSession } from '../session.js'
+import { type Column, DataTable } from '../table.js'
+import { ErrorAlert, Flash, flash, formatDateTime, PageTitle, useResource } from '../ui.js'
+
+type User = Static<typeof UserReply>
+
+const ROLE_OPTIONS = [
+  { value: 'client', label: 'client: issues and looks up tracking numbers' },
+  { value: 'operator', label: 'operator: also customers and orders' },
+  { value: 'admin', label: 'admin: also users' },
+]
+
+export function Users() {
+  const users = useResource(() => get<Static<typeof UserListReply>>('/api/users/'), 'users')
+  const [generation, setGeneration] = useState(0)
+  const [toggleError, setToggleError] = useState<Error | undefined>()
+  const me = getSession()?.name
+
+  async function setDisabled(user: User, disabled: boolean) {
+    setToggleError(undefined)
+    try {
+      await api<User>('PATCH', `/api/users/${encodeURIComponent(user.username)}/`, { disabled })
+      flash(`${user.username} is ${disabled ? 'disabled: their tokens are revoked' : 'enabled again'}.`)
+      setGeneration((n) => n + 1)
+      users.reload()
+    } catch (error) {
+      setToggleError(error as Error)
+    }
+  }
+
+  const columns: Array<Column<User>> = [
+    { key: 'username', label: 'Username', cell: (u) => u.username, sortBy: (u) => u.username },
+    { key: 'role', label: 'Role', cell: (u) => u.role, sortBy: (u) => u.role },
+    {
+      key: 'state',
+      label: 'State',
+      cell: (u) => (
+        <span class={`badge ${u.disabled ? 'sms-failed' : 'sms-sent'}`}>
+          {u.disabled ? 'disabled' : 'active'}
+        </span>
+      ),
+      sortBy: (u) => String(u.disabled),
+    },
+    {
+      key: 'created',
+      label: 'Created',
+      cell: (u) => formatDateTime(u.created_at),
+      sortBy: (u) => u.created_at,
+    },
+    {
+      key: 'actions',
+      label: 'Actions',
+      cell: (u) =>
+        u.username === me ? (
+          <span class="hint">you</span>
+        ) : (
+          <button
+            type="button"
+            class={u.disabled ? 'small' : 'small danger'}
+            onClick={() => setDisabled(u, !u.disabled)}
+          >
+            {u.disabled ? 'Enable' : 'Disable'}
+            <span class="visually-hidden"> {u.username}</span>
+          </button>
+        ),
+    },
+  ]
+
+  return (
+    <>
+      <PageTitle title="Users">Users</PageTitle>
+      <Flash key={generation} />
+      <ErrorAlert error={users.error ?? toggleError} />
+      {users.data && (
+        <DataTable
+          caption="Users"
+          columns={columns}
+          rows={users.data.results}
+          rowKey={(u) => u.id}
+          empty="No users."
+        />
+      )}
+      <NewUser
+        onCreated={(user) => {
+          flash(`User ${user.username} (${user.role}) created.`)
+          setGeneration((n) => n + 1)
+          users.reload()
+        }}
+      />
+    </>
+  )
+}
+
+function NewUser({ onCreated }: { onCreated: (user: User) => void }) {
+  const form = useForm('new-user', { username: '', password: '', role: 'operator' })
+  const onSubmit = form.submit(async (values) => {
+    onCreated(await api<User>('POST', '/api/users/', values))
+    form.setValues({ username: '', password: '', role: values.role })
+  })
+  return (
+    <section class="card" aria-labelledby="new-user-heading">
+      <h2 id="new-user-heading">New user</h2>
+      <FormFailure form={form} />
+      <form class="form" onSubmit={onSubmit} noValidate>
+        <Field
+          form={form}
+          name="username"
+          label="Username"
+          hint="3 to 64 characters: lowercase letters, digits and . _ @ -"
+          autoComplete="off"
+          autoCapitalize="none"
+          spellcheck={false}
+        />
+        <Field
+          form={form}
+          name="password"
+          label="Password"
+          type="password"
+          hint="At least 12 characters"
+          autoComplete="new-password"
+        />
+        <SelectField form={form} name="role" label="Role" options={ROLE_OPTIONS} />
+        <button type="submit" class="primary" disabled={form.busy}>
+          {form.busy ? 'Creating…' : 'Create user'}
+        </button>
+      </form>
+    </section>
+  )
+}

@@ -1,0 +1,284 @@
+// The admin page in a real browser (Debian's chromium through playwright-core) against the service
+// in its own process on loopback: sign in, a customer, an order and its tracking number, a status
+// change, a mistyped number caught before any request, users, token refresh, a failed refresh, sign out. Screenshots
+// of the main screens go to test-results/screenshots/ (ignored by git).
+import assert from 'node:assert/strict'
+import { existsSync, mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import type { Page } from 'playwright-core'
+import { ALPHABET } from '../../src/tracking/check-character.js'
+import { TEST_KEY, testDatabaseUrl } from '../helpers/build.js'
+import { startServer } from '../helpers/processes.js'
+import { CHROMIUM, createUser, ensureAdminBuilt, launchChromium, SCREENSHOTS } from './browser.js'
+
+const PASSWORD = 'correct horse battery staple'
+const TRACKING_NUMBER = /^[A-Z0-9]{16}$/
+
+const chromiumMissing = !existsSync(CHROMIUM)
+if (chromiumMissing && process.env.CI === 'true') {
+  throw new Error(`CI=true but ${CHROMIUM} is missing: .ci/run installs it (apt-get install chromium)`)
+}
+
+/** The same number with its first character replaced: a single substitution, which the check catches. */
+function withTypo(number: string): string {
+  const first = number[0] as string
+  const other = ALPHABET[(ALPHABET.indexOf(first) + 7) % ALPHABET.length] as string
+  return other + number.slice(1)
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true })
+}
+
+async function go(page: Page, link: string, heading: string | RegExp): Promise<void> {
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: link }).click()
+  await page.getByRole('heading', { level: 1, name: heading }).waitFor()
+}
+
+test('the admin page: sign in, customer, order, status, typo, users, sign out', {
+  skip: chromiumMissing && `${CHROMIUM} is missing (apt-get install chromium)`,
+  timeout: 90_000,
+}, async (t) => {
+  ensureAdminBuilt()
+  mkdirSync(SCREENSHOTS, { recursive: true })
+  const databaseUrl = await testDatabaseUrl(t)
+  createUser(databaseUrl, 'ops.admin', 'admin', PASSWORD)
+  const server = await startServer({
+    DATABASE_URL: databaseUrl,
+    TRACKING_KEY: TEST_KEY,
+    // Short-lived access tokens, so that the page must refresh its token during the test.
+    ACCESS_TOKEN_TTL_SECONDS: '10',
+    LOGIN_RATE_LIMIT_MAX: '1000',
+  })
+  t.after(() => server.kill9())
+  const browser = await launchChromium()
+  t.after(() => browser.close())
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } })
+  const page = await context.newPage()
+  page.setDefaultTimeout(10_000)
+  const base = `http://127.0.0.1:${server.port}`
+
+  const problems: string[] = []
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`))
+  page.on('console', (message) => {
+    // Failed API calls (the 400s this test provokes) are logged by the browser; anything else is not expected.
+    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) {
+      problems.push(`console: ${message.text()}`)
+    }
+  })
+  const refreshes: number[] = []
+  const lookups: string[] = []
+  page.on('response', (response) => {
+    if (response.url().includes('/api/token/refresh/')) refreshes.push(response.status())
+  })
+  page.on('request', (request) => {
+    if (request.url().includes('/tracking-numbers/')) lookups.push(request.url())
+  })
+
+  await t.test('sign in, keyboard only', async () => {
+    await page.goto(`${base}/admin/`)
+    await page.getByRole('heading', { name: 'Sign in to Waybill' }).waitFor()
+    await page.keyboard.press('Tab')
+    assert.equal(
+      await page.evaluate('document.activeElement.id'),
+      'sign-in-username',
+      'Tab reaches the first field',
+    )
+    await page.getByLabel('Username').fill('ops.admin')
+    await page.getByLabel('Password').fill('not the password')
+    await page.keyboard.press('Enter')
+    await page.getByRole('alert').waitFor()
+    await shot(page, '01-sign-in-failed')
+    await page.getByLabel('Password').fill(PASSWORD)
+    await page.keyboard.press('Enter')
+    await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor()
+    assert.equal(
+      await page.evaluate('sessionStorage.getItem("waybill.session") !== null && localStorage.length === 0'),
+      true,
+      'tokens are kept in sessionStorage, never localStorage',
+    )
+  })
+
+  await t.test('create and edit a customer; the API errors show beside each field', async () => {
+    await go(page, 'Customers', 'Customers')
+    await page.getByRole('link', { name: 'New customer' }).click()
+    await page.getByRole('heading', { name: 'New customer' }).waitFor()
+    await page.getByLabel('Name').fill('Amani Traders')
+    await page.getByLabel('Code').fill('amani 01')
+    await page.getByLabel('Phone number').fill('12')
+    await page.getByRole('button', { name: 'Create customer' }).click()
+    await page.locator('#customer-code-error').waitFor()
+    assert.equal(await page.getByLabel('Code').getAttribute('aria-invalid'), 'true')
+    assert.equal(await page.locator('#customer-name-error').count(), 0, 'the valid field has no error')
+    await shot(page, '02-customer-form-errors')
+
+    await page.getByLabel('Code').fill('AMANI01')
+    await page.getByLabel('Phone number').fill('+254 722 000 001')
+    await page.getByLabel('Email (optional)').fill('ops@amani.example')
+    await page.getByRole('button', { name: 'Create customer' }).click()
+    await page.getByRole('heading', { level: 1, name: 'Customers' }).waitFor()
+    await page.getByText('Customer Amani Traders (AMANI01) created.').waitFor()
+    await page.getByRole('cell', { name: '+254722000001' }).waitFor()
+
+    await page.getByRole('link', { name: 'Amani Traders', exact: true }).click()
+    await page.getByRole('heading', { name: 'Edit Amani Traders' }).waitFor()
+    assert.equal(await page.getByLabel('Code').inputValue(), 'AMANI01')
+    await page.getByLabel('Email (optional)').fill('orders@amani.example')
+    await page.getByRole('button', { name: 'Save changes' }).click()
+    await page.getByRole('cell', { name: 'orders@amani.example' }).waitFor()
+    await page.getByRole('searchbox', { name: 'Search' }).fill('amani')
+    await page.waitForURL(/q=amani/)
+    await page.getByRole('cell', { name: 'AMANI01' }).waitFor()
+    await shot(page, '03-customers')
+  })
+
+  let trackingNumber = ''
+  await t.test('create an order and see its tracking number; only legal status changes', async () => {
+    await page.getByRole('link', { name: 'New order for Amani Traders' }).click()
+    await page.getByRole('heading', { name: 'New order' }).waitFor()
+    assert.equal(await page.getByLabel('Customer code').inputValue(), 'AMANI01')
+    await page.getByLabel('Item', { exact: true }).fill('Laptop')
+    await page.getByLabel('Amount').fill('1250.50')
+    await page.getByLabel('Origin country (optional)').fill('KE')
+    await page.getByLabel('Destination country (optional)').fill('UG')
+    await page.getByLabel('Weight in kg (optional)').fill('2.5')
+    await page.getByRole('button', { name: 'Create order' }).click()
+    const number = page.getByTestId('tracking-number')
+    await number.waitFor()
+    trackingNumber = (await number.textContent())?.trim() ?? ''
+    assert.match(trackingNumber, TRACKING_NUMBER)
+    await page.getByText(`Its tracking number is ${trackingNumber}`).waitFor()
+    await page.getByRole('cell', { name: 'created', exact: true }).waitFor()
+
+    const actions = page.getByRole('region', { name: 'Status' }).getByRole('button')
+    assert.deepEqual(
+      await actions.allTextContents(),
+      ['Confirm', 'Cancel order'],
+      'PENDING → CONFIRMED | CANCELLED',
+    )
+    await shot(page, '04-order-created')
+    await page.getByRole('button', { name: 'Confirm' }).click()
+    await page.getByText('Status changed to CONFIRMED').waitFor()
+    await page.getByRole('cell', { name: 'CONFIRMED', exact: true }).waitFor() // its SMS
+    assert.deepEqual(await actions.allTextContents(), ['Mark as shipped', 'Cancel order'])
+    await shot(page, '05-order-detail')
+  })
+
+  await t.test('orders: filters, and the tracking number in the table', async () => {
+    await go(page, 'Orders', 'Orders')
+    await page.getByRole('link', { name: trackingNumber }).waitFor()
+    await page.getByLabel('Status').selectOption('PENDING')
+    await page.getByText('No order matches.').waitFor()
+    await page.getByLabel('Status').selectOption('CONFIRMED')
+    await page.getByRole('link', { name: trackingNumber }).waitFor()
+    await shot(page, '06-orders')
+  })
+
+  await t.test('tracking numbers: issue one, catch a typo before any request, look one up', async () => {
+    await go(page, 'Tracking', 'Tracking numbers')
+    const issue = page.getByRole('region', { name: 'Issue a number' })
+    await issue.getByLabel('Weight in kg').fill('-1')
+    await issue.getByLabel('Origin country').fill('XX')
+    await issue.getByRole('button', { name: 'Issue tracking number' }).click()
+    await page.locator('#issue-weight-error').waitFor()
+    await page.locator('#issue-origin_country_id-error').getByText('ISO 3166-1').waitFor()
+    await shot(page, '07-tracking-issue-errors')
+    await issue.getByLabel('Origin country').fill('MY')
+    await issue.getByLabel('Destination country').fill('ID')
+    await issue.getByLabel('Weight in kg').fill('1.234')
+    await issue.getByLabel('Customer name').fill('RedBox Logistics')
+    assert.equal(await issue.getByLabel('Customer slug').inputValue(), 'redbox-logistics')
+    await issue.getByRole('button', { name: 'Issue tracking number' }).click()
+    const issuedNumber = ((await issue.locator('.tracking-number').textContent()) ?? '').trim()
+    assert.match(issuedNumber, TRACKING_NUMBER)
+
+    const lookup = page.getByRole('region', { name: 'Look up a number' })
+    await lookup.getByLabel('Tracking number').fill(withTypo(issuedNumber).toLowerCase())
+    await lookup.getByText('This number has a typo').waitFor()
+    await lookup.getByRole('button', { name: 'Look up' }).click()
+    await shot(page, '08-tracking-typo')
+    assert.deepEqual(lookups, [], 'a mistyped number is never sent')
+
+    await lookup.getByLabel('Tracking number').fill(issuedNumber)
+    await lookup.getByText('The check character matches.').waitFor()
+    await lookup.getByRole('button', { name: 'Look up' }).click()
+    await lookup.getByText('RedBox Logistics').waitFor()
+    assert.equal(lookups.length, 1)
+    await shot(page, '09-tracking-found')
+
+    // The order's number is found too, with the order's progress.
+    await lookup.getByLabel('Tracking number').fill(trackingNumber)
+    await lookup.getByRole('button', { name: 'Look up' }).click()
+    await lookup.locator('.result .badge', { hasText: 'CONFIRMED' }).waitFor()
+  })
+
+  await t.test('users: list, create, disable', async () => {
+    await go(page, 'Users', 'Users')
+    await page.getByRole('cell', { name: 'ops.admin' }).waitFor()
+    await page.getByLabel('Username').fill('ops.jane')
+    await page.getByLabel('Password').fill('another long password')
+    await page.getByLabel('Role').selectOption('operator')
+    await page.getByRole('button', { name: 'Create user' }).click()
+    await page.getByText('User ops.jane (operator) created.').waitFor()
+    await page.getByRole('button', { name: 'Disable ops.jane' }).click()
+    await page.getByRole('button', { name: 'Enable ops.jane' }).waitFor()
+    await shot(page, '10-users')
+  })
+
+  await t.test('dashboard, wide and at phone width', async () => {
+    await go(page, 'Dashboard', 'Dashboard')
+    await page.getByText('Issued in total').waitFor()
+    await page.getByRole('img', { name: /Numbers issued per minute/ }).waitFor()
+    await shot(page, '11-dashboard')
+    await page.setViewportSize({ width: 390, height: 844 })
+    await shot(page, '12-dashboard-phone')
+    await go(page, 'Orders', 'Orders')
+    await shot(page, '13-orders-phone')
+    await page.setViewportSize({ width: 1280, height: 860 })
+  })
+
+  await t.test('the access token is refreshed before it expires', async () => {
+    if (!refreshes.includes(200)) {
+      await page.waitForResponse((r) => r.url().includes('/api/token/refresh/'), { timeout: 15_000 })
+    }
+    assert.ok(refreshes.length >= 1 && refreshes.every((status) => status === 200), `refreshes: ${refreshes}`)
+    await go(page, 'Customers', 'Customers')
+    await page.getByRole('cell', { name: 'AMANI01' }).waitFor()
+  })
+
+  await t.test('a refresh that fails ends the session', async () => {
+    const stored = JSON.parse(String(await page.evaluate('sessionStorage.getItem("waybill.session")')))
+    // Someone else spends the page's refresh token first: the page's own refresh is then a reuse,
+    // the server revokes the whole login, and the page must sign out rather than carry on.
+    const stolen = await fetch(`${base}/api/token/refresh/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ refresh: stored.refresh }),
+    })
+    assert.equal(stolen.status, 200)
+    await page.getByText('Your session has ended. Please sign in again.').waitFor({ timeout: 15_000 })
+    await shot(page, '14-session-ended')
+    assert.equal(await page.evaluate('sessionStorage.length'), 0)
+    await page.getByLabel('Username').fill('ops.admin')
+    await page.getByLabel('Password').fill(PASSWORD)
+    await page.keyboard.press('Enter')
+    await page.getByRole('heading', { level: 1, name: 'Customers' }).waitFor() // back where it was
+  })
+
+  await t.test('sign out revokes the session', async () => {
+    const stored = JSON.parse(String(await page.evaluate('sessionStorage.getItem("waybill.session")')))
+    await page.getByRole('button', { name: 'Sign out' }).click()
+    await page.getByText('You have signed out.').waitFor()
+    assert.equal(await page.evaluate('sessionStorage.length'), 0)
+    const reuse = await fetch(`${base}/api/token/refresh/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ refresh: stored.refresh }),
+    })
+    assert.equal(reuse.status, 401, 'the refresh token was revoked')
+    await shot(page, '15-signed-out')
+  })
+
+  assert.deepEqual(problems, [], 'no script errors and no CSP violations')
+})
