@@ -103,6 +103,7 @@ export async function issueMany(
   total: number,
   connections = 32,
   shouldStop: () => boolean = () => false,
+  onAnswered: (count: number) => void = () => {},
 ): Promise<IssueOutcome> {
   const agent = new Agent({ keepAlive: true, maxSockets: connections })
   const numbers: string[] = []
@@ -119,7 +120,7 @@ export async function issueMany(
           body += chunk
         })
         res.on('end', () => {
-          if (res.statusCode === 200) numbers.push(JSON.parse(body).tracking_number)
+          if (res.statusCode === 200) onAnswered(numbers.push(JSON.parse(body).tracking_number))
           else failures++
           resolve()
         })

@@ -25,8 +25,20 @@ test('four processes on one PostgreSQL, blocks of 10, 200,000 numbers, one kille
   let victimKilled = false
   const loads: Promise<IssueOutcome>[] = servers.slice(1).map((s) => issueMany(s.port, perInstance, 12))
   const victim = servers[0] as ServerProcess
-  const victimLoad = issueMany(victim.port, perInstance, 12, () => victimKilled)
-  await new Promise((resolve) => setTimeout(resolve, 4_000))
+  // Killed once it has answered a good number (not after a fixed time: a busy machine is slow).
+  let victimAnswered = 0
+  const victimLoad = issueMany(
+    victim.port,
+    perInstance,
+    12,
+    () => victimKilled,
+    (count) => {
+      victimAnswered = count
+    },
+  )
+  const deadline = Date.now() + 120_000
+  while (victimAnswered < 5_000 && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 50))
   await victim.kill9()
   victimKilled = true
   const beforeKill = await victimLoad
