@@ -25,6 +25,37 @@ export const PageQueryFields = {
 export const PageQuery = Type.Object(PageQueryFields)
 export type PageQuery = Static<typeof PageQuery>
 
+/** A list's sort order, DRF style: a field for ascending, `-` and the field for descending. */
+export type Ordering<F extends string> = F | `-${F}`
+
+/** Every ordering of these fields, each ascending then descending: `name, -name, code, -code`. */
+export function orderings<F extends string>(fields: readonly F[]): Array<Ordering<F>> {
+  return fields.flatMap((field): Array<Ordering<F>> => [field, `-${field}`])
+}
+
+/**
+ * The `ordering` query property of a list route: a union of literals, so a bad value is refused
+ * and OpenAPI lists the values. Repositories break ties by id, so pages never overlap.
+ */
+export function OrderingQueryField<F extends string>(fields: readonly F[], fallback: Ordering<F>) {
+  return Type.Optional(
+    Type.Union(
+      orderings(fields).map((value) => Type.Literal(value)),
+      {
+        default: fallback,
+        description: `Sort order: a field, ascending, or - and the field, descending (default ${fallback}). Ties are broken by id, in the same direction.`,
+      },
+    ),
+  )
+}
+
+/** The field and direction of an ordering: `-amount` → amount, desc. */
+export function sortOf<F extends string>(ordering: Ordering<F>): { field: F; direction: 'asc' | 'desc' } {
+  return ordering.startsWith('-')
+    ? { field: ordering.slice(1) as F, direction: 'desc' }
+    : { field: ordering as F, direction: 'asc' }
+}
+
 /** Which page to read, defaults applied. */
 export interface PageRequest {
   page: number

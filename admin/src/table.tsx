@@ -1,54 +1,58 @@
-// Tables of one page of results. The API has no sort parameter, so a column sorts the rows of the
-// page on screen (said in the caption); the sort lives in the URL (`sort=name`, `sort=-name`).
+// Tables of results. A column with an ordering field sorts the whole list, not the rows on screen:
+// its header button sets `ordering` in the URL (`ordering=amount`, `ordering=-amount`) and goes
+// back to page 1; a paged list then asks the API for that order.
 import type { ComponentChildren } from 'preact'
+import type { Ordering } from '../../src/pagination.js'
 import { setQuery, useLocation } from './router.js'
 
-export interface Column<T> {
+export interface Column<T, F extends string = string> {
   key: string
   label: string
   cell: (row: T) => ComponentChildren
-  /** The value to sort by; columns without it do not sort. */
-  sortBy?: (row: T) => string | number
+  /** The field this column sorts by (for a paged list, the API's); columns without it do not. */
+  sort?: F
   numeric?: boolean
 }
 
-function sorted<T>(rows: T[], columns: Array<Column<T>>, sort: string): T[] {
-  const descending = sort.startsWith('-')
-  const column = columns.find((c) => c.key === (descending ? sort.slice(1) : sort))
-  const by = column?.sortBy
-  if (!by) return rows
-  const compare = (a: T, b: T) => {
-    const x = by(a)
-    const y = by(b)
-    const order = typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y))
-    return descending ? -order : order
-  }
-  return [...rows].sort(compare)
+/**
+ * The list's ordering from the URL when one of the columns (or the default) sorts by its field,
+ * else the default: a hand-edited URL gets a sorted list rather than the API's 400.
+ */
+export function useOrdering<T, F extends string>(
+  columns: Array<Column<T, F>>,
+  fallback: Ordering<F>,
+): Ordering<F> {
+  const wanted = useLocation().query.get('ordering') ?? ''
+  const field = wanted.startsWith('-') ? wanted.slice(1) : wanted
+  const known = columns.some((c) => c.sort === field) || fallback.replace(/^-/, '') === field
+  return known ? (wanted as Ordering<F>) : fallback
 }
 
-export function DataTable<T>(props: {
+export function DataTable<T, F extends string>(props: {
   caption: string
-  columns: Array<Column<T>>
+  columns: Array<Column<T, F>>
   rows: T[]
   rowKey: (row: T) => string | number
+  /** The order of the rows, from useOrdering. */
+  ordering: Ordering<F>
   empty: ComponentChildren
 }) {
-  const { columns, rows, rowKey } = props
-  const sort = useLocation().query.get('sort') ?? ''
-  const shown = sorted(rows, columns, sort)
+  const { columns, rows, rowKey, ordering } = props
   if (rows.length === 0) return <p class="empty">{props.empty}</p>
+  const descending = ordering.startsWith('-')
+  const sortedBy = columns.find((c) => c.sort !== undefined && c.sort === ordering.replace(/^-/, ''))
   return (
     <div class="table-wrap">
       <table>
         <caption class="visually-hidden">
           {props.caption}
-          {sort && ' (sorted within this page)'}
+          {sortedBy && `, sorted by ${sortedBy.label}, ${descending ? 'descending' : 'ascending'}`}
         </caption>
         <thead>
           <tr>
             {columns.map((column) => {
-              const state =
-                sort === column.key ? 'ascending' : sort === `-${column.key}` ? 'descending' : undefined
+              const state = column === sortedBy ? (descending ? 'descending' : 'ascending') : undefined
+              const { sort } = column
               return (
                 <th
                   key={column.key}
@@ -56,13 +60,12 @@ export function DataTable<T>(props: {
                   aria-sort={state}
                   class={column.numeric ? 'numeric' : undefined}
                 >
-                  {column.sortBy ? (
+                  {sort ? (
                     <button
                       type="button"
                       class="sort"
-                      title="Sorts the rows of this page"
                       onClick={() =>
-                        setQuery({ sort: state === 'ascending' ? `-${column.key}` : column.key })
+                        setQuery({ ordering: state === 'ascending' ? `-${sort}` : sort, page: undefined })
                       }
                     >
                       {column.label}
@@ -79,7 +82,7 @@ export function DataTable<T>(props: {
           </tr>
         </thead>
         <tbody>
-          {shown.map((row) => (
+          {rows.map((row) => (
             <tr key={rowKey(row)}>
               {columns.map((column) => (
                 <td key={column.key} data-label={column.label} class={column.numeric ? 'numeric' : undefined}>
@@ -91,7 +94,6 @@ export function DataTable<T>(props: {
           ))}
         </tbody>
       </table>
-      {sort && <p class="hint">Sorted within this page; pages follow the list's own order.</p>}
     </div>
   )
 }

@@ -1,7 +1,8 @@
-import { type ExpressionBuilder, type Selectable, sql, type Updateable } from 'kysely'
+import { type ExpressionBuilder, type RawBuilder, type Selectable, sql, type Updateable } from 'kysely'
 import type { Database, Tables } from '../db/index.js'
 import type { CustomersTable } from '../db/schema.js'
-import type { Page, PageRequest } from '../pagination.js'
+import { type Page, type PageRequest, sortOf } from '../pagination.js'
+import type { CustomerOrdering, CustomerSortField } from './schemas.js'
 
 export type Customer = Selectable<CustomersTable>
 
@@ -35,6 +36,15 @@ function matching(term: string) {
   }
 }
 
+// What each ordering field sorts by. Names ignore case: lower() on both dialects (A-Z only on
+// SQLite, as in the search); the rest of the comparison is the database's collation.
+const SORT_KEYS: Record<CustomerSortField, RawBuilder<unknown>> = {
+  name: sql`lower(name)`,
+  code: sql.ref('code'),
+  created_at: sql.ref('created_at'),
+  id: sql.ref('id'),
+}
+
 /** The customer with this code, for other features (orders name their customer by code). */
 export async function findCustomerByCode(db: Database, code: string): Promise<Customer | undefined> {
   return db.selectFrom('customers').selectAll().where('code', '=', code).executeTakeFirst()
@@ -42,14 +52,22 @@ export async function findCustomerByCode(db: Database, code: string): Promise<Cu
 
 export function createCustomerRepository(db: Database) {
   return {
-    async list(filter: { q?: string | undefined }, page: PageRequest): Promise<Page<Customer>> {
+    async list(
+      filter: { q?: string | undefined },
+      page: PageRequest,
+      ordering: CustomerOrdering,
+    ): Promise<Page<Customer>> {
       const term = filter.q?.trim()
       const base = term ? db.selectFrom('customers').where(matching(term)) : db.selectFrom('customers')
       const total = await base
         .select((eb) => eb.fn.countAll<number | string>().as('count'))
         .executeTakeFirst()
-      // Ordered by id, which never changes, so a row never moves between pages.
-      const results = await base.selectAll().orderBy('id').limit(page.pageSize).offset(page.offset).execute()
+      // id, unique, breaks ties (in the same direction, so -x is exactly x reversed): no two pages
+      // share a row and none is skipped, whatever else the rows have in common.
+      const { field, direction } = sortOf(ordering)
+      let query = base.selectAll().orderBy(SORT_KEYS[field], direction)
+      if (field !== 'id') query = query.orderBy('id', direction)
+      const results = await query.limit(page.pageSize).offset(page.offset).execute()
       return { count: Number(total?.count ?? 0), results }
     },
 

@@ -31,14 +31,14 @@ export async function customerRoutes(parent: FastifyInstance, options: { service
       config: { auth: 'operator' },
       schema: {
         tags: ['customers'],
-        summary: 'List customers, oldest first, a page at a time',
+        summary: 'List customers, oldest first unless `ordering` says otherwise, a page at a time',
         querystring: CustomerListQuery,
         response: { 200: CustomerListReply, ...errors },
       },
     },
     async (request) => {
       const page = pageRequest(request.query)
-      const { count, results } = await service.list({ q: request.query.q }, page)
+      const { count, results } = await service.list({ q: request.query.q }, page, request.query.ordering)
       return { count, ...pageLinks(request, { count, ...page }), results }
     },
   )

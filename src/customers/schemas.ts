@@ -1,5 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox'
-import { PageQueryFields, PageReply } from '../pagination.js'
+import { type Ordering, OrderingQueryField, orderings, PageQueryFields, PageReply } from '../pagination.js'
 
 const Name = Type.String({
   format: 'plain-text',
@@ -53,6 +53,13 @@ export const CustomerParams = Type.Object({
 })
 export type CustomerParams = Static<typeof CustomerParams>
 
+/** What a list of customers sorts by; names without regard to case. */
+export const CUSTOMER_SORT_FIELDS = ['name', 'code', 'created_at', 'id'] as const
+export type CustomerSortField = (typeof CUSTOMER_SORT_FIELDS)[number]
+export type CustomerOrdering = Ordering<CustomerSortField>
+export const CUSTOMER_ORDERINGS = orderings(CUSTOMER_SORT_FIELDS)
+export const DEFAULT_CUSTOMER_ORDERING: CustomerOrdering = 'id'
+
 export const CustomerListQuery = Type.Object({
   q: Type.Optional(
     Type.String({
@@ -62,6 +69,7 @@ export const CustomerListQuery = Type.Object({
         'Case-insensitive search in name and code; a phone-like term (digits, +, spaces, -, parentheses) also searches phone numbers by their digits',
     }),
   ),
+  ordering: OrderingQueryField(CUSTOMER_SORT_FIELDS, DEFAULT_CUSTOMER_ORDERING),
   ...PageQueryFields,
 })
 export type CustomerListQuery = Static<typeof CustomerListQuery>

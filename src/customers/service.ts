@@ -4,7 +4,12 @@ import { isUniqueViolation } from '../db/errors.js'
 import { AppError, type Details } from '../errors.js'
 import type { Page, PageRequest } from '../pagination.js'
 import type { Customer, CustomerChanges, CustomerRepository } from './repository.js'
-import type { CustomerBody, CustomerPatch } from './schemas.js'
+import {
+  type CustomerBody,
+  type CustomerOrdering,
+  type CustomerPatch,
+  DEFAULT_CUSTOMER_ORDERING,
+} from './schemas.js'
 
 export interface CustomerServiceDeps {
   repository: Pick<CustomerRepository, 'list' | 'findById' | 'insert' | 'update' | 'delete' | 'takenBy'>
@@ -81,8 +86,13 @@ export function createCustomerService(deps: CustomerServiceDeps) {
   }
 
   return {
-    list(filter: { q?: string | undefined }, page: PageRequest): Promise<Page<Customer>> {
-      return repository.list(filter, page)
+    list(
+      filter: { q?: string | undefined },
+      page: PageRequest,
+      // The validator has filled in the default; the types cannot know that.
+      ordering: CustomerOrdering = DEFAULT_CUSTOMER_ORDERING,
+    ): Promise<Page<Customer>> {
+      return repository.list(filter, page, ordering)
     },
 
     get,

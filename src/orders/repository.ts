@@ -1,8 +1,9 @@
-import { type ExpressionBuilder, type SelectQueryBuilder, sql } from 'kysely'
+import { type ExpressionBuilder, type RawBuilder, type SelectQueryBuilder, sql } from 'kysely'
 import type { Database, Tables } from '../db/index.js'
 import type { OrderStatus } from '../db/schema.js'
 import { enqueueNotification, type NewNotification } from '../notifications/outbox.js'
-import type { Page, PageRequest } from '../pagination.js'
+import { type Page, type PageRequest, sortOf } from '../pagination.js'
+import { type OrderOrdering, type OrderSortField, STATUSES } from './schemas.js'
 
 /** An order with its customer's code and name, as every read returns it. */
 export interface OrderRow {
@@ -47,6 +48,23 @@ function likePattern(term: string): string {
   return `%${term.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
 }
 
+// What each ordering field sorts by. Statuses in lifecycle order (the order of STATUSES), not
+// alphabetically; free text ignores case (lower(): A-Z only on SQLite). Only order_time has
+// indexes (with id, read either way), so the default list and its filters read just their page;
+// the other orderings sort every matching row.
+const SORT_KEYS: Record<OrderSortField, RawBuilder<unknown>> = {
+  order_time: sql.ref('orders.order_time'),
+  amount: sql.ref('orders.amount_minor'),
+  status: sql`case orders.status ${sql.join(
+    STATUSES.map((status, rank) => sql`when ${sql.lit(status)} then ${sql.lit(rank)}`),
+    sql` `,
+  )} end`,
+  customer_code: sql.ref('c.code'),
+  customer_name: sql`lower(c.name)`,
+  item: sql`lower(orders.item)`,
+  tracking_number: sql.ref('orders.tracking_number'),
+}
+
 export function createOrderRepository(db: Database) {
   const joined = () =>
     db.selectFrom('orders').innerJoin('customers as c', 'c.id', 'orders.customer_id') as Joined
@@ -67,12 +85,16 @@ export function createOrderRepository(db: Database) {
       'orders.updated_at',
     ])
 
-  /** One page, newest first; `id` breaks ties so that a row never moves between pages. */
-  async function page(query: Joined, request: PageRequest): Promise<Page<OrderRow>> {
+  /**
+   * One page in this ordering. `id`, unique, breaks ties (in the same direction, so -x is exactly
+   * x reversed): no two pages share a row and none is skipped.
+   */
+  async function page(query: Joined, request: PageRequest, ordering: OrderOrdering): Promise<Page<OrderRow>> {
     const total = await query.select((eb) => eb.fn.countAll<number | string>().as('count')).executeTakeFirst()
+    const { field, direction } = sortOf(ordering)
     const results = await columns(query)
-      .orderBy('orders.order_time', 'desc')
-      .orderBy('orders.id', 'desc')
+      .orderBy(SORT_KEYS[field], direction)
+      .orderBy('orders.id', direction)
       .limit(request.pageSize)
       .offset(request.offset)
       .execute()
@@ -138,18 +160,25 @@ export function createOrderRepository(db: Database) {
       })
     },
 
-    async list(filter: OrderFilter, request: PageRequest): Promise<Page<OrderRow>> {
+    async list(filter: OrderFilter, request: PageRequest, ordering: OrderOrdering): Promise<Page<OrderRow>> {
       let query = joined()
       if (filter.from) query = query.where('orders.order_time', '>=', filter.from)
       if (filter.until) query = query.where('orders.order_time', '<=', filter.until)
       if (filter.status) query = query.where('orders.status', '=', filter.status)
-      if (filter.customerCode) query = query.where('c.code', '=', filter.customerCode)
+      if (filter.customerCode) {
+        // By id, from a subquery: the planner then reads orders_customer_order_time in list order
+        // (through the join on c.code, PostgreSQL sorted the customer's orders instead).
+        const code = filter.customerCode
+        query = query.where('orders.customer_id', '=', (eb) =>
+          eb.selectFrom('customers').select('customers.id').where('customers.code', '=', code),
+        )
+      }
       if (filter.trackingNumber) query = query.where('orders.tracking_number', '=', filter.trackingNumber)
-      return page(query, request)
+      return page(query, request, ordering)
     },
 
     /** Substring of the item or customer name or code, or a whole tracking number. */
-    async search(term: string, request: PageRequest): Promise<Page<OrderRow>> {
+    async search(term: string, request: PageRequest, ordering: OrderOrdering): Promise<Page<OrderRow>> {
       const pattern = likePattern(term)
       const matches = (eb: ExpressionBuilder<Tables & { c: Tables['customers'] }, 'orders' | 'c'>) =>
         eb.or([
@@ -162,7 +191,7 @@ export function createOrderRepository(db: Database) {
             term.replace(/[a-z]/g, (letter) => letter.toUpperCase()),
           ),
         ])
-      return page(joined().where(matches), request)
+      return page(joined().where(matches), request, ordering)
     },
 
     /** For tracking lookups: the order whose number has this sequence value. */

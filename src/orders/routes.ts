@@ -39,7 +39,7 @@ export async function orderRoutes(
       config,
       schema: {
         tags: ['orders'],
-        summary: 'List orders, newest first, with filters',
+        summary: 'List orders, newest first unless `ordering` says otherwise, with filters',
         querystring: OrderListQuery,
         response: { 200: OrderListReply, ...errors },
       },
@@ -64,7 +64,7 @@ export async function orderRoutes(
     },
     async (request) => {
       const page = pageRequest(request.query)
-      const { count, results } = await service.search(request.query.q, page)
+      const { count, results } = await service.search(request.query.q, page, request.query.ordering)
       return { count, ...pageLinks(request, { count, ...page }), results }
     },
   )

@@ -1,5 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox'
-import { PageQueryFields, PageReply } from '../pagination.js'
+import { type Ordering, OrderingQueryField, orderings, PageQueryFields, PageReply } from '../pagination.js'
 import { amountSchema, weightKgSchema } from '../validation.js'
 
 export const STATUSES = ['PENDING', 'CONFIRMED', 'SHIPPED', 'DELIVERED', 'CANCELLED'] as const
@@ -11,7 +11,11 @@ const Status = Type.Union(
 const Country = (description: string) =>
   Type.String({ format: 'country', description: `${description}: ISO 3166-1 alpha-2`, examples: ['KE'] })
 
-const CustomerCode = Type.String({ pattern: '^[A-Z0-9]{2,32}$', examples: ['CUST001'] })
+const CustomerCode = Type.String({
+  pattern: '^[A-Z0-9]{2,32}$',
+  description: '2 to 32 uppercase letters and digits, e.g. CUST001',
+  examples: ['CUST001'],
+})
 
 export const OrderBody = Type.Object({
   customer_code: CustomerCode,
@@ -32,14 +36,38 @@ export type OrderParams = Static<typeof OrderParams>
 const CalendarDate = (description: string) =>
   Type.String({ format: 'calendar-date', description, examples: ['2026-11-22'] })
 
+/**
+ * What a list of orders sorts by. `status` sorts in lifecycle order (the order of STATUSES:
+ * PENDING, CONFIRMED, SHIPPED, DELIVERED, then CANCELLED); `item` and `customer_name` without
+ * regard to case.
+ */
+export const ORDER_SORT_FIELDS = [
+  'order_time',
+  'amount',
+  'status',
+  'customer_code',
+  'customer_name',
+  'item',
+  'tracking_number',
+] as const
+export type OrderSortField = (typeof ORDER_SORT_FIELDS)[number]
+export type OrderOrdering = Ordering<OrderSortField>
+export const ORDER_ORDERINGS = orderings(ORDER_SORT_FIELDS)
+export const DEFAULT_ORDER_ORDERING: OrderOrdering = '-order_time'
+const OrderOrderingField = OrderingQueryField(ORDER_SORT_FIELDS, DEFAULT_ORDER_ORDERING)
+
 export const OrderListQuery = Type.Object({
   start_date: Type.Optional(CalendarDate('Orders placed on or after this day (UTC), YYYY-MM-DD')),
   end_date: Type.Optional(CalendarDate('Orders placed on or before this day (UTC), YYYY-MM-DD')),
   status: Type.Optional(Status),
   customer_code: Type.Optional(CustomerCode),
   tracking_number: Type.Optional(
-    Type.String({ pattern: '^[A-Za-z0-9]{1,64}$', description: 'The order with this number (either case)' }),
+    Type.String({
+      pattern: '^[A-Za-z0-9]{1,64}$',
+      description: 'Letters and digits: the tracking number of the order to find, in either case',
+    }),
   ),
+  ordering: OrderOrderingField,
   ...PageQueryFields,
 })
 export type OrderListQuery = Static<typeof OrderListQuery>
@@ -51,6 +79,7 @@ export const OrderSearchQuery = Type.Object({
     maxLength: 200,
     description: 'Case-insensitive: in the item, the customer name or code, or a whole tracking number',
   }),
+  ordering: OrderOrderingField,
   ...PageQueryFields,
 })
 export type OrderSearchQuery = Static<typeof OrderSearchQuery>

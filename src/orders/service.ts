@@ -7,7 +7,13 @@ import type { TrackingFormat } from '../tracking/codec.js'
 import type { TrackingService } from '../tracking/service.js'
 import { formatAmount, formatWeightKg, parseAmountMinor, parseWeightGrams } from '../validation.js'
 import type { OrderFilter, OrderRepository, OrderRow } from './repository.js'
-import type { OrderBody, OrderListQuery, OrderReply } from './schemas.js'
+import {
+  DEFAULT_ORDER_ORDERING,
+  type OrderBody,
+  type OrderListQuery,
+  type OrderOrdering,
+  type OrderReply,
+} from './schemas.js'
 
 /** Where each status may go next. */
 export const TRANSITIONS: Record<OrderStatus, OrderStatus[]> = {
@@ -171,15 +177,17 @@ export function createOrderService(deps: OrderServiceDeps) {
       if (query.status) filter.status = query.status
       if (query.customer_code) filter.customerCode = query.customer_code
       if (query.tracking_number) filter.trackingNumber = asciiUpper(query.tracking_number)
-      const { count, results } = await repository.list(filter, page)
+      // The validator has filled in the default; the types cannot know that.
+      const ordering = query.ordering ?? DEFAULT_ORDER_ORDERING
+      const { count, results } = await repository.list(filter, page, ordering)
       return { count, results: results.map(toReply) }
     },
 
-    async search(q: string, page: PageRequest) {
+    async search(q: string, page: PageRequest, ordering: OrderOrdering = DEFAULT_ORDER_ORDERING) {
       const term = q.trim()
       if (term === '')
         throw new AppError('validation_failed', 'The request is invalid', { q: ['must not be blank'] })
-      const { count, results } = await repository.search(term, page)
+      const { count, results } = await repository.search(term, page, ordering)
       return { count, results: results.map(toReply) }
     },
   }

@@ -1,6 +1,7 @@
 // The admin page in a real browser (Debian's chromium through playwright-core) against the service
 // in its own process on loopback: sign in, a customer, an order and its tracking number, a status
-// change, a mistyped number caught before any request, users, token refresh, a failed refresh, sign out. Screenshots
+// change, orders sorted by a column across pages, a mistyped number caught before any request, users,
+// token refresh, a failed refresh, sign out. Screenshots
 // of the main screens go to test-results/screenshots/ (ignored by git).
 import assert from 'node:assert/strict'
 import { existsSync, mkdirSync } from 'node:fs'
@@ -8,7 +9,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import type { Page } from 'playwright-core'
 import { ALPHABET } from '../../src/tracking/check-character.js'
-import { TEST_KEY, testDatabaseUrl } from '../helpers/build.js'
+import { bearer, TEST_KEY, testDatabaseUrl } from '../helpers/build.js'
 import { startServer } from '../helpers/processes.js'
 import { CHROMIUM, createUser, ensureAdminBuilt, launchChromium, SCREENSHOTS } from './browser.js'
 
@@ -29,6 +30,19 @@ function withTypo(number: string): string {
 
 async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true })
+}
+
+/** Waits until the table's cells of this column show these texts, in this order. */
+async function waitForColumn(page: Page, label: string, expected: string[]): Promise<void> {
+  const cells = page.locator(`tbody td[data-label="${label}"]`)
+  const deadline = Date.now() + 10_000
+  let shown: string[] = []
+  while (Date.now() < deadline) {
+    shown = (await cells.allTextContents()).map((text) => text.trim())
+    if (JSON.stringify(shown) === JSON.stringify(expected)) return
+    await page.waitForTimeout(100)
+  }
+  assert.deepEqual(shown, expected, `the ${label} column`)
 }
 
 async function go(page: Page, link: string, heading: string | RegExp): Promise<void> {
@@ -173,6 +187,48 @@ test('the admin page: sign in, customer, order, status, typo, users, sign out', 
     await page.getByLabel('Status').selectOption('CONFIRMED')
     await page.getByRole('link', { name: trackingNumber }).waitFor()
     await shot(page, '06-orders')
+  })
+
+  await t.test('orders: a column header sorts the whole list on the server, across pages', async () => {
+    // 24 more orders, through the API, in an order unlike their amounts: 25 in all, two pages of 20.
+    const amounts = Array.from({ length: 24 }, (_, i) => `${((i * 7) % 24) + 1}.25`)
+    const headers = { 'content-type': 'application/json', ...(await bearer('operator')) }
+    for (const [i, amount] of amounts.entries()) {
+      const body = JSON.stringify({ customer_code: 'AMANI01', item: `Sorted ${i}`, amount })
+      const res = await fetch(`${base}/api/orders/`, { method: 'POST', headers, body })
+      assert.equal(res.status, 201, await res.text())
+    }
+    const ascending = [...amounts, '1250.50'].sort((x, y) => Number(x) - Number(y))
+
+    await go(page, 'Orders', 'Orders')
+    const amountHeader = page.getByRole('columnheader', { name: 'Amount' })
+    const placedHeader = page.getByRole('columnheader', { name: 'Placed' })
+    assert.equal(await placedHeader.getAttribute('aria-sort'), 'descending', 'newest first by default')
+    assert.equal(await amountHeader.getAttribute('aria-sort'), null)
+
+    await amountHeader.getByRole('button', { name: 'Amount' }).click()
+    await page.waitForURL(/[?&]ordering=amount(&|$)/)
+    await waitForColumn(page, 'Amount', ascending.slice(0, 20))
+    assert.equal(await amountHeader.getAttribute('aria-sort'), 'ascending')
+    assert.equal(await placedHeader.getAttribute('aria-sort'), null)
+    assert.equal(await page.locator('caption').textContent(), 'Orders, sorted by Amount, ascending')
+    await shot(page, '06-orders-sorted')
+
+    // Page 2 continues the same order: the sort is the list's, not the page's.
+    await page.getByRole('button', { name: 'Next' }).click()
+    await page.waitForURL(/[?&]page=2(&|$)/)
+    await waitForColumn(page, 'Amount', ascending.slice(20))
+
+    // From the keyboard: the button toggles to descending and goes back to page 1; focus stays on it.
+    await amountHeader.getByRole('button').focus()
+    await page.keyboard.press('Enter')
+    await page.waitForURL(
+      (url) => url.searchParams.get('ordering') === '-amount' && !url.searchParams.has('page'),
+    )
+    await waitForColumn(page, 'Amount', [...ascending].reverse().slice(0, 20))
+    assert.equal(await amountHeader.getAttribute('aria-sort'), 'descending')
+    assert.equal(await page.evaluate('document.activeElement.textContent'), 'Amount▼')
+    await page.getByRole('link', { name: trackingNumber }).waitFor() // 1250.50, the largest, comes first
   })
 
   await t.test('tracking numbers: issue one, catch a typo before any request, look one up', async () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { InjectOptions } from 'fastify'
 import { pageLinks } from '../../src/pagination.js'
-import { build, type TestApp } from '../helpers/build.js'
+import { build, openDatabase, type TestApp } from '../helpers/build.js'
 
 async function create(app: TestApp, fields: Record<string, unknown>) {
   const res = await app.inject({ method: 'POST', url: '/api/customers/', payload: fields })
@@ -107,4 +107,82 @@ test('search q: case-insensitive in name and code, by digits in phone numbers, w
   assert.deepEqual(await search('nobody'), [])
   assert.deepEqual(await search(''), ['ACME01', 'BOLT', 'CARGO7'])
   assert.deepEqual(await invalidFields(app, { url: '/api/customers?q=a%00b' }), ['q'])
+})
+
+test('ordering: each field both ways (names ignore case), id breaking ties, kept in the links', async (t) => {
+  const app = await build(t, {}, { as: 'operator' })
+  const rows = [
+    { name: 'delta Depot', code: 'AAA', created_at: '2026-01-03T00:00:00.000Z' },
+    { name: 'Bravo Boats', code: 'MID', created_at: '2026-01-01T00:00:00.000Z' },
+    { name: 'alpha Air', code: 'ZED', created_at: '2026-01-02T00:00:00.000Z' },
+    { name: 'ALPHA AIR', code: 'BBB', created_at: '2026-01-01T00:00:00.000Z' },
+  ]
+  const ids: number[] = []
+  const db = openDatabase(t, app.databaseUrl)
+  for (const [i, { created_at, ...fields }] of rows.entries()) {
+    const { id } = await create(app, { ...fields, phone_number: `+25472200000${i}` })
+    await db.updateTable('customers').set({ created_at }).where('id', '=', id).execute()
+    ids.push(id)
+  }
+  const [d, b, a, A] = ids
+  const order = async (ordering: string) => {
+    const res = await app.inject({ url: `/api/customers/?ordering=${ordering}` })
+    assert.equal(res.statusCode, 200, res.body)
+    return res.json().results.map((c: { id: number }) => c.id)
+  }
+  const expected: Record<string, unknown[]> = {
+    // Case-insensitive: a byte order would put ALPHA AIR and Bravo before alpha Air.
+    name: [a, A, b, d],
+    code: [d, A, b, a],
+    created_at: [b, A, a, d],
+    id: [d, b, a, A],
+  }
+  for (const [field, ascending] of Object.entries(expected)) {
+    assert.deepEqual(await order(field), ascending, field)
+    assert.deepEqual(await order(`-${field}`), [...ascending].reverse(), `-${field}: exactly reversed`)
+  }
+  const unordered = (await app.inject({ url: '/api/customers/' })).json()
+  assert.deepEqual(
+    unordered.results.map((c: { id: number }) => c.id),
+    expected.id,
+    'id is the default',
+  )
+
+  const first = (await app.inject({ url: '/api/customers/?ordering=-name&page_size=3' })).json()
+  assert.equal(first.next, '/api/customers/?ordering=-name&page_size=3&page=2')
+  const second = (await app.inject({ url: first.next })).json()
+  assert.equal(second.previous, '/api/customers/?ordering=-name&page_size=3&page=1')
+  assert.deepEqual(
+    [...first.results, ...second.results].map((c: { id: number }) => c.id),
+    [d, b, A, a],
+  )
+})
+
+test('ordering: a bad value is a 400 that lists the allowed values; OpenAPI lists them too', async (t) => {
+  const app = await build(t, {}, { as: 'operator' })
+  const allowed = ['must be one of name, -name, code, -code, created_at, -created_at, id, -id']
+  for (const query of [
+    'ordering=phone_number',
+    'ordering=NAME',
+    'ordering=--name',
+    'ordering=',
+    'ordering=name&ordering=code',
+    'q=a&ordering=+name',
+  ]) {
+    const res = await app.inject({ url: `/api/customers/?${query}` })
+    assert.equal(res.statusCode, 400, query)
+    assert.deepEqual(res.json().details, { ordering: allowed }, query)
+  }
+  const anonymous = await app.inject({ url: '/api/customers/?ordering=bad', headers: { authorization: '' } })
+  assert.equal(anonymous.statusCode, 401, 'authentication comes before the ordering check')
+
+  const doc = (await app.inject({ url: '/openapi.json' })).json()
+  const parameter = doc.paths['/api/customers'].get.parameters.find(
+    (p: { name: string }) => p.name === 'ordering',
+  )
+  assert.equal(parameter.schema.default, 'id')
+  assert.deepEqual(
+    parameter.schema.anyOf.flatMap((s: { enum: string[] }) => s.enum),
+    ['name', '-name', 'code', '-code', 'created_at', '-created_at', 'id', '-id'],
+  )
 })

@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict'
 import { type TestContext, test } from 'node:test'
+import { CompiledQuery, type Kysely, type KyselyPlugin, sql } from 'kysely'
+import type { Tables } from '../../src/db/index.js'
+import { createOrderRepository, type OrderFilter } from '../../src/orders/repository.js'
+import { DEFAULT_ORDER_ORDERING } from '../../src/orders/schemas.js'
 import { build, dialect, issueUrl, openDatabase, type TestApp } from '../helpers/build.js'
 import { createOrder, order, withCustomer } from '../helpers/orders.js'
 
@@ -108,6 +112,146 @@ test('search: item, customer name and code, tracking number; wildcards taken lit
   assert.deepEqual(Object.keys(missing.json().details), ['q'])
 })
 
+test('ordering: each field both ways; status in lifecycle order; text without regard to case', async (t) => {
+  const app = await build(t, {}, { as: 'operator' })
+  await withCustomer(app, { name: 'Zeta Freight', code: 'CUST001', phone_number: '+254722000000' })
+  await withCustomer(app, { name: 'acme Air', code: 'CUST002', phone_number: '+256772000000' })
+  const db = openDatabase(t, app.databaseUrl)
+  const rows = [
+    { customer_code: 'CUST001', item: 'banana', amount: '20.00', day: '2026-11-03', path: [] },
+    {
+      customer_code: 'CUST002',
+      item: 'Cherry',
+      amount: '5.50',
+      day: '2026-11-01',
+      path: ['CONFIRMED', 'SHIPPED'],
+    },
+    { customer_code: 'CUST001', item: 'apple', amount: '100', day: '2026-11-02', path: ['CANCELLED'] },
+    {
+      customer_code: 'CUST002',
+      item: 'cherry',
+      amount: '20',
+      day: '2026-11-02',
+      path: ['CONFIRMED', 'SHIPPED', 'DELIVERED'],
+    },
+  ]
+  const placed: Array<{ id: number; tracking_number: string }> = []
+  for (const { day, path, ...fields } of rows) {
+    const created = await createOrder(app, fields)
+    for (const status of path) {
+      const res = await app.inject({
+        method: 'PATCH',
+        url: `/api/orders/${created.id}/`,
+        payload: { status },
+      })
+      assert.equal(res.statusCode, 200, res.body)
+    }
+    const order_time = `${day}T12:00:00.000Z`
+    await db.updateTable('orders').set({ order_time }).where('id', '=', created.id).execute()
+    placed.push(created)
+  }
+  const [o1, o2, o3, o4] = placed.map((o) => o.id)
+  const byNumber = [...placed]
+    .sort((x, y) => (x.tracking_number < y.tracking_number ? -1 : 1))
+    .map((o) => o.id)
+  const expected: Record<string, unknown[]> = {
+    order_time: [o2, o3, o4, o1], // o3 and o4 at the same instant: by id
+    amount: [o2, o1, o4, o3], // as numbers: 5.50, 20.00, 20, 100
+    status: [o1, o2, o4, o3], // PENDING, SHIPPED, DELIVERED, CANCELLED (not alphabetical)
+    customer_code: [o1, o3, o2, o4],
+    customer_name: [o2, o4, o1, o3], // acme before Zeta: case ignored
+    item: [o3, o1, o2, o4], // apple, banana, Cherry, cherry
+    tracking_number: byNumber,
+  }
+  const ids = async (url: string) => {
+    const res = await app.inject({ url })
+    assert.equal(res.statusCode, 200, res.body)
+    return res.json().results.map((o: { id: number }) => o.id)
+  }
+  for (const [field, ascending] of Object.entries(expected)) {
+    assert.deepEqual(await ids(`/api/orders/?ordering=${field}`), ascending, field)
+    const descending = [...ascending].reverse()
+    assert.deepEqual(await ids(`/api/orders/?ordering=-${field}`), descending, `-${field}: exactly reversed`)
+    // Every order's customer code has "CUST": the search finds them all, in the same order.
+    assert.deepEqual(
+      await ids(`/api/orders/search/?q=cust&ordering=-${field}`),
+      descending,
+      `search -${field}`,
+    )
+  }
+  assert.deepEqual(await ids('/api/orders/'), [o1, o4, o3, o2], 'newest first by default')
+  assert.deepEqual(await ids('/api/orders/?customer_code=CUST002&ordering=amount'), [o2, o4], 'with a filter')
+})
+
+test('ordering: ties broken by id, so walking the pages yields every order exactly once', async (t) => {
+  const app = await build(t, {}, { as: 'operator' })
+  await withCustomer(app)
+  // Most orders share an amount, a status, an item, a customer and (set below) a time.
+  const created = await Promise.all(
+    Array.from({ length: 27 }, (_, i) =>
+      createOrder(app, { ...order, amount: i % 9 === 0 ? `${i}.00` : '10.00' }),
+    ),
+  )
+  const all = created.map((o: { id: number }) => o.id).sort((x, y) => x - y)
+  const db = openDatabase(t, app.databaseUrl)
+  await db.updateTable('orders').set({ order_time: '2026-11-22T10:00:00.000Z' }).execute()
+  const orderings = ['amount', '-amount', 'order_time', '-order_time', 'status', 'item', '-customer_code']
+  for (const ordering of orderings) {
+    for (const start of [
+      `/api/orders/?ordering=${ordering}&page_size=4`,
+      `/api/orders/search/?q=laptop&ordering=${ordering}&page_size=4`,
+    ]) {
+      const seen: Array<{ id: number; amount: string }> = []
+      let next: string | null = start
+      while (next) {
+        assert.match(next, new RegExp(`ordering=${ordering}(&|$)`), 'the link keeps the ordering')
+        const page: { next: string | null; results: typeof seen } = (await app.inject({ url: next })).json()
+        seen.push(...page.results)
+        next = page.next
+      }
+      const ids = seen.map((o) => o.id)
+      assert.equal(new Set(ids).size, ids.length, `${start}: no order on two pages`)
+      assert.deepEqual(
+        [...ids].sort((x, y) => x - y),
+        all,
+        `${start}: none skipped`,
+      )
+      if (ordering.endsWith('amount')) {
+        const amounts = seen.map((o) => Number(o.amount) * (ordering.startsWith('-') ? -1 : 1))
+        assert.deepEqual(
+          amounts,
+          [...amounts].sort((x, y) => x - y),
+          `${start}: sorted by amount`,
+        )
+      }
+    }
+  }
+})
+
+test('ordering: a bad value is a 400 that lists the allowed values, on the list and the search', async (t) => {
+  const app = await build(t, {}, { as: 'operator' })
+  const allowed = [
+    'must be one of order_time, -order_time, amount, -amount, status, -status, customer_code, -customer_code, customer_name, -customer_name, item, -item, tracking_number, -tracking_number',
+  ]
+  for (const url of [
+    '/api/orders/?ordering=amount_minor',
+    '/api/orders/?ordering=id',
+    '/api/orders/?ordering=Amount',
+    '/api/orders/?status=PENDING&ordering=',
+    '/api/orders/search/?q=a&ordering=weight',
+  ]) {
+    const res = await app.inject({ url })
+    assert.equal(res.statusCode, 400, url)
+    assert.deepEqual(res.json().details, { ordering: allowed }, url)
+  }
+  const doc = (await app.inject({ url: '/openapi.json' })).json()
+  for (const path of ['/api/orders', '/api/orders/search']) {
+    const parameter = doc.paths[path].get.parameters.find((p: { name: string }) => p.name === 'ordering')
+    assert.equal(parameter.schema.default, '-order_time', path)
+    assert.equal(parameter.schema.anyOf.length, 14, path)
+  }
+})
+
 test('order numbers and API numbers come from one sequence: never equal', async (t) => {
   const app = await build(t, { TRACKING_BLOCK_MIN: '5', TRACKING_BLOCK_MAX: '5' }, { as: 'operator' })
   await withCustomer(app)
@@ -123,10 +267,31 @@ test('order numbers and API numbers come from one sequence: never equal', async 
   assert.equal(new Set(numbers).size, numbers.length)
 })
 
+/** The query plan of one statement: SQLite's `explain query plan`, or PostgreSQL's `explain`. */
+async function planOf(
+  db: Kysely<Tables>,
+  query: string,
+  parameters: readonly unknown[] = [],
+): Promise<string> {
+  if (dialect === 'sqlite') {
+    const { rows } = await db.executeQuery<{ detail: string }>(
+      CompiledQuery.raw(`explain query plan ${query}`, [...parameters]),
+    )
+    return rows.map((r) => r.detail).join('\n')
+  }
+  // An empty table is cheapest to scan: forbid that, so the plan shows whether an index applies.
+  return db.transaction().execute(async (trx) => {
+    await sql`set local enable_seqscan = off`.execute(trx)
+    const { rows } = await trx.executeQuery<{ 'QUERY PLAN': string }>(
+      CompiledQuery.raw(`explain ${query}`, [...parameters]),
+    )
+    return rows.map((r) => r['QUERY PLAN']).join('\n')
+  })
+}
+
 test('the filters use indexes (query plan)', async (t) => {
   const app = await build(t, {}, { as: 'operator' })
   const db = openDatabase(t, app.databaseUrl)
-  const { sql } = await import('kysely')
   const queries: Record<string, string> = {
     orders_order_time: `select id from orders where order_time >= '2026-01-01' order by order_time desc, id desc limit 20`,
     orders_status_order_time: `select id from orders where status = 'PENDING' and order_time >= '2026-01-01' order by order_time desc, id desc limit 20`,
@@ -134,23 +299,52 @@ test('the filters use indexes (query plan)', async (t) => {
     orders_tracking_number_key: `select id from orders where tracking_number = 'ABC'`,
   }
   for (const [index, query] of Object.entries(queries)) {
-    let plan: string
+    const plan = await planOf(db, query)
     if (dialect === 'sqlite') {
-      const { rows } = await sql.raw<{ detail: string }>(`explain query plan ${query}`).execute(db)
-      plan = rows.map((r) => r.detail).join('\n')
       const expected =
         index === 'orders_tracking_number_key'
           ? /USING (COVERING )?INDEX sqlite_autoindex_orders_\d/
           : new RegExp(`USING (COVERING )?INDEX ${index}`)
       assert.match(plan, expected, `${query}\n${plan}`)
     } else {
-      // An empty table is cheapest to scan: forbid that, so the plan shows whether an index applies.
-      plan = await db.transaction().execute(async (trx) => {
-        await sql`set local enable_seqscan = off`.execute(trx)
-        const { rows } = await sql.raw<{ 'QUERY PLAN': string }>(`explain ${query}`).execute(trx)
-        return rows.map((r) => r['QUERY PLAN']).join('\n')
-      })
       assert.match(plan, /Index (Only )?Scan/, `${query}\n${plan}`)
+      assert.doesNotMatch(plan, /Sort\b/, `no sort step: the index gives the order\n${plan}`)
+    }
+  }
+})
+
+test("the default ordering reads an index in order: the repository's own page queries", async (t) => {
+  const app = await build(t, {}, { as: 'operator' })
+  const db = openDatabase(t, app.databaseUrl)
+  // The SQL the repository sends, as sent (with its parameters), to explain it.
+  const sent: CompiledQuery[] = []
+  const recorder: KyselyPlugin = {
+    transformQuery: (args) => {
+      sent.push(db.getExecutor().compileQuery(args.node, args.queryId))
+      return args.node
+    },
+    transformResult: async (args) => args.result,
+  }
+  const repository = createOrderRepository(db.withPlugin(recorder))
+  const request = { page: 1, pageSize: 20, offset: 0 }
+  const cases: Array<[string, OrderFilter]> = [
+    ['orders_order_time', {}],
+    ['orders_order_time', { from: '2026-01-01T00:00:00.000Z' }],
+    ['orders_status_order_time', { status: 'PENDING' }],
+    ['orders_customer_order_time', { customerCode: 'CUST001' }],
+  ]
+  for (const [index, filter] of cases) {
+    sent.length = 0
+    await repository.list(filter, request, DEFAULT_ORDER_ORDERING)
+    const query = sent.find((q) => /\blimit\b/.test(q.sql))
+    assert.ok(query, 'the page query was sent')
+    assert.match(query.sql, /order by "orders"."order_time" desc, "orders"."id" desc limit/)
+    const plan = await planOf(db, query.sql, query.parameters)
+    if (dialect === 'sqlite') {
+      assert.match(plan, new RegExp(`orders USING (COVERING )?INDEX ${index}`), `${query.sql}\n${plan}`)
+      assert.doesNotMatch(plan, /TEMP B-TREE/, `no sort step: the index gives the order\n${plan}`)
+    } else {
+      assert.match(plan, new RegExp(`Index Scan Backward using ${index} on orders`), `${query.sql}\n${plan}`)
       assert.doesNotMatch(plan, /Sort\b/, `no sort step: the index gives the order\n${plan}`)
     }
   }

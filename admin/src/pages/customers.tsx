@@ -1,27 +1,22 @@
 import { useEffect, useRef, useState } from 'preact/hooks'
-import type { CustomerReply } from '../../../src/customers/schemas.js'
+import type { CustomerReply, CustomerSortField } from '../../../src/customers/schemas.js'
 import { api, get, type Page, query } from '../api.js'
 import { Field, FormFailure, useForm } from '../form.js'
 import { href, navigate, setQuery, useLocation } from '../router.js'
-import { type Column, DataTable, Pager, usePage } from '../table.js'
+import { type Column, DataTable, Pager, useOrdering, usePage } from '../table.js'
 import { ErrorAlert, Flash, flash, formatDateTime, Loading, PageTitle, useResource } from '../ui.js'
 
-const COLUMNS: Array<Column<CustomerReply>> = [
+const COLUMNS: Array<Column<CustomerReply, CustomerSortField>> = [
   {
     key: 'name',
     label: 'Name',
     cell: (c) => <a href={href(`/customers/${c.id}`)}>{c.name}</a>,
-    sortBy: (c) => c.name,
+    sort: 'name',
   },
-  { key: 'code', label: 'Code', cell: (c) => <code>{c.code}</code>, sortBy: (c) => c.code },
-  { key: 'phone', label: 'Phone', cell: (c) => c.phone_number, sortBy: (c) => c.phone_number },
-  { key: 'email', label: 'Email', cell: (c) => c.email ?? '—', sortBy: (c) => c.email ?? '' },
-  {
-    key: 'created',
-    label: 'Created',
-    cell: (c) => formatDateTime(c.created_at),
-    sortBy: (c) => c.created_at,
-  },
+  { key: 'code', label: 'Code', cell: (c) => <code>{c.code}</code>, sort: 'code' },
+  { key: 'phone', label: 'Phone', cell: (c) => c.phone_number },
+  { key: 'email', label: 'Email', cell: (c) => c.email ?? '—' },
+  { key: 'created', label: 'Created', cell: (c) => formatDateTime(c.created_at), sort: 'created_at' },
   {
     key: 'actions',
     label: 'Actions',
@@ -74,7 +69,9 @@ export function SearchBox({ label, id, hint }: { label: string; id: string; hint
 export function Customers() {
   const q = useLocation().query.get('q') ?? ''
   const { page, pageSize } = usePage()
-  const path = `/api/customers/${query({ q, page, page_size: pageSize })}`
+  // The API's default, id, has no column: oldest first.
+  const ordering = useOrdering(COLUMNS, 'id')
+  const path = `/api/customers/${query({ q, ordering, page, page_size: pageSize })}`
   const list = useResource(() => get<Page<CustomerReply>>(path), path)
   return (
     <>
@@ -97,6 +94,7 @@ export function Customers() {
             columns={COLUMNS}
             rows={list.data.results}
             rowKey={(c) => c.id}
+            ordering={ordering}
             empty={q ? `No customer matches “${q}”.` : 'No customers yet.'}
           />
           <Pager count={list.data.count} label="Customers" />

@@ -1,14 +1,14 @@
-import type { OrderReply } from '../../../src/orders/schemas.js'
+import type { OrderReply, OrderSortField } from '../../../src/orders/schemas.js'
 import { TRANSITIONS } from '../../../src/orders/service.js'
 import { get, type Page, query } from '../api.js'
 import { href, setQuery, useLocation } from '../router.js'
-import { type Column, DataTable, Pager, usePage } from '../table.js'
+import { type Column, DataTable, Pager, useOrdering, usePage } from '../table.js'
 import { ErrorAlert, Flash, formatDateTime, Loading, PageTitle, StatusBadge, useResource } from '../ui.js'
 import { SearchBox } from './customers.js'
 
 export const STATUSES = Object.keys(TRANSITIONS) as Array<keyof typeof TRANSITIONS>
 
-const COLUMNS: Array<Column<OrderReply>> = [
+const COLUMNS: Array<Column<OrderReply, OrderSortField>> = [
   {
     key: 'tracking',
     label: 'Tracking number',
@@ -17,7 +17,7 @@ const COLUMNS: Array<Column<OrderReply>> = [
         {o.tracking_number}
       </a>
     ),
-    sortBy: (o) => o.tracking_number,
+    sort: 'tracking_number',
   },
   {
     key: 'customer',
@@ -27,12 +27,13 @@ const COLUMNS: Array<Column<OrderReply>> = [
         {o.customer_name} <code>{o.customer_code}</code>
       </>
     ),
-    sortBy: (o) => o.customer_name,
+    sort: 'customer_name',
   },
-  { key: 'item', label: 'Item', cell: (o) => o.item, sortBy: (o) => o.item },
-  { key: 'amount', label: 'Amount', cell: (o) => o.amount, sortBy: (o) => Number(o.amount), numeric: true },
-  { key: 'status', label: 'Status', cell: (o) => <StatusBadge status={o.status} />, sortBy: (o) => o.status },
-  { key: 'placed', label: 'Placed', cell: (o) => formatDateTime(o.order_time), sortBy: (o) => o.order_time },
+  { key: 'item', label: 'Item', cell: (o) => o.item, sort: 'item' },
+  { key: 'amount', label: 'Amount', cell: (o) => o.amount, sort: 'amount', numeric: true },
+  // The API sorts statuses in lifecycle order: PENDING, CONFIRMED, SHIPPED, DELIVERED, CANCELLED.
+  { key: 'status', label: 'Status', cell: (o) => <StatusBadge status={o.status} />, sort: 'status' },
+  { key: 'placed', label: 'Placed', cell: (o) => formatDateTime(o.order_time), sort: 'order_time' },
 ]
 
 function FilterSelect(props: { id: string; label: string; name: string; value: string; options: string[] }) {
@@ -74,6 +75,7 @@ export function Orders() {
   const { query: params } = useLocation()
   const { page, pageSize } = usePage()
   const q = params.get('q') ?? ''
+  const ordering = useOrdering(COLUMNS, '-order_time')
   const filters = {
     status: params.get('status') ?? '',
     start_date: params.get('start_date') ?? '',
@@ -82,8 +84,8 @@ export function Orders() {
   }
   // The search endpoint takes no filters: with a search term, the filters wait.
   const path = q
-    ? `/api/orders/search/${query({ q, page, page_size: pageSize })}`
-    : `/api/orders/${query({ ...filters, page, page_size: pageSize })}`
+    ? `/api/orders/search/${query({ q, ordering, page, page_size: pageSize })}`
+    : `/api/orders/${query({ ...filters, ordering, page, page_size: pageSize })}`
   const list = useResource(() => get<Page<OrderReply>>(path), path)
   const filtered = q !== '' || Object.values(filters).some(Boolean)
   return (
@@ -156,10 +158,11 @@ export function Orders() {
       {list.data && (
         <div aria-busy={list.loading}>
           <DataTable
-            caption="Orders, newest first"
+            caption="Orders"
             columns={COLUMNS}
             rows={list.data.results}
             rowKey={(o) => o.id}
+            ordering={ordering}
             empty={filtered ? 'No order matches.' : 'No orders yet.'}
           />
           <Pager count={list.data.count} label="Orders" />

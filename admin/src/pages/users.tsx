@@ -4,10 +4,25 @@ import type { UserListReply, UserReply } from '../../../src/auth/schemas.js'
 import { api, get } from '../api.js'
 import { Field, FormFailure, SelectField, useForm } from '../form.js'
 import { getSession } from '../session.js'
-import { type Column, DataTable } from '../table.js'
+import { type Column, DataTable, useOrdering } from '../table.js'
 import { ErrorAlert, Flash, flash, formatDateTime, PageTitle, useResource } from '../ui.js'
 
 type User = Static<typeof UserReply>
+
+// The API returns every user at once, with no pages: sorting here sorts the whole list.
+const SORT_VALUES = {
+  username: (u: User) => u.username,
+  role: (u: User) => u.role,
+  state: (u: User) => (u.disabled ? 'disabled' : 'active'),
+  created: (u: User) => u.created_at,
+}
+type UserSort = keyof typeof SORT_VALUES
+
+function sorted(users: User[], ordering: string): User[] {
+  const descending = ordering.startsWith('-')
+  const value = SORT_VALUES[ordering.replace(/^-/, '') as UserSort]
+  return [...users].sort((a, b) => value(a).localeCompare(value(b)) * (descending ? -1 : 1))
+}
 
 const ROLE_OPTIONS = [
   { value: 'client', label: 'client: issues and looks up tracking numbers' },
@@ -33,9 +48,9 @@ export function Users() {
     }
   }
 
-  const columns: Array<Column<User>> = [
-    { key: 'username', label: 'Username', cell: (u) => u.username, sortBy: (u) => u.username },
-    { key: 'role', label: 'Role', cell: (u) => u.role, sortBy: (u) => u.role },
+  const columns: Array<Column<User, UserSort>> = [
+    { key: 'username', label: 'Username', cell: (u) => u.username, sort: 'username' },
+    { key: 'role', label: 'Role', cell: (u) => u.role, sort: 'role' },
     {
       key: 'state',
       label: 'State',
@@ -44,14 +59,9 @@ export function Users() {
           {u.disabled ? 'disabled' : 'active'}
         </span>
       ),
-      sortBy: (u) => String(u.disabled),
+      sort: 'state',
     },
-    {
-      key: 'created',
-      label: 'Created',
-      cell: (u) => formatDateTime(u.created_at),
-      sortBy: (u) => u.created_at,
-    },
+    { key: 'created', label: 'Created', cell: (u) => formatDateTime(u.created_at), sort: 'created' },
     {
       key: 'actions',
       label: 'Actions',
@@ -71,6 +81,7 @@ export function Users() {
     },
   ]
 
+  const ordering = useOrdering(columns, 'username') // the API's own order
   return (
     <>
       <PageTitle title="Users">Users</PageTitle>
@@ -80,8 +91,9 @@ export function Users() {
         <DataTable
           caption="Users"
           columns={columns}
-          rows={users.data.results}
+          rows={sorted(users.data.results, ordering)}
           rowKey={(u) => u.id}
+          ordering={ordering}
           empty="No users."
         />
       )}
