@@ -124,6 +124,7 @@ const AJV_OPTIONS: Options = {
   removeAdditional: true,
   useDefaults: true,
   addUsedSchema: false,
+  verbose: true, // errors carry their schema: messages can use a field's description
 }
 
 /**
@@ -151,6 +152,10 @@ export const amountSchema = {
   examples: ['1250.50'],
 } as const
 
+function lowerFirst(text: string): string {
+  return text.charAt(0).toLowerCase() + text.slice(1)
+}
+
 function messageFor(error: FastifySchemaValidationError): string {
   if (error.keyword === 'required') return 'is required'
   if (error.keyword === WEIGHT_KEYWORD) return WEIGHT_MESSAGE
@@ -159,6 +164,13 @@ function messageFor(error: FastifySchemaValidationError): string {
     const format = (error.params as { format?: string }).format
     if (format && FORMATS[format]) return FORMATS[format].message
   }
+  // A regular expression means nothing to a person; the field's description says it in words.
+  // ajv's errors carry parentSchema with `verbose`; Fastify's error type omits it.
+  const description = (error as { parentSchema?: { description?: unknown } }).parentSchema?.description
+  if (error.keyword === 'pattern' && typeof description === 'string')
+    return `must be ${lowerFirst(description)}`
+  if (error.keyword === 'minLength' && (error.params as { limit?: number }).limit === 1)
+    return 'must not be empty'
   return error.message ?? 'is invalid'
 }
 
@@ -174,10 +186,23 @@ export function validationDetails(
   errors: FastifySchemaValidationError[],
   context: SchemaErrorDataVar | undefined,
 ): Record<string, string[]> {
+  // A union of literals (TypeBox's Union of Literal, e.g. a status) fails once per branch with
+  // "must be equal to constant" and names no value: say instead which values are allowed.
+  const allowed = new Map<string, unknown[]>()
+  for (const error of errors) {
+    if (error.keyword !== 'const' || !error.schemaPath.includes('/anyOf/')) continue
+    const field = fieldOf(error, context)
+    allowed.set(field, [
+      ...(allowed.get(field) ?? []),
+      (error.params as { allowedValue?: unknown }).allowedValue,
+    ])
+  }
   const details: Record<string, string[]> = {}
   for (const error of errors) {
     const field = fieldOf(error, context)
-    const message = messageFor(error)
+    const values = allowed.get(field)
+    const inUnion = error.keyword === 'anyOf' || error.schemaPath.includes('/anyOf/')
+    const message = values && inUnion ? `must be one of ${values.join(', ')}` : messageFor(error)
     const messages = details[field] ?? []
     if (!messages.includes(message)) messages.push(message)
     details[field] = messages
