@@ -78,9 +78,19 @@ test('rate limit in Redis is shared by every instance', async (t) => {
 test('security headers are set; CORS answers only the allowed origins', async (t) => {
   const app = await build(t, { CORS_ALLOWED_ORIGINS: 'https://admin.example.com, https://ops.example.com' })
   const res = await app.inject({ url: issueUrl(), headers: { origin: 'https://admin.example.com' } })
+  // A JSON answer: the API set.
   assert.equal(res.headers['x-content-type-options'], 'nosniff')
-  assert.equal(res.headers['x-frame-options'], 'SAMEORIGIN')
-  assert.match(String(res.headers['content-security-policy']), /default-src 'self'/)
+  assert.equal(res.headers['x-frame-options'], 'DENY')
+  assert.equal(res.headers['cache-control'], 'no-store')
+  assert.equal(res.headers['content-security-policy'], "default-src 'none'; frame-ancestors 'none'")
+  // Pages a browser renders: helmet's full set.
+  for (const url of ['/docs/', '/admin/']) {
+    const page = await app.inject({ url })
+    assert.match(String(page.headers['content-security-policy']), /default-src 'self'/, url)
+    assert.equal(page.headers['x-frame-options'], 'SAMEORIGIN', url)
+    assert.equal(page.headers['cross-origin-opener-policy'], 'same-origin', url)
+    assert.equal(page.headers['x-content-type-options'], 'nosniff', url)
+  }
   assert.equal(res.headers['access-control-allow-origin'], 'https://admin.example.com')
   const preflight = await app.inject({
     method: 'OPTIONS',
