@@ -1,4 +1,4 @@
-import { type Static, Type } from '@sinclair/typebox'
+import { type Static, type TRef, Type } from '@sinclair/typebox'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { isUnavailable } from './db/errors.js'
 import { validationDetails } from './validation.js'
@@ -51,6 +51,15 @@ export const ErrorEnvelope = Type.Object(
   { $id: 'ErrorEnvelope' },
 )
 export type ErrorEnvelope = Static<typeof ErrorEnvelope>
+
+/** Route response schemas for these error statuses: all the one envelope. */
+export function errorReplies<S extends number>(...statuses: S[]): Record<S, TRef<'ErrorEnvelope'>> {
+  const ref = Type.Ref('ErrorEnvelope')
+  return Object.fromEntries(statuses.map((status) => [status, ref])) as unknown as Record<
+    S,
+    TRef<'ErrorEnvelope'>
+  >
+}
 
 export function errorEnvelope(request: FastifyRequest, error: AppError): ErrorEnvelope {
   return { error: error.message, code: error.code, details: error.details, correlation_id: request.id }

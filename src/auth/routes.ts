@@ -1,6 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
+import { errorReplies } from '../errors.js'
 import type { Authenticator } from './authenticator.js'
 import {
   CreateUserBody,
@@ -15,12 +16,8 @@ import {
 } from './schemas.js'
 import type { AuthService } from './service.js'
 
-const errors = {
-  400: Type.Ref('ErrorEnvelope'),
-  401: Type.Ref('ErrorEnvelope'),
-  429: Type.Ref('ErrorEnvelope'),
-}
-const adminErrors = { ...errors, 403: Type.Ref('ErrorEnvelope') }
+const errors = errorReplies(400, 401, 429)
+const adminErrors = errorReplies(400, 401, 403, 429)
 
 export async function authRoutes(
   parent: FastifyInstance,

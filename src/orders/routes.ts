@@ -1,6 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
+import { errorReplies } from '../errors.js'
 import { pageLinks, pageRequest } from '../pagination.js'
 import {
   NotificationListReply,
@@ -14,13 +15,8 @@ import {
 } from './schemas.js'
 import type { OrderService } from './service.js'
 
-const errors = {
-  400: Type.Ref('ErrorEnvelope'),
-  401: Type.Ref('ErrorEnvelope'),
-  403: Type.Ref('ErrorEnvelope'),
-  429: Type.Ref('ErrorEnvelope'),
-}
-const oneErrors = { ...errors, 404: Type.Ref('ErrorEnvelope') }
+const errors = errorReplies(400, 401, 403, 429)
+const oneErrors = errorReplies(400, 401, 403, 404, 429)
 
 export async function orderRoutes(
   parent: FastifyInstance,

@@ -1,6 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { errorReplies } from '../errors.js'
 import { parseWeightGrams } from '../validation.js'
 import {
   BatchBody,
@@ -14,14 +15,7 @@ import {
 } from './schemas.js'
 import { type Idempotency, type IssueRequest, requestMetadata, type TrackingService } from './service.js'
 
-const errors = {
-  400: Type.Ref('ErrorEnvelope'),
-  401: Type.Ref('ErrorEnvelope'),
-  403: Type.Ref('ErrorEnvelope'),
-  429: Type.Ref('ErrorEnvelope'),
-  409: Type.Ref('ErrorEnvelope'),
-  503: Type.Ref('ErrorEnvelope'),
-}
+const errors = errorReplies(400, 401, 403, 409, 429, 503)
 
 function toIssueRequest(fields: IssueQuery): IssueRequest {
   return {
