@@ -3,11 +3,12 @@
 // a table of the figures and PASS/FAIL for each bar of the issue. Exits 1 if any bar fails, after printing all.
 //
 //   npm run bench                           every part
-//   node dist/bench/run.js --only=postgres  one part (codec | sqlite | postgres; http = sqlite)
+//   node dist/bench/run.js --only=postgres  one part (codec | sqlite | postgres | orders; http = sqlite)
 //   BENCH_SECONDS=N                         seconds per measured HTTP run (default 10)
 import { arch, cpus, loadavg, platform } from 'node:os'
 import { benchCodec } from './codec.js'
 import { benchHttp, type HttpBenchResult, type TargetFigures } from './http.js'
+import { benchOrders } from './orders.js'
 import { benchPostgres, type PostgresBenchResult, postgresUrl, type Reservations } from './postgres.js'
 
 const CODEC_BAR = 2_000_000
@@ -28,15 +29,15 @@ interface Bar {
   value: string
 }
 
-type Part = 'codec' | 'sqlite' | 'postgres'
+type Part = 'codec' | 'sqlite' | 'postgres' | 'orders'
 
 function parseOnly(args: string[]): Part | undefined {
   let only: Part | undefined
   for (const arg of args) {
-    const match = /^--only=(codec|sqlite|http|postgres)$/.exec(arg)
+    const match = /^--only=(codec|sqlite|http|postgres|orders)$/.exec(arg)
     if (!match) {
       console.error(
-        `bench: unknown argument "${arg}"; usage: node dist/bench/run.js [--only=codec|sqlite|postgres]`,
+        `bench: unknown argument "${arg}"; usage: node dist/bench/run.js [--only=codec|sqlite|postgres|orders]`,
       )
       process.exit(2)
     }
@@ -285,6 +286,16 @@ async function runPostgres(bars: Bar[]): Promise<void> {
   }
 }
 
+async function runOrders(): Promise<void> {
+  console.error('orders: seeding a million orders on SQLite, then timing (about 30 s)')
+  const results = await benchOrders()
+  console.log(
+    '\nOrders on SQLite: one page of 20 (page 2) with its count, among 1,000,000 orders (median of 5)',
+  )
+  for (const r of results)
+    console.log(`  ${r.name.padEnd(44)} ${r.ms.toFixed(1).padStart(8)} ms   count ${int(r.count)}`)
+}
+
 async function main(): Promise<void> {
   const only = parseOnly(process.argv.slice(2))
   if (only === 'postgres' && !postgresUrl()) {
@@ -298,6 +309,7 @@ async function main(): Promise<void> {
   if (only === undefined || only === 'codec') runCodec(bars)
   if (only === undefined || only === 'sqlite') await runSqlite(bars)
   if (only === undefined || only === 'postgres') await runPostgres(bars)
+  if (only === undefined || only === 'orders') await runOrders()
 
   console.log('\nBars')
   console.log(table(bars.map((bar) => [bar.pass ? 'PASS' : 'FAIL', bar.name, bar.value])))

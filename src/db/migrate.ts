@@ -7,6 +7,7 @@ import * as m0003 from './migrations/0003-notifications.js'
 import * as m0004 from './migrations/0004-customers.js'
 import * as m0005 from './migrations/0005-orders.js'
 import * as m0006 from './migrations/0006-issue-counts.js'
+import * as m0007 from './migrations/0007-order-search.js'
 
 // Migrations are imported, not read from a folder, so they work the same from src/ and dist/.
 const migrations: Record<string, Migration> = {
@@ -16,6 +17,7 @@ const migrations: Record<string, Migration> = {
   '0004-customers': m0004,
   '0005-orders': m0005,
   '0006-issue-counts': m0006,
+  '0007-order-search': m0007,
 }
 
 export const migrationNames = Object.keys(migrations).sort()

@@ -313,6 +313,26 @@ test('the filters use indexes (query plan)', async (t) => {
   }
 })
 
+test('a search for part of an item goes through the trigram index, not a scan', async (t) => {
+  const app = await build(t, {}, { as: 'operator' })
+  const db = openDatabase(t, app.databaseUrl)
+  if (dialect === 'sqlite') {
+    const plan = await planOf(db, `select rowid from orders_item_search where item like '%kettle%'`)
+    assert.match(plan, /VIRTUAL TABLE INDEX 0:L/, plan) // L: the LIKE constraint is the index's
+  } else {
+    const plan = await planOf(db, `select id from orders where lower(item) like lower('%kettle%')`)
+    assert.match(plan, /orders_item_trigrams/, plan)
+  }
+  // And the search finds what the index holds, inserted after the migration built it.
+  await withCustomer(app)
+  const created = await createOrder(app, { ...order, item: 'Stainless Kettle 2L' })
+  const found = (await app.inject({ url: '/api/orders/search/?q=KETTLE' })).json()
+  assert.deepEqual(
+    found.results.map((o: { id: number }) => o.id),
+    [created.id],
+  )
+})
+
 test("the default ordering reads an index in order: the repository's own page queries", async (t) => {
   const app = await build(t, {}, { as: 'operator' })
   const db = openDatabase(t, app.databaseUrl)
