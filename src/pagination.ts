@@ -100,6 +100,15 @@ export interface PageLinks {
  * next/previous as relative links: the request's own path and query string (filters included)
  * with only `page` and `page_size` replaced. A page past the end links back to the last page.
  */
+/** A list route's reply: the count, the links, the rows. */
+export function pageReply<T>(
+  request: Pick<FastifyRequest, 'url'>,
+  page: PageRequest,
+  { count, results }: Page<T>,
+): { count: number; next: string | null; previous: string | null; results: T[] } {
+  return { count, ...pageLinks(request, { count, ...page }), results }
+}
+
 export function pageLinks(
   request: Pick<FastifyRequest, 'url'>,
   { count, page, pageSize }: { count: number; page: number; pageSize: number },

@@ -27,13 +27,18 @@ function toUser<T extends { disabled: number }>(
   return { ...user, disabled: row.disabled === 1 }
 }
 
-/** Revokes every access token of a sign-in, until the longest of them has expired. */
-function revokeSignIn(db: Database, familyId: string, until: string) {
-  return db
+/** Revokes a token id (`jti`, or `sid:<family>` for a whole sign-in) until `until`. */
+async function revoke(db: Database, tokenId: string, until: string): Promise<void> {
+  await db
     .insertInto('revoked_tokens')
-    .values({ token_id: `sid:${familyId}`, expires_at: until })
+    .values({ token_id: tokenId, expires_at: until })
     .onConflict((oc) => oc.column('token_id').doNothing())
     .execute()
+}
+
+/** Revokes every access token of a sign-in, until the longest of them has expired. */
+function revokeSignIn(db: Database, familyId: string, until: string): Promise<void> {
+  return revoke(db, `sid:${familyId}`, until)
 }
 
 export function createAuthRepository(db: Database) {
@@ -223,13 +228,7 @@ export function createAuthRepository(db: Database) {
       })
     },
 
-    async revokeToken(jti: string, expiresAt: string): Promise<void> {
-      await db
-        .insertInto('revoked_tokens')
-        .values({ token_id: jti, expires_at: expiresAt })
-        .onConflict((oc) => oc.column('token_id').doNothing())
-        .execute()
-    },
+    revokeToken: (jti: string, expiresAt: string) => revoke(db, jti, expiresAt),
 
     async revokedTokens(now: string): Promise<string[]> {
       const rows = await db

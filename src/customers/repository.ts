@@ -1,5 +1,6 @@
 import { type ExpressionBuilder, type RawBuilder, type Selectable, sql, type Updateable } from 'kysely'
 import type { Database, Tables } from '../db/index.js'
+import { containsPattern } from '../db/like.js'
 import type { CustomersTable } from '../db/schema.js'
 import { type Page, type PageRequest, sortOf } from '../pagination.js'
 import type { CustomerOrdering, CustomerSortField } from './schemas.js'
@@ -12,11 +13,6 @@ export type CustomerChanges = Updateable<Omit<CustomersTable, 'id' | 'created_at
 // A term made only of these is taken as (part of) a phone number, and its digits are searched for.
 const PHONE_LIKE = /^[+\d\s().-]*\d[+\d\s().-]*$/
 
-/** `%` and `_` are wildcards in LIKE; a search term means them literally. */
-function likePattern(term: string): string {
-  return `%${term.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
-}
-
 /**
  * Case-insensitive substring search. lower() on both sides works on both dialects; PostgreSQL
  * folds every letter, SQLite only A-Z, so a non-ASCII letter matches there in its own case only.
@@ -24,13 +20,13 @@ function likePattern(term: string): string {
  */
 function matching(term: string) {
   return (eb: ExpressionBuilder<Tables, 'customers'>) => {
-    const pattern = likePattern(term)
+    const pattern = containsPattern(term)
     const conditions = [
       sql<boolean>`lower(name) like lower(${pattern}) escape '\\'`,
       sql<boolean>`lower(code) like lower(${pattern}) escape '\\'`,
     ]
     if (PHONE_LIKE.test(term)) {
-      conditions.push(sql<boolean>`phone_number like ${likePattern(term.replace(/\D/g, ''))}`)
+      conditions.push(sql<boolean>`phone_number like ${containsPattern(term.replace(/\D/g, ''))}`)
     }
     return eb.or(conditions)
   }

@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { errorReplies } from '../errors.js'
-import { pageLinks, pageRequest } from '../pagination.js'
+import { pageReply, pageRequest } from '../pagination.js'
 import {
   CustomerBody,
   CustomerListQuery,
@@ -34,8 +34,11 @@ export async function customerRoutes(parent: FastifyInstance, options: { service
     },
     async (request) => {
       const page = pageRequest(request.query)
-      const { count, results } = await service.list({ q: request.query.q }, page, request.query.ordering)
-      return { count, ...pageLinks(request, { count, ...page }), results }
+      return pageReply(
+        request,
+        page,
+        await service.list({ q: request.query.q }, page, request.query.ordering),
+      )
     },
   )
 

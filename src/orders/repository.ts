@@ -1,5 +1,6 @@
 import { type RawBuilder, type SelectQueryBuilder, SqliteAdapter, sql } from 'kysely'
 import type { Database, Tables } from '../db/index.js'
+import { containsPattern } from '../db/like.js'
 import type { OrderStatus } from '../db/schema.js'
 import { enqueueNotification, type NewNotification } from '../notifications/outbox.js'
 import { type Page, type PageRequest, sortOf } from '../pagination.js'
@@ -43,10 +44,6 @@ export interface OrderFilter {
 }
 
 type Joined = SelectQueryBuilder<Tables & { c: Tables['customers'] }, 'orders' | 'c', object>
-
-function likePattern(term: string): string {
-  return `%${term.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
-}
 
 // What each ordering field sorts by. Statuses in lifecycle order (the order of STATUSES), not
 // alphabetically; free text ignores case (lower(): A-Z only on SQLite). Only order_time has
@@ -179,11 +176,12 @@ export function createOrderRepository(db: Database) {
     },
 
     /**
-     * Substring of the item (through its trigram index) or of the customer's name or code, or a
-     * whole tracking number: three indexed lookups, united, then one page of them.
+     * Substring of the item (through its trigram index) or of the customer's name or code: two
+     * indexed lookups, united, then one page of them. (Whole tracking numbers are looked up by
+     * their own index by the service, before it comes here.)
      */
     async search(term: string, request: PageRequest, ordering: OrderOrdering): Promise<Page<OrderRow>> {
-      const pattern = likePattern(term)
+      const pattern = containsPattern(term)
       const byItem = sqlite
         ? // FTS5's trigram index serves LIKE only without an ESCAPE clause: plain terms go that way.
           /[\\%_]/.test(term)
@@ -192,10 +190,8 @@ export function createOrderRepository(db: Database) {
         : // PostgreSQL's LIKE escapes with a backslash by default; pg_trgm serves it.
           sql`select id from orders where lower(item) like lower(${pattern})`
       const byCustomer = sql`select id from orders where customer_id in (select id from customers where lower(name) like lower(${pattern}) escape '\\' or lower(code) like lower(${pattern}) escape '\\')`
-      const number = term.replace(/[a-z]/g, (letter) => letter.toUpperCase())
-      const byNumber = sql`select id from orders where tracking_number = ${number}`
       return page(
-        joined().where(sql<boolean>`orders.id in (${byItem} union ${byCustomer} union ${byNumber})`),
+        joined().where(sql<boolean>`orders.id in (${byItem} union ${byCustomer})`),
         request,
         ordering,
       )

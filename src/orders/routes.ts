@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { errorReplies } from '../errors.js'
-import { pageLinks, pageRequest } from '../pagination.js'
+import { pageReply, pageRequest } from '../pagination.js'
 import {
   NotificationListReply,
   OrderBody,
@@ -42,8 +42,7 @@ export async function orderRoutes(
     },
     async (request) => {
       const page = pageRequest(request.query)
-      const { count, results } = await service.list(request.query, page)
-      return { count, ...pageLinks(request, { count, ...page }), results }
+      return pageReply(request, page, await service.list(request.query, page))
     },
   )
 
@@ -60,8 +59,7 @@ export async function orderRoutes(
     },
     async (request) => {
       const page = pageRequest(request.query)
-      const { count, results } = await service.search(request.query.q, page, request.query.ordering)
-      return { count, ...pageLinks(request, { count, ...page }), results }
+      return pageReply(request, page, await service.search(request.query.q, page, request.query.ordering))
     },
   )
 

@@ -3,7 +3,7 @@ import { isForeignKeyViolation } from '../db/errors.js'
 import type { OrderStatus } from '../db/schema.js'
 import { AppError } from '../errors.js'
 import type { PageRequest } from '../pagination.js'
-import { checkTrackingNumber, type TrackingFormat } from '../tracking/codec.js'
+import { asciiUpper, checkTrackingNumber, type TrackingFormat } from '../tracking/codec.js'
 import type { TrackingService } from '../tracking/service.js'
 import { formatAmount, formatWeightKg, parseAmountMinor, parseWeightGrams } from '../validation.js'
 import type { OrderFilter, OrderRepository, OrderRow } from './repository.js'
@@ -40,11 +40,6 @@ function unknownCustomer(code: string): AppError {
   return new AppError('validation_failed', 'The request is invalid', {
     customer_code: [`no customer has the code ${code}`],
   })
-}
-
-/** Only ASCII letters fold: toUpperCase() would turn look-alikes such as ı and ſ into I and S. */
-export function asciiUpper(text: string): string {
-  return text.replace(/[a-z]/g, (letter) => letter.toUpperCase())
 }
 
 function shortItem(item: string): string {

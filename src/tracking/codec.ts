@@ -66,6 +66,14 @@ for (let p = 0; p < PAIR; p++) {
 
 const TRACKING_NUMBER = /^[A-Z0-9]{16}$/
 
+/**
+ * A typed number in its canonical (upper) case. Only ASCII letters fold: toUpperCase() would turn
+ * look-alikes such as ı and ſ into I and S, and a mistyped number into a valid one.
+ */
+export function asciiUpper(text: string): string {
+  return text.replace(/[a-z]/g, (letter) => letter.toUpperCase())
+}
+
 /** Key-less syntax check (shape, then check character) used before any database access. */
 export function checkTrackingNumber(
   value: string,

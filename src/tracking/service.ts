@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto'
 import { AppError } from '../errors.js'
 import { formatWeightKg } from '../validation.js'
-import { type Codec, checkTrackingNumber } from './codec.js'
+import { asciiUpper, type Codec, checkTrackingNumber } from './codec.js'
 import type { Recorder } from './recorder.js'
 import type { TrackingRecord, TrackingRepository, WriteEntry } from './repository.js'
 import type { RequestMetadata } from './schemas.js'
@@ -174,9 +174,8 @@ export function createTrackingService(deps: TrackingServiceDeps) {
 
     /** The stored record; a malformed number or a wrong check character never reaches the database. */
     async find(typed: string): Promise<Lookup> {
-      // People copy numbers from labels in either case; the canonical form is upper case. Only
-      // ASCII letters fold: toUpperCase() would turn look-alikes such as ı and ſ into I and S.
-      const trackingNumber = typed.replace(/[a-z]/g, (letter) => letter.toUpperCase())
+      // People copy numbers from labels in either case; the canonical form is upper case.
+      const trackingNumber = asciiUpper(typed)
       const check = checkTrackingNumber(trackingNumber)
       if (!check.ok) {
         throw new AppError('validation_failed', check.message, { tracking_number: [check.message] })

@@ -89,6 +89,13 @@ export async function startRefused(
   }
 }
 
+/** Waits until `condition()` holds, polling, for at most `timeoutMs`; then returns (the caller asserts). */
+export async function waitFor(condition: () => boolean, timeoutMs: number, intervalMs = 20): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition() && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, intervalMs))
+}
+
 export interface IssueOutcome {
   numbers: string[]
   failures: number

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { openDatabase, TEST_KEY, testDatabaseUrl } from '../helpers/build.js'
-import { type IssueOutcome, issueMany, type ServerProcess, startServer } from '../helpers/processes.js'
+import {
+  type IssueOutcome,
+  issueMany,
+  type ServerProcess,
+  startServer,
+  waitFor,
+} from '../helpers/processes.js'
 
 const TOTAL = Number(process.env.SCALE_TOTAL ?? 200_000)
 const INSTANCES = 4
@@ -36,9 +42,7 @@ test('four processes on one PostgreSQL, blocks of 10, 200,000 numbers, one kille
       victimAnswered = count
     },
   )
-  const deadline = Date.now() + 120_000
-  while (victimAnswered < 5_000 && Date.now() < deadline)
-    await new Promise((resolve) => setTimeout(resolve, 50))
+  await waitFor(() => victimAnswered >= 5_000, 120_000, 50)
   await victim.kill9()
   victimKilled = true
   const beforeKill = await victimLoad

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { openDatabase, TEST_KEY, testDatabaseUrl } from '../helpers/build.js'
-import { issueMany, type ServerProcess, startRefused, startServer } from '../helpers/processes.js'
+import { issueMany, type ServerProcess, startRefused, startServer, waitFor } from '../helpers/processes.js'
 
 function dbEnv(databaseUrl: string, env: Record<string, string> = {}) {
   return { DATABASE_URL: databaseUrl, TRACKING_KEY: TEST_KEY, ...env }
@@ -62,8 +62,7 @@ test('kill -9 mid-load, then restart: no number repeats and every answered numbe
     },
   )
   // Kill while requests are in flight, once a good number have been answered.
-  const deadline = Date.now() + 60_000
-  while (answered < 500 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+  await waitFor(() => answered >= 500, 60_000)
   await first.kill9()
   killed = true
   const before = await load
@@ -105,8 +104,7 @@ test('SIGTERM under load: requests in flight are answered and stored, exit code 
     },
   )
   // Stopped once well under way (not after a fixed time: a busy machine is slow).
-  const deadline = Date.now() + 60_000
-  while (answered < 500 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+  await waitFor(() => answered >= 500, 60_000)
   const code = await server.stop()
   stopped = true
   const { numbers } = await load

@@ -1,7 +1,6 @@
 import type { Static } from '@sinclair/typebox'
 import { useState } from 'preact/hooks'
-import { asciiUpper } from '../../../src/orders/service.js'
-import { checkTrackingNumber } from '../../../src/tracking/codec.js'
+import { asciiUpper, checkTrackingNumber } from '../../../src/tracking/codec.js'
 import type { GenerateReply, TrackingRecordReply } from '../../../src/tracking/schemas.js'
 import { api, get } from '../api.js'
 import { Field, FormFailure, useForm } from '../form.js'
