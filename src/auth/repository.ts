@@ -36,9 +36,18 @@ async function revoke(db: Database, tokenId: string, until: string): Promise<voi
     .execute()
 }
 
-/** Revokes every access token of a sign-in, until the longest of them has expired. */
-function revokeSignIn(db: Database, familyId: string, until: string): Promise<void> {
-  return revoke(db, `sid:${familyId}`, until)
+/**
+ * Ends a sign-in: its refresh tokens are revoked, and its access tokens until the longest of them
+ * has expired.
+ */
+async function endSignIn(db: Database, familyId: string, now: string, accessExpiry: string): Promise<void> {
+  await db
+    .updateTable('refresh_tokens')
+    .set({ revoked_at: now })
+    .where('family_id', '=', familyId)
+    .where('revoked_at', 'is', null)
+    .execute()
+  await revoke(db, `sid:${familyId}`, accessExpiry)
 }
 
 export function createAuthRepository(db: Database) {
@@ -174,13 +183,7 @@ export function createAuthRepository(db: Database) {
             .where('token_hash', '=', hash)
             .executeTakeFirst()
           if (!known?.used_at) return { kind: 'invalid' }
-          await trx
-            .updateTable('refresh_tokens')
-            .set({ revoked_at: now })
-            .where('family_id', '=', known.family_id)
-            .where('revoked_at', 'is', null)
-            .execute()
-          await revokeSignIn(trx, known.family_id, accessExpiry)
+          await endSignIn(trx, known.family_id, now, accessExpiry)
           return { kind: 'reused', familyId: known.family_id }
         }
         const user = await trx
@@ -217,13 +220,7 @@ export function createAuthRepository(db: Database) {
           .returning('family_id')
           .executeTakeFirst()
         if (!row) return undefined
-        await trx
-          .updateTable('refresh_tokens')
-          .set({ revoked_at: now })
-          .where('family_id', '=', row.family_id)
-          .where('revoked_at', 'is', null)
-          .execute()
-        await revokeSignIn(trx, row.family_id, accessExpiry)
+        await endSignIn(trx, row.family_id, now, accessExpiry)
         return row.family_id
       })
     },
