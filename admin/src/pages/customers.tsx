@@ -108,17 +108,40 @@ const EMPTY = { name: '', code: '', phone_number: '', email: '' }
 
 /** Create (`id` undefined) or edit a customer. */
 export function CustomerForm({ id }: { id?: number }) {
-  const form = useForm('customer', EMPTY)
-  const existing = useResource(
-    () => (id === undefined ? Promise.resolve(undefined) : get<CustomerReply>(`/api/customers/${id}/`)),
-    String(id),
-  )
-  const { setValues } = form
-  useEffect(() => {
-    const c = existing.data
-    if (c) setValues({ name: c.name, code: c.code, phone_number: c.phone_number, email: c.email ?? '' })
-  }, [existing.data, setValues])
+  if (id === undefined) return <CustomerEditor initial={EMPTY} />
+  return <EditCustomer id={id} />
+}
 
+/**
+ * The edit form is mounted only once the customer has loaded, with its values: never an empty form
+ * that someone could start typing into before the loaded values replace what they typed.
+ */
+function EditCustomer({ id }: { id: number }) {
+  const existing = useResource(() => get<CustomerReply>(`/api/customers/${id}/`), String(id))
+  const c = existing.data
+  if (c === undefined) {
+    return (
+      <>
+        <PageTitle title="Edit customer">Edit customer</PageTitle>
+        <ErrorAlert error={existing.error} />
+        <Loading resource={existing} />
+      </>
+    )
+  }
+  const initial = { name: c.name, code: c.code, phone_number: c.phone_number, email: c.email ?? '' }
+  return <CustomerEditor key={String(id)} id={id} title={`Edit ${c.name}`} initial={initial} />
+}
+
+function CustomerEditor({
+  id,
+  title = 'New customer',
+  initial,
+}: {
+  id?: number
+  title?: string
+  initial: typeof EMPTY
+}) {
+  const form = useForm('customer', initial)
   const onSubmit = form.submit(async (values) => {
     const body = { ...values, email: values.email.trim() === '' ? null : values.email.trim() }
     const saved =
@@ -128,11 +151,9 @@ export function CustomerForm({ id }: { id?: number }) {
     flash(`Customer ${saved.name} (${saved.code}) ${id === undefined ? 'created' : 'saved'}.`)
     navigate('/customers')
   })
-  const title = id === undefined ? 'New customer' : `Edit ${existing.data?.name ?? 'customer'}`
   return (
     <>
       <PageTitle title={title}>{title}</PageTitle>
-      <ErrorAlert error={existing.error} />
       <FormFailure form={form} />
       <form class="card form" onSubmit={onSubmit} noValidate>
         <Field form={form} name="name" label="Name" autoComplete="organization" />
