@@ -1,13 +1,14 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import SQLite from 'better-sqlite3'
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely'
+import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely'
 import pg from 'pg'
 import type { Config } from '../config.js'
 import type { Tables } from './schema.js'
 
 export type { Tables } from './schema.js'
 export type Database = Kysely<Tables>
+export type PreparedExecutor = (name: string, sql: string, parameters: readonly unknown[]) => Promise<void>
 
 export interface DatabaseHandle {
   db: Database
@@ -16,6 +17,12 @@ export interface DatabaseHandle {
   blocksEventLoop: boolean
   /** Resolves when the database answers a trivial query; rejects otherwise. */
   ping(): Promise<void>
+  /**
+   * Runs a statement on its own (autocommit), kept prepared under `name`: on PostgreSQL the
+   * server parses and plans it once per connection instead of once per call. The same name must
+   * always come with the same SQL. On SQLite every statement is kept prepared already.
+   */
+  executePrepared: PreparedExecutor
   close(): Promise<void>
 }
 
@@ -58,7 +65,10 @@ export function createDatabase(options: Config['database']): DatabaseHandle {
     // that customers already hold.
     sqlite.pragma('synchronous = FULL')
     sqlite.pragma('foreign_keys = ON')
-    return handle(new Kysely<Tables>({ dialect: new SqliteDialect({ database: sqlite }) }), 'sqlite')
+    const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: sqlite }) })
+    return handle(db, 'sqlite', async (_name, text, parameters) => {
+      await db.executeQuery(CompiledQuery.raw(text, [...parameters]))
+    })
   }
 
   const pool = new pg.Pool({
@@ -81,13 +91,24 @@ export function createDatabase(options: Config['database']): DatabaseHandle {
   pool.on('connect', (client) => {
     client.on('error', () => {})
   })
-  return handle(new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) }), 'postgres')
+  return handle(
+    new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) }),
+    'postgres',
+    async (name, text, values) => {
+      await pool.query({ name, text, values: [...values] })
+    },
+  )
 }
 
-function handle(db: Database, kind: DatabaseHandle['kind']): DatabaseHandle {
+function handle(
+  db: Database,
+  kind: DatabaseHandle['kind'],
+  executePrepared: PreparedExecutor,
+): DatabaseHandle {
   return {
     db,
     kind,
+    executePrepared,
     blocksEventLoop: kind === 'sqlite',
     ping: async () => {
       await sql`select 1`.execute(db)

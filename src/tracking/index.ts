@@ -25,7 +25,7 @@ export function createTracking(deps: {
   findOrder?: TrackingServiceDeps['findOrder']
 }) {
   const { config, database, metrics, log } = deps
-  const repository = createTrackingRepository(database.db)
+  const repository = createTrackingRepository(database.db, database.executePrepared)
   const writer = database.blocksEventLoop ? threadedWriter(config.database) : directWriter(repository)
   const codec = createCodec({ key: deps.key, format: config.tracking.format })
   const allocator = new Allocator({

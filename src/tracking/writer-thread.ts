@@ -6,7 +6,7 @@ import type { WriterReply, WriterRequest } from './writer.js'
 
 // The writer thread: one connection, one request at a time, in the order they were sent.
 const database = createDatabase(workerData as Config['database'])
-const repository = createTrackingRepository(database.db)
+const repository = createTrackingRepository(database.db, database.executePrepared)
 const port = parentPort
 if (!port) throw new Error('writer-thread must run as a worker thread')
 
@@ -18,8 +18,8 @@ port.on('message', (request: WriterRequest) => {
       const result =
         request.method === 'reserveBlock'
           ? await repository.reserveBlock(...request.args)
-          : request.method === 'writeBatch'
-            ? await repository.writeBatch(...request.args)
+          : request.method === 'writePacked'
+            ? await repository.writePacked(...request.args)
             : await repository.deleteIdempotencyKeysBefore(...request.args)
       reply = { id: request.id, result }
     } catch (error) {

@@ -1,6 +1,12 @@
 import { Worker } from 'node:worker_threads'
 import type { Config } from '../config.js'
-import type { Block, TrackingRepository, WriteEntry } from './repository.js'
+import {
+  type Block,
+  type PackedBatch,
+  packBatch,
+  type TrackingRepository,
+  type WriteEntry,
+} from './repository.js'
 
 /** Every write of the tracking feature: block reservations, group commits, key clean-up. */
 export interface TrackingWriter {
@@ -24,7 +30,7 @@ export function directWriter(
 
 export type WriterRequest =
   | { id: number; method: 'reserveBlock'; args: [number] }
-  | { id: number; method: 'writeBatch'; args: [WriteEntry[]] }
+  | { id: number; method: 'writePacked'; args: [PackedBatch] }
   | { id: number; method: 'deleteIdempotencyKeysBefore'; args: [string] }
 export type WriterReply =
   | { id: number; result: unknown }
@@ -86,7 +92,8 @@ export function threadedWriter(database: Config['database']): TrackingWriter {
 
   return {
     reserveBlock: (size) => call<Block>({ method: 'reserveBlock', args: [size] }),
-    writeBatch: (entries) => call<boolean[]>({ method: 'writeBatch', args: [entries] }),
+    // Packed here: plain values cross to the thread faster than records as objects.
+    writeBatch: (entries) => call<boolean[]>({ method: 'writePacked', args: [packBatch(entries)] }),
     deleteIdempotencyKeysBefore: (createdAt) =>
       call<number>({ method: 'deleteIdempotencyKeysBefore', args: [createdAt] }),
     close: async () => {

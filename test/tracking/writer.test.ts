@@ -2,6 +2,8 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { loadConfig } from '../../src/config.js'
 import { isUniqueViolation } from '../../src/db/errors.js'
+import { createDatabase } from '../../src/db/index.js'
+import { createTrackingRepository, packBatch, type TrackingRecord } from '../../src/tracking/repository.js'
 import { threadedWriter } from '../../src/tracking/writer.js'
 import { migratedDatabase, testDatabaseUrl, testEnv, testRecord } from '../helpers/build.js'
 
@@ -52,4 +54,87 @@ test('expired idempotency keys are deleted through the writer, newer ones kept',
     keys.map((k) => k.key),
     ['new'],
   )
+})
+
+test('a packed batch lists each record the way Kysely binds it: a multi-row INSERT takes it as is', async (t) => {
+  const db = await migratedDatabase(t)
+  const records = [testRecord(1), testRecord(2), testRecord(3)]
+  const compiled = db.insertInto('tracking_numbers').values(records).compile()
+  const packed = packBatch([{ records: [records[0] as TrackingRecord] }, { records: records.slice(1) }])
+  assert.deepEqual(packed.values, compiled.parameters)
+  assert.deepEqual(packed.rows, [1, 2])
+})
+
+test('batches larger than one INSERT, with and without keys, are written whole; a taken key skips its records', async (t) => {
+  const db = await migratedDatabase(t)
+  const repository = createTrackingRepository(db)
+  const many = (from: number, count: number) => Array.from({ length: count }, (_, i) => testRecord(from + i))
+  assert.deepEqual(
+    await repository.writeBatch([{ records: many(0, 1_500) }, { records: many(1_500, 1_000) }]),
+    [true, true],
+  )
+  const key = (name: string) => ({ key: name, requestHash: 'h', createdAt: '2030-01-01T00:00:00.000Z' })
+  assert.deepEqual(await repository.writeBatch([{ records: many(5_000, 10), idempotency: key('k1') }]), [
+    true,
+  ])
+  const outcome = await repository.writeBatch([
+    { records: many(10_000, 1_200) },
+    { records: many(20_000, 3), idempotency: key('k1') }, // taken above: none of its records
+    { records: many(30_000, 2), idempotency: key('k2') },
+  ])
+  assert.deepEqual(outcome, [true, false, true])
+  const stored = await db.selectFrom('tracking_numbers').select('sequence').orderBy('sequence').execute()
+  const expected = [...many(0, 2_500), ...many(5_000, 10), ...many(10_000, 1_200), ...many(30_000, 2)]
+  assert.deepEqual(
+    stored.map((r) => Number(r.sequence)),
+    expected.map((r) => r.sequence),
+  )
+  const k2 = await repository.findIdempotencyKey('k2')
+  assert.equal(k2?.sequences, '30000,30001')
+})
+
+test('group commits through prepared statements: each size prepared once, reused, on every connection', async (t) => {
+  const url = await testDatabaseUrl(t)
+  await migratedDatabase(t, url)
+  const database = createDatabase(loadConfig(testEnv(url, { DATABASE_POOL_SIZE: '3' })).database)
+  t.after(() => database.close())
+  const prepared: string[] = []
+  const repository = createTrackingRepository(database.db, (name, text, parameters) => {
+    prepared.push(name)
+    return database.executePrepared(name, text, parameters)
+  })
+  const sizes = [1, 3, 3, 64, 65, 3, 1]
+  let next = 0
+  const batches = sizes.map((size) => Array.from({ length: size }, () => testRecord(next++)))
+  // Concurrently, so that the pool's connections each prepare the statements they run.
+  const outcomes = await Promise.all(batches.map((records) => repository.writeBatch([{ records }])))
+  assert.deepEqual(
+    outcomes,
+    sizes.map(() => [true]),
+  )
+  const stored = await database.db
+    .selectFrom('tracking_numbers')
+    .select('sequence')
+    .orderBy('sequence')
+    .execute()
+  assert.deepEqual(
+    stored.map((r) => Number(r.sequence)),
+    Array.from({ length: next }, (_, i) => i),
+  )
+  // Up to 64 records a statement is prepared; a larger batch is not (the server keeps few of them).
+  assert.deepEqual([...new Set(prepared)].sort(), [
+    'waybill_insert_tracking_1',
+    'waybill_insert_tracking_3',
+    'waybill_insert_tracking_64',
+  ])
+  // A duplicate in a prepared batch fails the whole batch, as an unprepared one does.
+  const duplicate = await repository
+    .writeBatch([{ records: [testRecord(next), testRecord(0)] }])
+    .catch((e: unknown) => e)
+  assert.ok(isUniqueViolation(duplicate), `${duplicate}`)
+  const count = await database.db
+    .selectFrom('tracking_numbers')
+    .select((eb) => eb.fn.countAll().as('n'))
+    .executeTakeFirstOrThrow()
+  assert.equal(Number(count.n), next)
 })
