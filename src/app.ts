@@ -17,7 +17,13 @@ import { createSmsGateway } from './notifications/africastalking.js'
 import { listNotifications, outboxCounts } from './notifications/outbox.js'
 import { createNotificationWorker } from './notifications/worker.js'
 import { healthRoutes } from './observability/health.js'
-import { flushLogsPeriodically, loggerOptions, RequestLog, requestId } from './observability/logger.js'
+import {
+  flushLogsPeriodically,
+  loggerOptions,
+  RequestLog,
+  requestId,
+  requestLogger,
+} from './observability/logger.js'
 import { createMetrics, metricsPlugin } from './observability/metrics.js'
 import { createOrderRepository } from './orders/repository.js'
 import { orderRoutes } from './orders/routes.js'
@@ -52,6 +58,7 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
     logger: loggerOptions(config),
     genReqId: requestId,
     logController: new RequestLog({ requestIdLogLabel: 'request_id' }),
+    childLoggerFactory: requestLogger,
     routerOptions: { ignoreTrailingSlash: true },
     trustProxy: config.http.trustProxy,
     bodyLimit: config.http.bodyLimit,

@@ -35,6 +35,74 @@ export function loggerOptions(config: Pick<Config, 'logLevel'>): FastifyServerOp
   }
 }
 
+type Level = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'
+type Bindings = Parameters<FastifyBaseLogger['child']>[0]
+type ChildOptions = NonNullable<Parameters<FastifyBaseLogger['child']>[1]>
+
+/**
+ * A request's logger, made into a pino child (which serializes its bindings, the request id, up
+ * front) only when the request first logs at an enabled level. Most requests never do: a
+ * successful one logs at debug. Fastify makes one per request, on the hot path.
+ */
+class RequestLogger implements FastifyBaseLogger {
+  private made: FastifyBaseLogger | undefined
+
+  constructor(
+    private readonly parent: Logger,
+    private readonly bindings: Bindings,
+  ) {}
+
+  private logger(): FastifyBaseLogger {
+    this.made ??= this.parent.child(this.bindings)
+    return this.made
+  }
+
+  private write(level: Level, args: unknown[]): void {
+    if (!this.made && !this.parent.isLevelEnabled(level)) return
+    ;(this.logger()[level] as (...args: unknown[]) => void)(...args)
+  }
+
+  get level(): string {
+    return this.made?.level ?? this.parent.level
+  }
+  set level(level: string) {
+    this.logger().level = level
+  }
+  fatal(...args: unknown[]): void {
+    this.write('fatal', args)
+  }
+  error(...args: unknown[]): void {
+    this.write('error', args)
+  }
+  warn(...args: unknown[]): void {
+    this.write('warn', args)
+  }
+  info(...args: unknown[]): void {
+    this.write('info', args)
+  }
+  debug(...args: unknown[]): void {
+    this.write('debug', args)
+  }
+  trace(...args: unknown[]): void {
+    this.write('trace', args)
+  }
+  silent(): void {}
+  child(bindings: Bindings, options?: ChildOptions): FastifyBaseLogger {
+    return this.logger().child(bindings, options)
+  }
+}
+
+/** Fastify's childLoggerFactory: a RequestLogger, unless the route sets its own level or serializers. */
+export function requestLogger(
+  this: unknown,
+  logger: FastifyBaseLogger,
+  bindings: Bindings,
+  options: ChildOptions,
+): FastifyBaseLogger {
+  if (options.level !== undefined || options.serializers !== undefined) return logger.child(bindings, options)
+  return new RequestLogger(logger as unknown as Logger, bindings)
+}
+
 /** Writes out buffered log lines now (Fastify's logger type omits pino's flush). */
 export function flushLogs(logger: FastifyBaseLogger): void {
   ;(logger as Partial<Pick<Logger, 'flush'>>).flush?.()

@@ -56,7 +56,8 @@ export type Metrics = ReturnType<typeof createMetrics>
 // fastify-plugin: the timing hook must see every route, not only those inside this plugin.
 export const metricsPlugin = fp(async (app: FastifyInstance, options: { metrics: Metrics }) => {
   const { metrics } = options
-  app.addHook('onResponse', async (request, reply) => {
+  // A callback hook: an async one costs a promise per request.
+  app.addHook('onResponse', (request, reply, done) => {
     metrics.httpDuration.observe(
       {
         method: request.method,
@@ -65,8 +66,13 @@ export const metricsPlugin = fp(async (app: FastifyInstance, options: { metrics:
       },
       reply.elapsedTime / 1000,
     )
+    done()
   })
-  app.get('/metrics', { config: { auth: 'public' }, schema: { hide: true } }, async (_request, reply) => {
-    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics())
-  })
+  app.get(
+    '/metrics',
+    { config: { auth: 'public', rateLimit: false }, schema: { hide: true } },
+    async (_request, reply) => {
+      return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics())
+    },
+  )
 })

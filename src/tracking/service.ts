@@ -26,7 +26,7 @@ export interface Idempotency {
 
 export interface TrackingServiceDeps {
   repository: Pick<TrackingRepository, 'findBySequences' | 'findIdempotencyKey'>
-  supply: Pick<Supply, 'next'>
+  supply: Pick<Supply, 'take' | 'next'>
   recorder: Pick<Recorder<WriteEntry>, 'write'>
   codec: Pick<Codec, 'assemble' | 'decode'>
   onIssued?: (count: number) => void
@@ -68,16 +68,31 @@ export function requestMetadata(record: TrackingRecord): RequestMetadata {
   }
 }
 
+/** The time as RFC 3339 text, formatted at most once per millisecond (thousands of issues share one). */
+function clock(): () => string {
+  let last = Number.NaN
+  let text = ''
+  return () => {
+    const ms = Date.now()
+    if (ms !== last) {
+      last = ms
+      text = new Date(ms).toISOString()
+    }
+    return text
+  }
+}
+
 export function createTrackingService(deps: TrackingServiceDeps) {
-  const now = deps.now ?? (() => new Date())
+  const { now } = deps
+  const timestamp = now ? () => now().toISOString() : clock()
   const inFlight = new Map<string, { hash: string; result: Promise<TrackingRecord[]> }>()
 
   async function build(request: IssueRequest, count: number): Promise<TrackingRecord[]> {
-    const createdAt = now().toISOString()
+    const createdAt = timestamp()
     const lane = { origin: request.origin, destination: request.destination }
     const records: TrackingRecord[] = []
     for (let i = 0; i < count; i++) {
-      const { sequence, body } = await deps.supply.next()
+      const { sequence, body } = deps.supply.take() ?? (await deps.supply.next())
       records.push({
         sequence,
         tracking_number: deps.codec.assemble(body, lane),
@@ -110,7 +125,7 @@ export function createTrackingService(deps: TrackingServiceDeps) {
     const stored = await deps.repository.findIdempotencyKey(idem.key)
     if (stored) return replay(stored, hash)
     const records = await build(request, count)
-    const createdAt = records[0]?.created_at ?? now().toISOString()
+    const createdAt = records[0]?.created_at ?? timestamp()
     const written = await deps.recorder.write({
       records,
       idempotency: { key: idem.key, requestHash: hash, createdAt },

@@ -21,12 +21,17 @@ export class Supply {
     private readonly codec: Pick<Codec, 'bodies'>,
   ) {}
 
+  /** The next value at once if one is encoded and waiting (nearly always); undefined otherwise. */
+  take(): Encoded | undefined {
+    if (this.index >= this.bodies.length) return undefined
+    const i = this.index++
+    return { sequence: this.start + i, body: this.bodies[i] as string }
+  }
+
   async next(): Promise<Encoded> {
     for (;;) {
-      if (this.index < this.bodies.length) {
-        const i = this.index++
-        return { sequence: this.start + i, body: this.bodies[i] as string }
-      }
+      const taken = this.take()
+      if (taken) return taken
       this.refilling ??= this.refill().finally(() => {
         this.refilling = undefined
       })
