@@ -9,6 +9,7 @@ import {
   ISSUER,
   invalidToken,
   principalOf,
+  revokedSignIn,
 } from './tokens.js'
 
 interface Verified {
@@ -44,8 +45,8 @@ export function missingToken(): AppError {
 
 /**
  * Turns an Authorization header into a principal. A token's signature is verified once; later
- * requests with the same token string cost a map lookup plus the revocation checks (a token is
- * its own cache key, so a changed token is a miss). Revocations made in this process apply at
+ * requests with the same header cost a map lookup plus the revocation checks (the header is the
+ * cache key, so a changed token is a miss). Revocations made in this process apply at
  * once; those made by other instances arrive with the next poll.
  */
 export function createAuthenticator(deps: {
@@ -77,14 +78,14 @@ export function createAuthenticator(deps: {
     const cutoff = cutoffs.get(claims.userId)
     return (
       revoked.has(claims.jti) ||
-      revoked.has(`sid:${claims.sid}`) ||
+      revoked.has(revokedSignIn(claims.sid)) ||
       (cutoff !== undefined && claims.issuedAt * 1000 <= cutoff)
     )
   }
 
   function apply(revocation: Revocation): void {
     if ('jti' in revocation) revoked.add(revocation.jti)
-    else if ('sid' in revocation) revoked.add(`sid:${revocation.sid}`)
+    else if ('sid' in revocation) revoked.add(revokedSignIn(revocation.sid))
     else cutoffs.set(revocation.userId, Math.max(cutoffs.get(revocation.userId) ?? 0, revocation.before))
   }
 
@@ -113,9 +114,9 @@ export function createAuthenticator(deps: {
     return token
   }
 
-  function check(token: string, verified: Verified): Verified {
+  function check(header: string, verified: Verified): Verified {
     if (verified.expiresAt <= Date.now()) {
-      cache.delete(token)
+      cache.delete(header)
       throw invalidToken()
     }
     if (isRevoked(verified)) throw invalidToken()
@@ -128,21 +129,24 @@ export function createAuthenticator(deps: {
      * the same token many times); undefined when it must be verified. Throws like authenticate().
      */
     known(header: string | undefined): Verified | undefined {
-      const token = tokenOf(header)
-      const verified = cache.get(token)
-      return verified && check(token, verified)
+      // Keyed by the header as sent: a client repeats it byte for byte, so no parsing per request.
+      const verified = header === undefined ? undefined : cache.get(header)
+      if (verified) return check(header as string, verified)
+      tokenOf(header) // throws for a missing or malformed header
+      return undefined
     },
 
     /** Verifies `Authorization: Bearer <token>`; throws a 401 AppError otherwise. */
     async authenticate(header: string | undefined): Promise<Verified> {
       const token = tokenOf(header)
-      let verified = cache.get(token)
+      const key = header as string
+      let verified = cache.get(key)
       if (!verified) {
         verified = await verify(token)
         if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value as string)
-        cache.set(token, verified)
+        cache.set(key, verified)
       }
-      return check(token, verified)
+      return check(key, verified)
     },
 
     revoked(revocation: Revocation): void {

@@ -2,6 +2,7 @@ import { isUniqueViolation } from '../db/errors.js'
 import type { Database } from '../db/index.js'
 import { AppError } from '../errors.js'
 import type { Role } from './roles.js'
+import { revokedSignIn } from './tokens.js'
 
 export interface User {
   id: number
@@ -47,7 +48,7 @@ async function endSignIn(db: Database, familyId: string, now: string, accessExpi
     .where('family_id', '=', familyId)
     .where('revoked_at', 'is', null)
     .execute()
-  await revoke(db, `sid:${familyId}`, accessExpiry)
+  await revoke(db, revokedSignIn(familyId), accessExpiry)
 }
 
 export function createAuthRepository(db: Database) {

@@ -37,6 +37,11 @@ export interface AccessClaims {
   expiresAt: number
 }
 
+/** How a revoked sign-in is listed among the revoked token ids: revoking it revokes its tokens. */
+export function revokedSignIn(sid: string): string {
+  return `sid:${sid}`
+}
+
 export function createAccessTokens(key: Uint8Array, ttlSeconds: number) {
   return {
     ttlSeconds,
