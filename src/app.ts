@@ -180,7 +180,7 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   await app.register(authRoutes, {
     service: auth.service,
     authenticator: auth.authenticator,
-    loginRateLimit: { max: config.rateLimit.loginMax, timeWindow: config.rateLimit.windowMs },
+    loginRateLimit: { max: config.rateLimit.loginMax, windowMs: config.rateLimit.windowMs },
   })
   await app.register(trackingRoutes, { service: tracking.service })
   const customers = createCustomerService({

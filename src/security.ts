@@ -1,10 +1,9 @@
 import cors from '@fastify/cors'
 import helmet from '@fastify/helmet'
-import rateLimit, { type FastifyRateLimitStore } from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Redis } from 'ioredis'
 import type { Config } from './config.js'
-import { AppError } from './errors.js'
+import { MemoryStore, RedisStore, registerRateLimit } from './rate-limit.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -20,41 +19,6 @@ const API_HEADERS = {
   'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
-}
-
-const MEMORY_STORE_KEYS = 100_000
-
-/**
- * Fixed-window counts in this process. Replaces the plugin's LocalStore, which hands every caller
- * the same mutable record: concurrent requests then read each other's increments and all of them
- * are refused once the sum passes the limit (three concurrent requests under a limit of two: three
- * 429s, where two should pass). This store answers each caller with its own count.
- */
-class MemoryStore implements FastifyRateLimitStore {
-  private readonly windows = new Map<string, { count: number; start: number }>()
-
-  incr(
-    key: string,
-    callback: (error: Error | null, result?: { current: number; ttl: number }) => void,
-    timeWindow: number,
-  ): void {
-    const now = Date.now()
-    let window = this.windows.get(key)
-    if (!window || window.start + timeWindow <= now) {
-      if (!window && this.windows.size >= MEMORY_STORE_KEYS) {
-        this.windows.delete(this.windows.keys().next().value as string)
-      }
-      window = { count: 0, start: now }
-      this.windows.delete(key) // re-inserted last: the oldest window is evicted first
-      this.windows.set(key, window)
-    }
-    window.count++
-    callback(null, { current: window.count, ttl: window.start + timeWindow - now })
-  }
-
-  child(): FastifyRateLimitStore {
-    return new MemoryStore()
-  }
 }
 
 /** The client a request counts against: its verified token's subject, else its address. */
@@ -120,22 +84,20 @@ export async function registerSecurity(app: FastifyInstance, config: Config): Pr
   redis?.on('error', (error) => app.log.warn({ err: error }, 'rate limiting: Redis is unreachable'))
   if (redis) app.addHook('onClose', async () => void (await redis.quit().catch(() => redis.disconnect())))
 
-  await app.register(rateLimit, {
-    global: true,
-    max: config.rateLimit.max,
-    timeWindow: config.rateLimit.windowMs,
-    keyGenerator: rateLimitKey,
-    ...(redis ? { redis, nameSpace: 'waybill:rate-limit:' } : { store: MemoryStore }),
-    // Redis down: counting fails open (logged above) rather than refusing every request.
-    skipOnError: true,
-    errorResponseBuilder: (_request, context) =>
-      new AppError(
-        'rate_limited',
-        `Too many requests: retry in ${context.after}`,
-        {},
-        {
-          headers: { 'retry-after': String(Math.max(1, Math.ceil(context.ttl / 1000))) },
-        },
-      ),
+  // Redis down: counting fails open (the client's own error events are logged above; failed
+  // counts are summed into one line every 10 s rather than one per request).
+  let failed = 0
+  let reported = 0
+  registerRateLimit(app, {
+    store: redis ? new RedisStore(redis) : new MemoryStore(),
+    limit: { max: config.rateLimit.max, windowMs: config.rateLimit.windowMs },
+    key: rateLimitKey,
+    onStoreError: (error) => {
+      failed++
+      if (Date.now() - reported < 10_000) return
+      app.log.warn({ err: error, requests: failed }, 'rate limiting: could not count; requests let through')
+      reported = Date.now()
+      failed = 0
+    },
   })
 }

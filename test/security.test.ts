@@ -4,6 +4,7 @@ import { test } from 'node:test'
 import { Redis } from 'ioredis'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
+import { MemoryStore } from '../src/rate-limit.js'
 import { build, issueUrl, testEnv, tokenFor } from './helpers/build.js'
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -173,4 +174,42 @@ test('a NUL or a control character in a login or a path is a 400, never a 500', 
     400,
   )
   assert.equal((await app.inject({ url: '/api/orders/?tracking_number=a%00b' })).statusCode, 400)
+})
+
+test('a 429 says the limit and when the window resets; an allowed answer carries no rate-limit headers', async (t) => {
+  const app = await build(t, { RATE_LIMIT_MAX: '1', RATE_LIMIT_WINDOW_SECONDS: '30' }, { as: null })
+  const client = { authorization: `Bearer ${await tokenFor('client', 901)}` }
+  const allowed = await app.inject({ url: '/api/me/', headers: client })
+  assert.equal(allowed.statusCode, 200)
+  assert.deepEqual(
+    Object.keys(allowed.headers).filter((name) => name.startsWith('x-ratelimit')),
+    [],
+  )
+  const limited = await app.inject({ url: '/api/me/', headers: client })
+  assert.equal(limited.statusCode, 429)
+  assert.equal(limited.headers['x-ratelimit-limit'], '1')
+  assert.equal(limited.headers['x-ratelimit-remaining'], '0')
+  const reset = Number(limited.headers['x-ratelimit-reset'])
+  assert.ok(reset >= 1 && reset <= 30, `reset in ${reset} s`)
+  assert.equal(limited.headers['retry-after'], limited.headers['x-ratelimit-reset'])
+})
+
+test('with Redis unreachable, requests are let through rather than refused', async (t) => {
+  // Port 1 on loopback: nothing listens there, so every count fails at once.
+  const app = await build(t, { RATE_LIMIT_MAX: '1', REDIS_URL: 'redis://127.0.0.1:1' }, { as: null })
+  const client = { authorization: `Bearer ${await tokenFor('client', 902)}` }
+  const statuses = []
+  for (let i = 0; i < 3; i++)
+    statuses.push((await app.inject({ url: '/api/me/', headers: client })).statusCode)
+  assert.deepEqual(statuses, [200, 200, 200])
+})
+
+test('the in-memory store: a window ends after its length; the oldest windows are dropped first', () => {
+  const store = new MemoryStore()
+  assert.deepEqual(store.incr('a', 1_000, 10_000), { current: 1, resetAt: 11_000 })
+  assert.deepEqual(store.incr('a', 1_000, 10_999), { current: 2, resetAt: 11_000 })
+  assert.deepEqual(store.incr('a', 1_000, 11_000), { current: 1, resetAt: 12_000 }, 'a new window')
+  assert.equal(store.incr('b', 1_000, 11_000).current, 1, 'each key counts apart')
+  for (let i = 0; i < 100_000; i++) store.incr(`k${i}`, 60_000, 11_000)
+  assert.equal(store.incr('a', 1_000, 11_500).current, 1, 'the oldest key was dropped to make room')
 })

@@ -2,6 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { errorReplies } from '../errors.js'
+import type { RateLimit } from '../rate-limit.js'
 import type { Authenticator } from './authenticator.js'
 import {
   CreateUserBody,
@@ -24,7 +25,7 @@ export async function authRoutes(
   options: {
     service: AuthService
     authenticator: Authenticator
-    loginRateLimit: { max: number; timeWindow: number }
+    loginRateLimit: RateLimit
   },
 ) {
   const app = parent.withTypeProvider<TypeBoxTypeProvider>()

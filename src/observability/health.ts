@@ -2,12 +2,14 @@ import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 
 const Status = Type.Object({ status: Type.String() })
+// Probes are public and never rate limited: load balancers and orchestrators poll them.
+const PROBE = { auth: 'public', rateLimit: false } as const
 
 export async function healthRoutes(app: FastifyInstance, options: { ping: () => Promise<void> }) {
   app.get(
     '/health',
     {
-      config: { auth: 'public' },
+      config: PROBE,
       schema: { tags: ['operations'], summary: 'Liveness: the process answers', response: { 200: Status } },
     },
     async () => ({ status: 'ok' }),
@@ -15,7 +17,7 @@ export async function healthRoutes(app: FastifyInstance, options: { ping: () => 
   app.get(
     '/ready',
     {
-      config: { auth: 'public' },
+      config: PROBE,
       schema: {
         tags: ['operations'],
         summary: 'Readiness: the database answers',
