@@ -1,5 +1,6 @@
-// HTTP benchmark: Waybill against a minimal node:http server sending the same reply, both driven by
-// autocannon in the same run, then a check of what the service stored. Both servers are child processes
+// HTTP benchmark: Waybill against a minimal node:http server sending the same reply, and against bare
+// Fastify sending it too (the framework's own ceiling), all driven by autocannon in the same run, one
+// after the other; then a check of what the service stored. All three servers are child processes
 // on 127.0.0.1; the load generator runs in this process.
 //
 // Every request carries a bearer token, as a real client's would: the service verifies it (and counts it
@@ -25,6 +26,7 @@ import { createAccessTokens, signingKeyFrom } from '../src/auth/tokens.js'
 const HERE = dirname(fileURLToPath(import.meta.url)) // dist/bench once compiled
 const SERVICE_SCRIPT = join(HERE, '..', 'src', 'server.js')
 const BASELINE_SCRIPT = join(HERE, 'baseline-server.js')
+const FRAMEWORK_SCRIPT = join(HERE, 'fastify-server.js')
 const HOST = '127.0.0.1'
 const REQUEST_PATH =
   '/next-tracking-number?origin_country_id=MY&destination_country_id=ID&weight=1.234' +
@@ -62,8 +64,11 @@ export interface HttpBenchResult {
   warmupSeconds: number
   bodyBytes: number
   baseline: TargetFigures
+  /** Bare Fastify sending the same bytes: the framework's own ceiling on this machine. */
+  framework: TargetFigures
   service: TargetFigures
   ratio: number // service / baseline requests per second
+  frameworkRatio: number // framework / baseline requests per second
   /** 200s the service sent and the client read: the sample reply plus warm-up and measured runs. */
   answered: number
   stored: number // rows added to tracking_numbers during this run
@@ -279,14 +284,16 @@ export async function benchHttp(options: HttpBenchOptions): Promise<HttpBenchRes
     log: join(dir, 'service.log'),
     err: join(dir, 'service.err.log'),
     baselineErr: join(dir, 'baseline.err.log'),
+    frameworkErr: join(dir, 'framework.err.log'),
     body: join(dir, 'reply.json'),
   }
 
   let service: Child | undefined
   let baseline: Child | undefined
+  let framework: Child | undefined
   // Last resort if this process exits without reaching the finally block (e.g. process.exit elsewhere).
   const killChildren = () => {
-    for (const child of [service, baseline]) if (running(child)) child.process.kill('SIGKILL')
+    for (const child of [service, baseline, framework]) if (running(child)) child.process.kill('SIGKILL')
   }
   process.on('exit', killChildren)
   let failed = true
@@ -316,21 +323,29 @@ export async function benchHttp(options: HttpBenchOptions): Promise<HttpBenchRes
 
     const body = await captureReply(serviceUrl, headers)
     writeFileSync(paths.body, body)
-    const errFd = openSync(paths.baselineErr, 'w')
-    const baselineEnv = { ...process.env, BASELINE_BODY_FILE: paths.body, PORT: '0', HOST }
-    baseline = launch('baseline', [BASELINE_SCRIPT], {
-      env: baselineEnv,
-      cwd: dir,
-      stdio: ['ignore', 'pipe', errFd],
-    })
-    closeSync(errFd)
-    const port = await baselinePort(baseline, paths.baselineErr)
+    const reference = async (name: string, script: string, errPath: string) => {
+      const errFd = openSync(errPath, 'w')
+      const child = launch(name, [script], {
+        env: { ...process.env, BASELINE_BODY_FILE: paths.body, PORT: '0', HOST },
+        cwd: dir,
+        stdio: ['ignore', 'pipe', errFd],
+      })
+      closeSync(errFd)
+      return { child, port: await baselinePort(child, errPath) }
+    }
 
     // One after the other, never at once: on a small machine they would compete for the same cores.
-    const baselineUrl = `http://${HOST}:${port}${REQUEST_PATH}`
-    // The same request, token included, so that both servers cost the client the same to drive.
+    // The same request, token included, so that every server costs the client the same to drive.
+    const started = await reference('baseline', BASELINE_SCRIPT, paths.baselineErr)
+    baseline = started.child
+    const baselineUrl = `http://${HOST}:${started.port}${REQUEST_PATH}`
     const baselineFigures = await measure('baseline', baselineUrl, headers, connections, seconds)
     await stop(baseline)
+    const floor = await reference('framework', FRAMEWORK_SCRIPT, paths.frameworkErr)
+    framework = floor.child
+    const frameworkUrl = `http://${HOST}:${floor.port}${REQUEST_PATH}`
+    const frameworkFigures = await measure('framework', frameworkUrl, headers, connections, seconds)
+    await stop(framework)
     const probe = (moment: 'before' | 'after') => options.probe?.(origin, moment)
     const serviceFigures = await measure('service', serviceUrl, headers, connections, seconds, () =>
       probe('before'),
@@ -350,8 +365,10 @@ export async function benchHttp(options: HttpBenchOptions): Promise<HttpBenchRes
       warmupSeconds: WARMUP_SECONDS,
       bodyBytes: body.length,
       baseline: baselineFigures,
+      framework: frameworkFigures,
       service: serviceFigures,
       ratio: serviceFigures.requestsPerSecond / baselineFigures.requestsPerSecond,
+      frameworkRatio: frameworkFigures.requestsPerSecond / baselineFigures.requestsPerSecond,
       answered,
       stored,
       rows: after.rows,
@@ -365,7 +382,7 @@ export async function benchHttp(options: HttpBenchOptions): Promise<HttpBenchRes
     failed = false
     return result
   } finally {
-    await Promise.all([stop(baseline), stop(service)])
+    await Promise.all([stop(baseline), stop(framework), stop(service)])
     process.off('exit', killChildren)
     // Keep the logs and database of a failed run for a post-mortem.
     if (failed)

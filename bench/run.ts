@@ -136,6 +136,7 @@ function printHttp(result: HttpBenchResult, title: string, extra: string[][] = [
       [
         ['', 'req/s', 'p50 ms', 'p99 ms', '2xx', 'non-2xx', 'errors'],
         targetRow('baseline (node:http)', result.baseline),
+        targetRow('framework (bare Fastify)', result.framework),
         targetRow('service (waybill)', result.service),
       ],
       'lrrrrrr',
@@ -144,6 +145,11 @@ function printHttp(result: HttpBenchResult, title: string, extra: string[][] = [
   console.log(
     table([
       ['ratio service/baseline', result.ratio.toFixed(3)],
+      [
+        'ratio framework/baseline',
+        `${result.frameworkRatio.toFixed(3)} (the most any Fastify service can reach here; ` +
+          `the service reaches ${((result.ratio / result.frameworkRatio) * 100).toFixed(0)} % of it)`,
+      ],
       ['numbers answered (200)', `${int(result.answered)} (1 sample + warm-up + measured)`],
       ['rows stored this run', `${int(result.stored)} (+${int(result.storedNotAnswered)} in flight at stop)`],
       ['rows / distinct in table', `${int(result.rows)} / ${int(result.distinct)}`],
