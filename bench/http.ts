@@ -22,6 +22,7 @@ import autocannon from 'autocannon'
 import SQLite from 'better-sqlite3'
 import pg from 'pg'
 import { createAccessTokens, signingKeyFrom } from '../src/auth/tokens.js'
+import { type CpuUse, cpuMeasurable, cpuUsed, sampleCpu } from './cpu.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url)) // dist/bench once compiled
 const SERVICE_SCRIPT = join(HERE, '..', 'src', 'server.js')
@@ -54,6 +55,10 @@ export interface TargetFigures {
   errors: number
   timeouts: number
   warmup2xx: number
+  /** Requests the measured run completed, whatever their answer. */
+  requests: number
+  /** CPU seconds used during the measured run, by group (see bench/cpu.ts); absent off Linux. */
+  cpu?: CpuUse
 }
 
 export interface HttpBenchResult {
@@ -214,6 +219,7 @@ function load(
 
 async function measure(
   name: string,
+  server: Child,
   url: string,
   headers: Record<string, string>,
   connections: number,
@@ -224,7 +230,10 @@ async function measure(
   const warmup = await load(url, headers, connections, WARMUP_SECONDS)
   await beforeRun?.()
   const latencies: number[] = []
+  const pid = server.process.pid
+  const cpuBefore = pid !== undefined && cpuMeasurable() ? sampleCpu(pid) : undefined
   const run = await load(url, headers, connections, seconds, latencies)
+  const cpu = pid !== undefined && cpuBefore ? cpuUsed(cpuBefore, sampleCpu(pid)) : undefined
   const sorted = Float64Array.from(latencies).sort() // typed arrays sort numerically
   const figures: TargetFigures = {
     // Not requests.average: that averages per-second samples, and a near-empty last sample (the stop
@@ -238,6 +247,8 @@ async function measure(
     errors: run.errors + warmup.errors,
     timeouts: run.timeouts + warmup.timeouts,
     warmup2xx: warmup['2xx'],
+    requests: run.requests.total,
+    ...(cpu ? { cpu } : {}),
   }
   return figures
 }
@@ -339,15 +350,22 @@ export async function benchHttp(options: HttpBenchOptions): Promise<HttpBenchRes
     const started = await reference('baseline', BASELINE_SCRIPT, paths.baselineErr)
     baseline = started.child
     const baselineUrl = `http://${HOST}:${started.port}${REQUEST_PATH}`
-    const baselineFigures = await measure('baseline', baselineUrl, headers, connections, seconds)
+    const baselineFigures = await measure('baseline', baseline, baselineUrl, headers, connections, seconds)
     await stop(baseline)
     const floor = await reference('framework', FRAMEWORK_SCRIPT, paths.frameworkErr)
     framework = floor.child
     const frameworkUrl = `http://${HOST}:${floor.port}${REQUEST_PATH}`
-    const frameworkFigures = await measure('framework', frameworkUrl, headers, connections, seconds)
+    const frameworkFigures = await measure(
+      'framework',
+      framework,
+      frameworkUrl,
+      headers,
+      connections,
+      seconds,
+    )
     await stop(framework)
     const probe = (moment: 'before' | 'after') => options.probe?.(origin, moment)
-    const serviceFigures = await measure('service', serviceUrl, headers, connections, seconds, () =>
+    const serviceFigures = await measure('service', service, serviceUrl, headers, connections, seconds, () =>
       probe('before'),
     )
     await probe('after')

@@ -124,7 +124,58 @@ function targetRow(name: string, figures: TargetFigures): string[] {
   ]
 }
 
-function printHttp(result: HttpBenchResult, title: string, extra: string[][] = []): void {
+/** CPU per request, where /proc can be read: what each server costs, and what the bar leaves it. */
+function printCpu(result: HttpBenchResult, bar: number): void {
+  const targets: Array<[string, TargetFigures]> = [
+    ['baseline (node:http)', result.baseline],
+    ['framework (bare Fastify)', result.framework],
+    ['service (waybill)', result.service],
+  ]
+  if (targets.some(([, figures]) => !figures.cpu)) return
+  const perRequest = (figures: TargetFigures, group: string) =>
+    ((figures.cpu?.[group] ?? 0) / Math.max(1, figures.requests)) * 1e6
+  const cores = (figures: TargetFigures) =>
+    Object.values(figures.cpu ?? {}).reduce((sum, seconds) => sum + seconds, 0) / result.seconds
+  const withDatabase = result.database === 'postgres'
+  console.log(
+    `CPU per request in the measured runs, in µs (from /proc; the load generator is autocannon in this process${
+      withDatabase ? '; database = every postgres process on the machine' : ''
+    })`,
+  )
+  console.log(
+    table(
+      [
+        [
+          '',
+          'main thread',
+          'other threads',
+          'load generator',
+          ...(withDatabase ? ['database'] : []),
+          'cores busy',
+        ],
+        ...targets.map(([name, figures]) => [
+          name,
+          perRequest(figures, 'serverMain').toFixed(1),
+          perRequest(figures, 'serverOther').toFixed(1),
+          perRequest(figures, 'loadGenerator').toFixed(1),
+          ...(withDatabase ? [perRequest(figures, 'database').toFixed(1)] : []),
+          cores(figures).toFixed(2),
+        ]),
+      ],
+      'lrrrrr',
+    ),
+  )
+  // A server whose one main thread does everything reaches at most 1 s / (µs per request): at the bar's
+  // rate that is the whole budget of the service's main thread, with nothing left for waiting.
+  const target = bar * result.baseline.requestsPerSecond
+  console.log(
+    `at the ${bar} bar (${int(target)} req/s) one main thread has at most ${(1e6 / target).toFixed(1)} µs ` +
+      `per request; the service's used ${perRequest(result.service, 'serverMain').toFixed(1)} µs ` +
+      `(bare Fastify's: ${perRequest(result.framework, 'serverMain').toFixed(1)} µs)`,
+  )
+}
+
+function printHttp(result: HttpBenchResult, title: string, bar: number, extra: string[][] = []): void {
   const short = result.seconds < MIN_SECONDS ? ` (shorter than the ${MIN_SECONDS} s the issue asks for)` : ''
   console.log(
     `\nHTTP ${title} (${result.connections} connections; ` +
@@ -158,6 +209,7 @@ function printHttp(result: HttpBenchResult, title: string, extra: string[][] = [
       ...extra,
     ]),
   )
+  printCpu(result, bar)
 }
 
 /** Bars every HTTP run must meet, whatever its speed. */
@@ -185,7 +237,7 @@ function ratioBar(prefix: string, result: HttpBenchResult, bar: number): Bar {
 function runSqlite(bars: Bar[]): Promise<void> {
   return guarded('SQLite: ', bars, async () => {
     const result = await benchHttp({ label: 'sqlite' })
-    printHttp(result, 'on SQLite')
+    printHttp(result, 'on SQLite', RATIO_BAR)
     bars.push(
       ratioBar('SQLite: ', result, RATIO_BAR),
       {
@@ -284,6 +336,7 @@ async function runPostgres(bars: Bar[]): Promise<void> {
       printHttp(
         result.http,
         `on PostgreSQL, ${mode}, database ${result.database}`,
+        PG_RATIO_BAR,
         reservationRows(result.reservations),
       )
       // The issue sets the ratio bar for the single process only; with workers it is for information.

@@ -1,0 +1,107 @@
+// CPU time per request, read from Linux's /proc: where the machine's cores go during a measured run.
+// A ratio to the baseline only says how far apart two servers are; this says why. The servers, the
+// load generator (autocannon, in the benchmark's own process) and, for PostgreSQL, the database server
+// all share this machine's cores, so a server can be slower either because it does more per request
+// or because it waits.
+//
+// Per-thread figures come from /proc/<pid>/task/<tid>/stat (utime + stime, in USER_HZ ticks, which
+// the kernel reports as 1/100 s on every architecture Node supports). On other systems it reports
+// nothing, and the benchmark prints no CPU table.
+import { readdirSync, readFileSync } from 'node:fs'
+
+const TICK_SECONDS = 0.01
+
+/** CPU seconds so far, by group. */
+export type CpuSample = Map<string, number>
+
+/** CPU seconds used between two samples, by group. */
+export type CpuUse = Record<string, number>
+
+interface Stat {
+  pid: number
+  ppid: number
+  name: string
+  seconds: number
+}
+
+function stat(path: string): Stat | undefined {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch {
+    return undefined // exited between the listing and the read
+  }
+  // The name is in parentheses and may hold spaces or parentheses itself: split after the last ')'.
+  const close = text.lastIndexOf(')')
+  const fields = text.slice(close + 2).split(' ')
+  return {
+    pid: Number(text.slice(0, text.indexOf(' '))),
+    ppid: Number(fields[1]),
+    name: text.slice(text.indexOf('(') + 1, close),
+    seconds: (Number(fields[11]) + Number(fields[12])) * TICK_SECONDS,
+  }
+}
+
+function processes(): Stat[] {
+  let entries: string[]
+  try {
+    entries = readdirSync('/proc')
+  } catch {
+    return []
+  }
+  return entries.flatMap((entry) => {
+    if (!/^\d+$/.test(entry)) return []
+    const found = stat(`/proc/${entry}/stat`)
+    return found ? [found] : []
+  })
+}
+
+/** The root and every process started under it (cluster workers, for `WEB_CONCURRENCY`). */
+function tree(root: number, all: Stat[]): number[] {
+  const pids = [root]
+  for (let i = 0; i < pids.length; i++) {
+    for (const p of all) if (p.ppid === pids[i]) pids.push(p.pid)
+  }
+  return pids
+}
+
+/**
+ * One sample: for the server tree rooted at `server`, its main threads (one per process) apart from
+ * its other threads (the SQLite writer, libuv's pool, V8's helpers); every process named `postgres`
+ * on the machine (on a shared machine that includes other databases' work); and this process, the
+ * load generator's (`process.cpuUsage`, in microseconds).
+ */
+export function sampleCpu(server: number): CpuSample {
+  const sample: CpuSample = new Map()
+  const add = (group: string, seconds: number) => sample.set(group, (sample.get(group) ?? 0) + seconds)
+  const all = processes()
+  for (const pid of tree(server, all)) {
+    let threads: string[] = []
+    try {
+      threads = readdirSync(`/proc/${pid}/task`)
+    } catch {}
+    for (const tid of threads) {
+      const thread = stat(`/proc/${pid}/task/${tid}/stat`)
+      if (thread) add(Number(tid) === pid ? 'serverMain' : 'serverOther', thread.seconds)
+    }
+  }
+  for (const p of all) if (p.name === 'postgres') add('database', p.seconds)
+  const own = process.cpuUsage()
+  add('loadGenerator', (own.user + own.system) / 1e6)
+  return sample
+}
+
+export function cpuUsed(before: CpuSample, after: CpuSample): CpuUse {
+  const use: CpuUse = {}
+  for (const [group, seconds] of after) {
+    // A group that was not there before (a process started during the run) counts from zero.
+    use[group] = Math.max(0, seconds - (before.get(group) ?? 0))
+  }
+  return use
+}
+
+/** /proc exists and reads as expected (Linux). */
+export function cpuMeasurable(): boolean {
+  const self = stat(`/proc/${process.pid}/stat`)
+  return self !== undefined && self.pid === process.pid
+}
