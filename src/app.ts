@@ -13,6 +13,7 @@ import { createCustomerService } from './customers/service.js'
 import { createDatabase, type DatabaseHandle } from './db/index.js'
 import { migrateToLatest } from './db/migrate.js'
 import { registerErrorHandling, renderFrameworkError } from './errors.js'
+import { clientErrorHandler, strictJsonBodies } from './http-edges.js'
 import { createSmsGateway } from './notifications/africastalking.js'
 import { listNotifications, outboxCounts } from './notifications/outbox.js'
 import { createNotificationWorker } from './notifications/worker.js'
@@ -59,10 +60,20 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
     genReqId: requestId,
     logController: new RequestLog({ requestIdLogLabel: 'request_id' }),
     childLoggerFactory: requestLogger,
-    routerOptions: { ignoreTrailingSlash: true },
+    // maxParamLength: a long path parameter reaches its schema, which names it, instead of a 404.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1_000 },
     trustProxy: config.http.trustProxy,
     bodyLimit: config.http.bodyLimit,
     requestTimeout: config.http.requestTimeoutMs,
+    // Node checks request timeouts every 30 s by default: a timeout of a few seconds would be
+    // enforced up to 30 s late. Headers get the same limit as the whole request. 0 = no timeout.
+    ...(config.http.requestTimeoutMs > 0 && {
+      http: {
+        connectionsCheckingInterval: Math.min(30_000, Math.max(250, config.http.requestTimeoutMs / 4)),
+        headersTimeout: Math.min(60_000, config.http.requestTimeoutMs),
+      },
+    }),
+    clientErrorHandler,
     forceCloseConnections: 'idle',
     // Errors Fastify raises before routing (a malformed URL) get the same envelope as the rest.
     frameworkErrors: (error, request, reply) => renderFrameworkError(error, request, reply as FastifyReply),
@@ -138,6 +149,7 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
 
   app.setValidatorCompiler(createValidatorCompiler())
   app.removeContentTypeParser('text/plain') // a JSON API: anything else is a 415
+  strictJsonBodies(app)
   registerErrorHandling(app)
   // First: every route registered after it must declare who may call it (and is documented).
   await app.register(authPlugin, { authenticator: auth.authenticator })

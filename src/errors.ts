@@ -12,10 +12,12 @@ const STATUS = {
   forbidden: 403,
   not_found: 404,
   method_not_allowed: 405,
+  request_timeout: 408,
   conflict: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,
+  headers_too_large: 431,
   internal: 500,
   unavailable: 503,
 } as const
@@ -87,6 +89,11 @@ export function toAppError(error: FastifyError | AppError | Error): AppError {
   }
   const code = fastifyError.code ? FRAMEWORK_ERRORS[fastifyError.code] : undefined
   if (code) return new AppError(code, fastifyError.message)
+  if (fastifyError.message === 'aborted' && fastifyError.code === 'ECONNRESET') {
+    // The client hung up while sending its body (Fastify marks it a 400). Its ECONNRESET is the
+    // client's connection, not the database's: nobody reads this answer, and it is no outage.
+    return new AppError('bad_request', 'The client closed the connection before its request arrived whole')
+  }
   if (isUnavailable(error)) {
     return new AppError(
       'unavailable',

@@ -1,0 +1,99 @@
+// What reaches the service before a route does: request bodies as bytes, and the errors Node raises
+// on a connection before any request exists (a malformed request, headers too large, a client too
+// slow). Both answer in the one error envelope, naming what was wrong.
+import { randomUUID } from 'node:crypto'
+import { STATUS_CODES } from 'node:http'
+import type { Duplex } from 'node:stream'
+import type { FastifyInstance } from 'fastify'
+import { AppError, type ErrorEnvelope } from './errors.js'
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })
+
+declare global {
+  interface String {
+    /** ES2024; in V8 (Node 20) though not in this project's TypeScript lib. */
+    isWellFormed(): boolean
+  }
+}
+
+/** The path of the first string in `value` holding an unpaired surrogate, or undefined. */
+function malformedString(value: unknown, path: string[]): string[] | undefined {
+  if (typeof value === 'string') return value.isWellFormed() ? undefined : path
+  if (typeof value !== 'object' || value === null) return undefined
+  for (const [key, item] of Object.entries(value)) {
+    const found = malformedString(item, [...path, key])
+    if (found) return found
+  }
+  return undefined
+}
+
+/**
+ * JSON bodies must be valid UTF-8 and hold no unpaired surrogates (`"\ud800"`): both would
+ * otherwise be stored as replacement characters or as bytes that are not UTF-8 at all, and reach
+ * customers' SMS that way. A 400 naming the field instead; parsing itself is Fastify's (prototype
+ * poisoning refused).
+ */
+export function strictJsonBodies(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    let text: string
+    try {
+      text = UTF8.decode(body as Buffer)
+    } catch {
+      done(new AppError('bad_request', 'The request body is not valid UTF-8', { body: ['must be UTF-8'] }))
+      return
+    }
+    parseJson(request, text, (error, parsed) => {
+      if (error) return done(error)
+      const path = malformedString(parsed, [])
+      if (path) {
+        const field = path.length > 0 ? path.join('.') : 'body'
+        return done(
+          new AppError('validation_failed', 'The request is invalid', {
+            [field]: ['must be valid Unicode text (it holds an unpaired surrogate)'],
+          }),
+        )
+      }
+      done(null, parsed)
+    })
+  })
+}
+
+const CLIENT_ERRORS: Record<string, AppError> = {
+  ERR_HTTP_REQUEST_TIMEOUT: new AppError('request_timeout', 'The request did not arrive in time'),
+  HPE_HEADER_OVERFLOW: new AppError('headers_too_large', 'The request headers are too large'),
+}
+const MALFORMED = new AppError('bad_request', 'The request is not well-formed HTTP/1.1')
+
+/**
+ * Node's `clientError`: the connection is answered in the envelope (with a request id of its own,
+ * since no request exists) and closed. A reset connection has nobody to answer.
+ */
+export function clientErrorHandler(
+  this: FastifyInstance,
+  error: NodeJS.ErrnoException,
+  socket: Duplex,
+): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return
+  const answer = (error.code ? CLIENT_ERRORS[error.code] : undefined) ?? MALFORMED
+  const status = answer.statusCode
+  const id = randomUUID()
+  const envelope: ErrorEnvelope = {
+    error: answer.message,
+    code: answer.code,
+    details: {},
+    correlation_id: id,
+  }
+  this.log.info({ request_id: id, err_code: error.code, status }, answer.message)
+  if (socket.writable) {
+    const body = JSON.stringify(envelope)
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+        'Content-Type: application/json; charset=utf-8\r\n' +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+        `X-Request-Id: ${id}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
+    )
+  }
+  socket.destroy(error)
+}

@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict'
+import { connect, type Socket } from 'node:net'
+import { test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { toAppError } from '../src/errors.js'
+import { bearer, build, type TestApp, validIssue } from './helpers/build.js'
+
+async function listening(app: TestApp): Promise<number> {
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  return (app.server.address() as { port: number }).port
+}
+
+/** Sends `data` on a new connection and collects what comes back until the server closes it. */
+function exchange(port: number, data: string): { socket: Socket; reply: Promise<string> } {
+  const socket = connect(port, '127.0.0.1')
+  socket.write(data)
+  const reply = new Promise<string>((resolve) => {
+    let text = ''
+    socket.on('data', (chunk) => {
+      text += chunk
+    })
+    socket.on('close', () => resolve(text))
+    socket.on('error', () => {})
+  })
+  return { socket, reply }
+}
+
+function parseReply(raw: string): { status: number; headers: string; body: Record<string, unknown> } {
+  const [head = '', body = ''] = raw.split('\r\n\r\n')
+  return { status: Number(head.split(' ')[1]), headers: head.toLowerCase(), body: JSON.parse(body) }
+}
+
+test('a JSON body that is not UTF-8 is a 400 naming the body', async (t) => {
+  const app = await build(t)
+  const res = await app.inject({
+    method: 'POST',
+    url: '/tracking/generate/',
+    headers: { 'content-type': 'application/json' },
+    payload: Buffer.concat([Buffer.from('{"customer_name":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]),
+  })
+  assert.equal(res.statusCode, 400, res.body)
+  assert.deepEqual(res.json().details, { body: ['must be UTF-8'] })
+})
+
+test('an unpaired surrogate in a JSON string is a 400 naming its field, and nothing is issued', async (t) => {
+  const app = await build(t)
+  const body = JSON.stringify({ ...validIssue, customer_name: 'Red\ud800Box' })
+  assert.ok(body.includes('\\ud800'), 'JSON.stringify escapes the lone surrogate, as a client would send it')
+  const res = await app.inject({
+    method: 'POST',
+    url: '/tracking/generate/',
+    headers: { 'content-type': 'application/json' },
+    payload: body,
+  })
+  assert.equal(res.statusCode, 400, res.body)
+  assert.deepEqual(Object.keys(res.json().details), ['customer_name'])
+
+  // A well-formed pair (an emoji) is fine.
+  const emoji = await app.inject({
+    method: 'POST',
+    url: '/tracking/generate/',
+    headers: { 'content-type': 'application/json' },
+    payload: JSON.stringify({ ...validIssue, customer_name: 'Red Box \ud83d\ude00' }),
+  })
+  assert.equal(emoji.statusCode, 201, emoji.body)
+})
+
+test('a client that hangs up mid-body is a client error, never a database outage', async (t) => {
+  const app = await build(t)
+  // What the error handler makes of it (the client is gone: no reply or metric to look at).
+  const seen: string[] = []
+  app.addHook('onError', (_request, _reply, error, done) => {
+    seen.push(toAppError(error).code)
+    done()
+  })
+  const port = await listening(app)
+  const { authorization } = await bearer('client')
+  const { socket, reply } = exchange(
+    port,
+    `POST /tracking/generate/ HTTP/1.1\r\nHost: x\r\nAuthorization: ${authorization}\r\n` +
+      'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"orig',
+  )
+  await sleep(200)
+  socket.destroy()
+  await reply
+  for (let i = 0; i < 50 && seen.length === 0; i++) await sleep(20)
+  assert.deepEqual(seen, ['bad_request'])
+})
+
+test('REQUEST_TIMEOUT_MS: a request whose body stalls gets a 408 in the envelope, on time', async (t) => {
+  const app = await build(t, { REQUEST_TIMEOUT_MS: '1000' })
+  const port = await listening(app)
+  const { authorization } = await bearer('client')
+  const started = performance.now()
+  const { reply } = exchange(
+    port,
+    `POST /tracking/generate/ HTTP/1.1\r\nHost: x\r\nAuthorization: ${authorization}\r\n` +
+      'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"orig',
+  )
+  const { status, headers, body } = parseReply(await reply)
+  const seconds = (performance.now() - started) / 1000
+  assert.equal(status, 408)
+  assert.equal(body.code, 'request_timeout')
+  assert.match(headers, new RegExp(`x-request-id: ${body.correlation_id}`))
+  // Node's default check interval (30 s) would make this 1 s timeout take up to 31 s.
+  assert.ok(seconds < 5, `answered after ${seconds.toFixed(1)} s`)
+})
+
+test('REQUEST_TIMEOUT_MS: headers that stall get a 408 on time too', async (t) => {
+  const app = await build(t, { REQUEST_TIMEOUT_MS: '1000' })
+  const port = await listening(app)
+  const started = performance.now()
+  const { reply } = exchange(port, 'GET /health HTTP/1.1\r\nHost: x\r\n')
+  const { status } = parseReply(await reply)
+  assert.equal(status, 408)
+  assert.ok((performance.now() - started) / 1000 < 5)
+})
+
+test('malformed HTTP and oversized headers are answered in the envelope', async (t) => {
+  const app = await build(t)
+  const port = await listening(app)
+  const malformed = parseReply(await exchange(port, 'GARBAGE\r\n\r\n').reply)
+  assert.equal(malformed.status, 400)
+  assert.equal(malformed.body.code, 'bad_request')
+  assert.match(malformed.headers, /content-type: application\/json/)
+
+  const huge = parseReply(
+    await exchange(port, `GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`).reply,
+  )
+  assert.equal(huge.status, 431)
+  assert.equal(huge.body.code, 'headers_too_large')
+})
+
+test('a path parameter too long for a tracking number is a 400 naming it', async (t) => {
+  const app = await build(t)
+  const res = await app.inject({ url: `/tracking-numbers/${'A'.repeat(150)}` })
+  assert.equal(res.statusCode, 400, res.body)
+  assert.deepEqual(Object.keys(res.json().details), ['tracking_number'])
+  assert.ok(res.body.length < 600, 'the reply does not echo the whole path back')
+})
