@@ -112,7 +112,9 @@ async function token(args: string[]): Promise<void> {
 }
 
 async function migrate(): Promise<void> {
-  const applied = await withDatabase((db) => migrateToLatest(db))
+  // Not withDatabase: it migrates first, and this command must report what it applied.
+  const database = createDatabase(loadConfig().database)
+  const applied = await migrateToLatest(database.db).finally(() => database.close())
   console.log(applied.length > 0 ? `applied: ${applied.join(', ')}` : 'database is up to date')
 }
 

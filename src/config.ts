@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs'
+import { isIP } from 'node:net'
 import { type Static, Type } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { isRole, ROLES, type Role } from './auth/roles.js'
@@ -131,10 +132,48 @@ function parseRoleMap(value: string): Record<string, Role> {
   return map
 }
 
+// proxy-addr's names for address ranges, accepted as they are.
+const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal'])
+
+/** A proxy address, CIDR range (`10.0.0.0/8`), address/netmask, or a range name proxy-addr knows. */
+function isProxyRange(item: string): boolean {
+  if (PROXY_RANGE_NAMES.has(item)) return true
+  const [address = '', prefix, extra] = item.split('/')
+  const family = isIP(address)
+  if (family === 0 || extra !== undefined) return false
+  if (prefix === undefined) return true
+  if (isIP(prefix) !== 0) return true // a netmask
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128)
+}
+
 function parseTrustProxy(value: string): boolean | string[] {
   if (value === '' || value === 'false') return false
   if (value === 'true') return true
-  return list(value)
+  const items = list(value)
+  const bad = items.find((item) => !isProxyRange(item))
+  if (bad !== undefined) {
+    throw new ConfigError(
+      `TRUST_PROXY: expected true, or addresses and CIDR ranges separated by commas (e.g. 10.0.0.0/8, loopback), but "${bad}" is neither`,
+    )
+  }
+  return items
+}
+
+/** Browser origins: scheme, host and port only (`https://app.example.com`), as the Origin header sends. */
+function parseOrigins(value: string): string[] {
+  const origins = list(value)
+  for (const origin of origins) {
+    let parsed: URL | undefined
+    try {
+      parsed = new URL(origin)
+    } catch {}
+    if (!parsed || !/^https?:$/.test(parsed.protocol) || parsed.origin !== origin) {
+      throw new ConfigError(
+        `CORS_ALLOWED_ORIGINS: "${origin}" is not an origin (scheme and host, no path or trailing slash, e.g. https://app.example.com)`,
+      )
+    }
+  }
+  return origins
 }
 
 function list(value: string): string[] {
@@ -153,17 +192,38 @@ export function loadEnvFile(path = '.env'): void {
   if (existsSync(path)) process.loadEnvFile(path)
 }
 
+// Value.Convert reads numbers leniently ("3.5" as the integer 3, "1e4" as 1, "0x10" as 16): a
+// typo must stop the start instead, so numbers are checked as written first.
+const NUMBER_SYNTAX: Record<string, { pattern: RegExp; message: string }> = {
+  integer: { pattern: /^\s*-?\d+\s*$/, message: 'must be a whole number in decimal digits' },
+  number: { pattern: /^\s*-?(?:\d+(?:\.\d*)?|\.\d+)\s*$/, message: 'must be a decimal number' },
+}
+
+function numberSyntaxProblems(known: Record<string, string | undefined>): string[] {
+  return Object.entries(known).flatMap(([name, raw]) => {
+    const type = (EnvSchema.properties as Record<string, { type?: string }>)[name]?.type
+    const syntax = type ? NUMBER_SYNTAX[type] : undefined
+    return syntax && raw !== undefined && !syntax.pattern.test(raw)
+      ? [`${name}: ${syntax.message} (got ${JSON.stringify(raw)})`]
+      : []
+  })
+}
+
 export function loadConfig(source: Record<string, string | undefined> = process.env) {
   const known = Object.fromEntries(
     Object.keys(EnvSchema.properties)
       .filter((name) => source[name] !== undefined && source[name] !== '')
       .map((name) => [name, source[name]]),
   )
+  const syntax = numberSyntaxProblems(known)
   const env = Value.Convert(EnvSchema, Value.Default(EnvSchema, known)) as Env
-  const problems = [...Value.Errors(EnvSchema, env)].map((e) => {
-    const name = e.path.replace(/^\//, '')
-    return `${name}: ${e.message} (got ${JSON.stringify(source[name])})`
-  })
+  const problems = [
+    ...syntax,
+    ...[...Value.Errors(EnvSchema, env)]
+      .map((e) => ({ name: e.path.replace(/^\//, ''), message: e.message }))
+      .filter(({ name }) => !syntax.some((problem) => problem.startsWith(`${name}:`)))
+      .map(({ name, message }) => `${name}: ${message} (got ${JSON.stringify(source[name])})`),
+  ]
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`)
   if (env.SMS_CLAIM_TIMEOUT_MS <= env.SMS_TIMEOUT_MS) {
     // A send still waiting on the gateway must not be claimed again by another worker.
@@ -199,7 +259,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       trustProxy: parseTrustProxy(env.TRUST_PROXY),
       bodyLimit: env.BODY_LIMIT_BYTES,
       requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
-      corsOrigins: list(env.CORS_ALLOWED_ORIGINS),
+      corsOrigins: parseOrigins(env.CORS_ALLOWED_ORIGINS),
     },
     auth: {
       secretKey: parseSecretKey(env.SECRET_KEY, env.NODE_ENV),
@@ -236,6 +296,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
 }
 
 function oidcSettings(env: Env) {
+  // Checked even while OpenID Connect is off: a typo must not wait for the day it is turned on.
+  const roleMap = parseRoleMap(env.OIDC_ROLE_MAP)
   if (!env.OIDC_ISSUER && !env.OIDC_AUDIENCE) return undefined
   if (!env.OIDC_ISSUER || !env.OIDC_AUDIENCE) {
     throw new ConfigError(
@@ -246,7 +308,7 @@ function oidcSettings(env: Env) {
     issuer: env.OIDC_ISSUER,
     audience: env.OIDC_AUDIENCE,
     roleClaim: env.OIDC_ROLE_CLAIM,
-    roleMap: parseRoleMap(env.OIDC_ROLE_MAP),
+    roleMap,
     timeoutMs: env.OIDC_TIMEOUT_MS,
   }
 }

@@ -8,13 +8,36 @@ import { TrackingKeyError } from './tracking/key.js'
 /** What an operator can fix, said in one line naming the setting; anything else with its stack. */
 function explain(error: unknown): string | undefined {
   if (error instanceof ConfigError || error instanceof TrackingKeyError) return error.message
-  const { code, address, port } = error as { code?: string; address?: string; port?: number }
-  if (code === 'EADDRINUSE') return `PORT: ${address}:${port} is already in use`
-  if (code === 'EACCES' && port !== undefined) return `PORT: not allowed to listen on ${address}:${port}`
-  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ETIMEDOUT') {
+  const { code, address, port, message } = error as {
+    code?: string
+    address?: string
+    port?: number
+    message?: string
+  }
+  if (error instanceof ListenError) {
+    if (code === 'EADDRINUSE') return `PORT: ${error.host}:${error.port} is already in use`
+    if (code === 'EACCES') return `PORT: not allowed to listen on ${error.host}:${error.port}`
+    return `HOST: cannot listen on ${error.host}:${error.port} (${code ?? message})`
+  }
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ETIMEDOUT' || code === 'EAI_AGAIN') {
     return `DATABASE_URL: cannot reach the database (${code}${address ? ` ${address}:${port}` : ''})`
   }
+  // PostgreSQL refusing the connection itself: no such database (3D000), role or password (28xxx).
+  if (code === '3D000' || code?.startsWith('28')) return `DATABASE_URL: ${message} (PostgreSQL ${code})`
   return undefined
+}
+
+/** Listening failed: the address settings, not the database, are at fault. */
+class ListenError extends Error {
+  readonly code: string | undefined
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    cause: unknown,
+  ) {
+    super(`cannot listen on ${host}:${port}`, { cause })
+    this.code = (cause as { code?: string }).code
+  }
 }
 
 function fail(error: unknown): never {
@@ -50,7 +73,9 @@ async function serve(config: Config): Promise<void> {
       },
     )
   })
-  await app.listen({ host: config.host, port: config.port })
+  await app.listen({ host: config.host, port: config.port }).catch((error: unknown) => {
+    throw new ListenError(config.host, config.port, error)
+  })
   const address = app.server.address()
   const port = typeof address === 'object' && address ? address.port : config.port
   const facts = { port, database: config.database.target.kind, format: config.tracking.format }

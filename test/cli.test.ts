@@ -79,3 +79,13 @@ test('production without a SECRET_KEY refuses to start, naming the variable', as
   assert.notEqual(code, 0)
   assert.match(stderr, /SECRET_KEY: required when NODE_ENV=production/)
 })
+
+test('migrate: applies every migration to a fresh database and says so; then it is up to date', async (t) => {
+  const env = { DATABASE_URL: await testDatabaseUrl(t) }
+  const first = cli(['migrate'], env)
+  assert.equal(first.code, 0, first.stderr)
+  assert.match(first.stdout, /^applied: 0001-tracking, /)
+  const second = cli(['migrate'], env)
+  assert.equal(second.code, 0, second.stderr)
+  assert.equal(second.stdout.trim(), 'database is up to date')
+})

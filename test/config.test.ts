@@ -64,6 +64,28 @@ test('every bad value names its variable, all at once', () => {
   assert.throws(() => loadConfig({ IDEMPOTENCY_TTL_HOURS: '3e9' }), /IDEMPOTENCY_TTL_HOURS:/)
 })
 
+test('numbers are read as written: no truncation, exponents or hexadecimal', () => {
+  // TypeBox's conversion alone would read these as 3, 41, 1 and 16.
+  for (const [name, value] of [
+    ['PORT', '3.5'],
+    ['PORT', '41.52e2'],
+    ['SHUTDOWN_TIMEOUT_MS', '1e4'],
+    ['RATE_LIMIT_MAX', '0x10'],
+    ['REQUEST_TIMEOUT_MS', '30s'],
+    ['TRACKING_BLOCK_SECONDS', '1e1'],
+  ] as const) {
+    assert.throws(
+      () => loadConfig({ [name]: value }),
+      (e: Error) => e instanceof ConfigError && e.message.includes(`${name}: must be`),
+      `${name}=${value}`,
+    )
+  }
+  const config = loadConfig({ PORT: ' 8080 ', TRACKING_BLOCK_SECONDS: '0.5', SHUTDOWN_TIMEOUT_MS: '10000' })
+  assert.equal(config.port, 8080)
+  assert.equal(config.tracking.blockSeconds, 0.5)
+  assert.equal(config.shutdownTimeoutMs, 10_000)
+})
+
 test('SECRET_KEY: required and long in production; optional elsewhere', () => {
   assert.throws(() => loadConfig({ NODE_ENV: 'production' }), /^ConfigError: SECRET_KEY: required/)
   assert.throws(
@@ -116,4 +138,16 @@ test('HTTP settings: CORS origins listed, trusted proxies', () => {
   assert.deepEqual(http.corsOrigins, ['https://a.example', 'https://b.example'])
   assert.deepEqual(http.trustProxy, ['10.0.0.0/8'])
   assert.equal(loadConfig({}).http.trustProxy, false)
+  assert.deepEqual(
+    loadConfig({ TRUST_PROXY: 'loopback, 192.168.1.1, ::1, 10.0.0.0/255.0.0.0, fd00::/8' }).http.trustProxy,
+    ['loopback', '192.168.1.1', '::1', '10.0.0.0/255.0.0.0', 'fd00::/8'],
+  )
+  for (const bad of ['garbage', '10.0.0.0/99', '10.0.0.0/8/8', '2', 'fd00::/129']) {
+    assert.throws(() => loadConfig({ TRUST_PROXY: bad }), /TRUST_PROXY: .*neither/, bad)
+  }
+  for (const bad of ['notanorigin', 'https://a.example/', 'https://a.example/app', 'ftp://a.example']) {
+    assert.throws(() => loadConfig({ CORS_ALLOWED_ORIGINS: bad }), /CORS_ALLOWED_ORIGINS:/, bad)
+  }
+  // Checked even while OpenID Connect is off.
+  assert.throws(() => loadConfig({ OIDC_ROLE_MAP: 'garbage' }), /OIDC_ROLE_MAP:/)
 })

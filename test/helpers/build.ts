@@ -26,7 +26,7 @@ export function tempDir(t: TestContext): string {
   return dir
 }
 
-function postgresServerUrl(): string {
+export function postgresServerUrl(): string {
   const url = process.env.TEST_DATABASE_URL
   if (!url) throw new Error('WAYBILL_TEST_DIALECT=postgres needs TEST_DATABASE_URL')
   return url

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { bearer, issueUrl, openDatabase, TEST_KEY, validIssue } from '../helpers/build.js'
+import { bearer, issueUrl, openDatabase, postgresServerUrl, TEST_KEY, validIssue } from '../helpers/build.js'
 import { startPrivatePostgres } from '../helpers/private-postgres.js'
 import { issueMany, startServer } from '../helpers/processes.js'
 
@@ -129,6 +129,28 @@ test('an unreachable database at start is a clear error, not a hang', async (t) 
     },
   )
   assert.ok(performance.now() - started < 15_000)
+})
+
+test('a database or role that does not exist is a clear error naming DATABASE_URL', async () => {
+  const server = new URL(postgresServerUrl())
+  const noDatabase = new URL(server)
+  noDatabase.pathname = '/waybill_no_such_database'
+  const noRole = new URL(server)
+  noRole.username = 'waybill_no_such_role'
+  for (const [url, expected] of [
+    [
+      noDatabase,
+      /waybill: DATABASE_URL: database "waybill_no_such_database" does not exist \(PostgreSQL 3D000\)/,
+    ],
+    [noRole, /waybill: DATABASE_URL: .*"waybill_no_such_role".*\(PostgreSQL 28/],
+  ] as const) {
+    await assert.rejects(startServer({ DATABASE_URL: url.href }), (error: Error & { code?: number }) => {
+      assert.equal(error.code, 1)
+      assert.match(error.message, expected)
+      assert.doesNotMatch(error.message, /\n\s+at /, 'no stack trace')
+      return true
+    })
+  }
 })
 
 test('WEB_CONCURRENCY: a worker lost during an outage is replaced once the database is back', async (t) => {

@@ -159,3 +159,13 @@ test('a port already in use stops the start with a message naming PORT', async (
   assert.match(refused.stderr, /PORT: 127\.0\.0\.1:\d+ is already in use/)
   assert.doesNotMatch(refused.stderr, /\n\s+at /, 'no stack trace')
 })
+
+test('a HOST that cannot be listened on is blamed on HOST, not on the database', async (t) => {
+  const databaseUrl = await testDatabaseUrl(t)
+  // .invalid never resolves (RFC 2606); the database itself is fine.
+  const refused = await startRefused(dbEnv(databaseUrl, { HOST: 'waybill.invalid' }))
+  assert.equal(refused.code, 1)
+  assert.match(refused.stderr, /HOST: cannot listen on waybill\.invalid:/)
+  assert.doesNotMatch(refused.stderr, /DATABASE_URL/)
+  assert.doesNotMatch(refused.stderr, /\n\s+at /, 'no stack trace')
+})
