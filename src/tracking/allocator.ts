@@ -14,6 +14,12 @@ export interface AllocatorOptions {
   onError?: (error: unknown) => void
 }
 
+// A block is at most this many times the previous one. The rate is measured from values handed to
+// the supply, which takes them a chunk at a time: right after a start, one chunk looks like a huge
+// rate, and without this cap the second block would be the largest allowed (values lost at the
+// next restart). Slow start: from the smallest block to the largest in a few reservations.
+const MAX_GROWTH = 8
+
 export interface Range {
   start: number
   count: number
@@ -30,6 +36,7 @@ export class Allocator {
   private spare: Block | undefined
   private reserving: Promise<void> | undefined
   private issuedSinceReserve = 0
+  private lastSize: number
   private lastReserveAt: number
   private readonly now: () => number
   private readonly refillAt: number
@@ -38,6 +45,7 @@ export class Allocator {
     this.now = options.now ?? (() => performance.now())
     this.refillAt = options.refillAt ?? 0.5
     this.lastReserveAt = this.now()
+    this.lastSize = options.minBlock
   }
 
   /** Up to `max` consecutive sequence values from one block. */
@@ -63,12 +71,13 @@ export class Allocator {
     }
   }
 
-  /** The block size for the observed rate: a block should last about `blockSeconds`. */
+  /** The block size for the observed rate (a block should last about `blockSeconds`), growing gradually. */
   nextBlockSize(): number {
     const { minBlock, maxBlock, blockSeconds } = this.options
     const elapsedSeconds = Math.max((this.now() - this.lastReserveAt) / 1000, 0.001)
     const rate = this.issuedSinceReserve / elapsedSeconds
-    return Math.min(maxBlock, Math.max(minBlock, Math.ceil(rate * blockSeconds)))
+    const wanted = Math.max(minBlock, Math.ceil(rate * blockSeconds))
+    return Math.min(maxBlock, this.lastSize * MAX_GROWTH, wanted)
   }
 
   private reserve(): Promise<void> {
@@ -76,6 +85,7 @@ export class Allocator {
       try {
         const size = this.nextBlockSize()
         const block = await this.options.reserve(size)
+        this.lastSize = size
         this.issuedSinceReserve = 0
         this.lastReserveAt = this.now()
         this.options.onReserve?.(block)

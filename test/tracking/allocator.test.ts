@@ -94,6 +94,32 @@ test('block size adapts to the issue rate, within the configured bounds', async 
   assert.equal(Math.max(...sizes), 5_000)
 })
 
+test('slow start: a first chunk taken at once does not make the next block the largest', async (t) => {
+  const repository = createTrackingRepository(await migratedDatabase(t))
+  let clock = 0
+  const sizes: number[] = []
+  const a = allocator(
+    async (size) => {
+      sizes.push(size)
+      return repository.reserveBlock(size)
+    },
+    { minBlock: 100, maxBlock: 100_000, blockSeconds: 2, now: () => clock },
+  )
+  // The supply takes 256 values at once right after a start: it gets the first block's 100 at once.
+  clock += 5_000
+  assert.equal((await a.nextRange(256)).count, 100)
+  await a.nextRange(1) // from the block reserved meanwhile
+  assert.deepEqual(sizes.slice(0, 2), [100, 800], 'at most eight times the previous block')
+
+  // At a sustained high rate (50,000/s simulated), it still reaches the largest block within a few.
+  for (let i = 0; i < 400_000; i += 50) {
+    await a.nextRange(50)
+    clock += 1
+  }
+  assert.equal(sizes.at(-1), 100_000)
+  assert.ok(sizes.indexOf(100_000) <= 5, `sizes ${sizes.slice(0, 8).join(', ')}`)
+})
+
 test('a failed reservation fails the waiting caller, and the allocator recovers', async (t) => {
   const repository = createTrackingRepository(await migratedDatabase(t))
   let broken = true
