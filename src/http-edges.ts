@@ -37,6 +37,17 @@ export function strictJsonBodies(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser('error', 'error')
   app.removeContentTypeParser('application/json')
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    // Nothing here decompresses: a compressed body would be read as garbage, or worse, as JSON.
+    const encoding = request.headers['content-encoding']
+    if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+      done(
+        new AppError(
+          'unsupported_media_type',
+          `Content-Encoding ${encoding} is not supported: send the body uncompressed`,
+        ),
+      )
+      return
+    }
     let text: string
     try {
       text = UTF8.decode(body as Buffer)

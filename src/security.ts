@@ -68,6 +68,9 @@ export async function registerSecurity(app: FastifyInstance, config: Config): Pr
         'x-ratelimit-reset',
       ],
       maxAge: 600,
+      // Strict mode answers an OPTIONS without Origin or Access-Control-Request-Method with a
+      // text/plain 400 outside the error envelope; such a request is harmless, and gets the 204.
+      strictPreflight: false,
     })
   }
 

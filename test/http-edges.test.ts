@@ -65,6 +65,18 @@ test('an unpaired surrogate in a JSON string is a 400 naming its field, and noth
   assert.equal(emoji.statusCode, 201, emoji.body)
 })
 
+test('a compressed body is a 415: nothing here decompresses it', async (t) => {
+  const app = await build(t)
+  const res = await app.inject({
+    method: 'POST',
+    url: '/tracking/generate/',
+    headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+    payload: JSON.stringify(validIssue),
+  })
+  assert.equal(res.statusCode, 415, res.body)
+  assert.match(res.json().error, /Content-Encoding gzip/)
+})
+
 test('a client that hangs up mid-body is a client error, never a database outage', async (t) => {
   const app = await build(t)
   // What the error handler makes of it (the client is gone: no reply or metric to look at).

@@ -106,6 +106,12 @@ test('security headers are set; CORS answers only the allowed origins', async (t
   assert.equal(preflight.headers['access-control-allow-origin'], 'https://ops.example.com')
   const foreign = await app.inject({ url: issueUrl(), headers: { origin: 'https://evil.example.com' } })
   assert.equal(foreign.headers['access-control-allow-origin'], undefined)
+  // An OPTIONS that is not a full preflight (no Origin, or no method asked for) is no error.
+  for (const headers of [{}, { origin: 'https://ops.example.com' }]) {
+    const options = await app.inject({ method: 'OPTIONS', url: '/api/customers/', headers })
+    assert.equal(options.statusCode, 204, JSON.stringify(headers))
+    assert.notEqual(options.headers['content-type'], 'text/plain', "never the plugin's plain-text 400")
+  }
 })
 
 test('no CORS headers at all unless CORS_ALLOWED_ORIGINS is set', async (t) => {
