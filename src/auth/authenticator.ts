@@ -19,16 +19,40 @@ interface Verified {
   claims?: AccessClaims
 }
 
+/**
+ * Which of a user's access tokens are accepted: none while disabled, else those that carry the
+ * current generation. Every disable starts a new, higher generation (the instant of the disable,
+ * in ms, made strictly increasing), so tokens issued before it never work again, and tokens issued
+ * after the re-enable work at once: equality, no clock comparison. A user never disabled has
+ * generation 0.
+ */
+export interface TokenState {
+  generation: number
+  disabled: boolean
+}
+
+/**
+ * Whether `a` comes after `b`. Within a generation a user can only go from disabled to enabled
+ * (a disable always starts a new generation), so the states are totally ordered, and every
+ * instance can keep the latest it has heard of, whatever order the news arrives in.
+ */
+export function isLater(a: TokenState, b: TokenState): boolean {
+  return a.generation !== b.generation ? a.generation > b.generation : b.disabled && !a.disabled
+}
+
 /** What revokes Waybill access tokens before they expire. */
 export interface Revocations {
   /** Token ids (`jti`) and sign-ins (`sid:<family>`) revoked and not yet expired. */
   revokedTokens(now: string): Promise<string[]>
-  /** Per user, the instant (ms) before which their tokens are refused; Infinity while disabled. */
-  tokenCutoffs(): Promise<Map<number, number>>
+  /** The token state of every user ever disabled; the others are at generation 0, enabled. */
+  tokenStates(): Promise<Map<number, TokenState>>
 }
 
-/** One revocation made in this process: a token, a sign-in, or a user's tokens issued before `before`. */
-export type Revocation = { jti: string } | { sid: string } | { userId: number; before: number }
+/**
+ * A change made in this process: a token or a sign-in revoked, or a user's new token state (a
+ * disable or a re-enable).
+ */
+export type Revocation = { jti: string } | { sid: string } | ({ userId: number } & TokenState)
 
 const CACHE_SIZE = 10_000
 
@@ -58,8 +82,9 @@ export function createAuthenticator(deps: {
 }) {
   const cache = new Map<string, Verified>()
   let revoked = new Set<string>()
-  let cutoffs = new Map<number, number>()
-  // Made here since the last poll began: a poll that read the database just before must not undo them.
+  let users = new Map<number, TokenState>()
+  // Made here since the last poll began: a poll that read the database just before must not undo
+  // them. Applying one again is harmless: revocations only add, and a user keeps their later state.
   let recent: Revocation[] = []
 
   async function verify(token: string): Promise<Verified> {
@@ -75,30 +100,35 @@ export function createAuthenticator(deps: {
 
   function isRevoked({ claims }: Verified): boolean {
     if (!claims) return false
-    const cutoff = cutoffs.get(claims.userId)
-    return (
-      revoked.has(claims.jti) ||
-      revoked.has(revokedSignIn(claims.sid)) ||
-      (cutoff !== undefined && claims.issuedAt * 1000 <= cutoff)
-    )
+    if (revoked.has(claims.jti) || revoked.has(revokedSignIn(claims.sid))) return true
+    const user = users.get(claims.userId)
+    if (!user) return (claims.generation ?? 0) !== 0
+    if (user.disabled) return true
+    // Tokens signed before the generation claim existed: by time, as they were then.
+    if (claims.generation === undefined) return claims.issuedAt * 1000 <= user.generation
+    return claims.generation !== user.generation
   }
 
   function apply(revocation: Revocation): void {
     if ('jti' in revocation) revoked.add(revocation.jti)
     else if ('sid' in revocation) revoked.add(revokedSignIn(revocation.sid))
-    else cutoffs.set(revocation.userId, Math.max(cutoffs.get(revocation.userId) ?? 0, revocation.before))
+    else {
+      const { userId, generation, disabled } = revocation
+      const known = users.get(userId)
+      if (!known || isLater(revocation, known)) users.set(userId, { generation, disabled })
+    }
   }
 
   async function poll(): Promise<void> {
     const local = recent
     recent = []
     try {
-      const [tokens, users] = await Promise.all([
+      const [tokens, states] = await Promise.all([
         deps.revocations.revokedTokens(new Date().toISOString()),
-        deps.revocations.tokenCutoffs(),
+        deps.revocations.tokenStates(),
       ])
       revoked = new Set(tokens)
-      cutoffs = users
+      users = states
     } finally {
       // Whatever was made here during (or just before) the poll is applied again on top.
       for (const revocation of local) apply(revocation)

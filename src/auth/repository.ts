@@ -1,6 +1,9 @@
+import type { Selectable } from 'kysely'
 import { isUniqueViolation } from '../db/errors.js'
 import type { Database } from '../db/index.js'
+import type { UsersTable } from '../db/schema.js'
 import { AppError } from '../errors.js'
+import type { TokenState } from './authenticator.js'
 import type { Role } from './roles.js'
 import { revokedSignIn } from './tokens.js'
 
@@ -13,8 +16,11 @@ export interface User {
   updated_at: string
 }
 
+/** A user as signing in needs them: with the password hash and the generation of their tokens. */
+export type Account = User & { password_hash: string; tokenGeneration: number }
+
 export type RotateOutcome =
-  | { kind: 'rotated'; user: User & { password_hash: string }; familyId: string }
+  | { kind: 'rotated'; user: Account; familyId: string }
   /** The token was already used: someone holds a copy. Its whole family is now revoked. */
   | { kind: 'reused'; familyId: string }
   | { kind: 'invalid' }
@@ -27,6 +33,24 @@ function toUser<T extends { disabled: number }>(
   const { tokens_valid_after: _, ...user } = row as T & { tokens_valid_after?: unknown }
   return { ...user, disabled: row.disabled === 1 }
 }
+
+/**
+ * `tokens_valid_after` holds the instant of the user's last disable: that is their token
+ * generation (TokenState), in ms; null (never disabled) is generation 0.
+ */
+function generationOf(tokensValidAfter: string | null): number {
+  return tokensValidAfter === null ? 0 : Date.parse(tokensValidAfter)
+}
+
+function toAccount(row: Selectable<UsersTable>): Account {
+  return { ...toUser(row), tokenGeneration: generationOf(row.tokens_valid_after) }
+}
+
+export type SetDisabledOutcome =
+  | { kind: 'updated'; user: User; tokens: TokenState }
+  | { kind: 'not_found' }
+  /** Refused: the user is the last enabled admin (only when asked to keep one). */
+  | { kind: 'last_admin' }
 
 /** Revokes a token id (`jti`, or `sid:<family>` for a whole sign-in) until `until`. */
 async function revoke(db: Database, tokenId: string, until: string): Promise<void> {
@@ -83,9 +107,9 @@ export function createAuthRepository(db: Database) {
       }
     },
 
-    async findUserByUsername(username: string) {
+    async findUserByUsername(username: string): Promise<Account | undefined> {
       const row = await db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst()
-      return row && toUser(row)
+      return row && toAccount(row)
     },
 
     async listUsers(): Promise<User[]> {
@@ -93,20 +117,55 @@ export function createAuthRepository(db: Database) {
       return rows.map(toUser)
     },
 
-    /** Disables or enables a user; disabling also revokes every refresh token the user holds. */
-    async setDisabled(username: string, disabled: boolean, now: string): Promise<User | undefined> {
-      return db.transaction().execute(async (trx) => {
+    /**
+     * Disables or enables a user. Disabling starts a new token generation (so every access token
+     * issued so far stops working, for good) and revokes every refresh token the user holds.
+     * With `keepAnAdmin`, disabling the last enabled admin is refused.
+     */
+    async setDisabled(
+      username: string,
+      disabled: boolean,
+      now: string,
+      options: { keepAnAdmin?: boolean } = {},
+    ): Promise<SetDisabledOutcome> {
+      return db.transaction().execute(async (trx): Promise<SetDisabledOutcome> => {
+        const guard = disabled && options.keepAnAdmin === true
+        // A write that changes nothing, first: it locks the user's row (and, when guarding, every
+        // enabled admin's), so a concurrent disable waits for this transaction and then sees its
+        // outcome; on SQLite the transaction holds the write lock from here.
+        const locked = await trx
+          .updateTable('users')
+          .set((eb) => ({ disabled: eb.ref('disabled') }))
+          .where((eb) =>
+            guard
+              ? eb.or([
+                  eb('username', '=', username),
+                  eb.and([eb('role', '=', 'admin'), eb('disabled', '=', 0)]),
+                ])
+              : eb('username', '=', username),
+          )
+          .returning(['username', 'role', 'disabled', 'tokens_valid_after'])
+          .execute()
+        const before = locked.find((r) => r.username === username)
+        if (!before) return { kind: 'not_found' }
+        const enabledAdmins = locked.filter((r) => r.role === 'admin' && r.disabled === 0)
+        if (guard && before.role === 'admin' && before.disabled === 0 && enabledAdmins.length === 1) {
+          return { kind: 'last_admin' }
+        }
+        // Strictly increasing even if clocks disagree or two disables share a millisecond.
+        const previous = generationOf(before.tokens_valid_after)
+        const generation = disabled ? Math.max(Date.parse(now), previous + 1) : previous
         const row = await trx
           .updateTable('users')
           .set(
             disabled
-              ? { disabled: 1, tokens_valid_after: now, updated_at: now }
+              ? { disabled: 1, tokens_valid_after: new Date(generation).toISOString(), updated_at: now }
               : { disabled: 0, updated_at: now },
           )
           .where('username', '=', username)
           .returning(USER_COLUMNS)
-          .executeTakeFirst()
-        if (row && disabled) {
+          .executeTakeFirstOrThrow()
+        if (disabled) {
           await trx
             .updateTable('refresh_tokens')
             .set({ revoked_at: now })
@@ -114,15 +173,12 @@ export function createAuthRepository(db: Database) {
             .where('revoked_at', 'is', null)
             .execute()
         }
-        return row && toUser(row)
+        return { kind: 'updated', user: toUser(row), tokens: { generation, disabled } }
       })
     },
 
-    /**
-     * Per user, the instant before which access tokens are refused: when they were last disabled,
-     * or for ever while they are disabled.
-     */
-    async tokenCutoffs(): Promise<Map<number, number>> {
+    /** The token state of every user who was ever disabled. */
+    async tokenStates(): Promise<Map<number, TokenState>> {
       const rows = await db
         .selectFrom('users')
         .select(['id', 'disabled', 'tokens_valid_after'])
@@ -131,7 +187,7 @@ export function createAuthRepository(db: Database) {
       return new Map(
         rows.map((r) => [
           r.id,
-          r.disabled === 1 ? Number.POSITIVE_INFINITY : Date.parse(r.tokens_valid_after as string),
+          { generation: generationOf(r.tokens_valid_after), disabled: r.disabled === 1 },
         ]),
       )
     },
@@ -203,16 +259,22 @@ export function createAuthRepository(db: Database) {
             expires_at: next.expiresAt,
           })
           .execute()
-        return { kind: 'rotated', user: toUser(user), familyId: used.family_id }
+        return { kind: 'rotated', user: toAccount(user), familyId: used.family_id }
       })
       return outcome
     },
 
     /**
      * Sign-out: the refresh token's whole family stops working, and every access token of the
-     * sign-in. Returns the family, or undefined for an unknown token.
+     * sign-in; and `access`, an access token sent along, if it belongs to another sign-in. Returns
+     * the family; for an unknown token, undefined, and nothing is revoked.
      */
-    async signOut(hash: string, now: string, accessExpiry: string): Promise<string | undefined> {
+    async signOut(
+      hash: string,
+      now: string,
+      accessExpiry: string,
+      access?: { jti: string; sid: string; expiresAt: string },
+    ): Promise<string | undefined> {
       return db.transaction().execute(async (trx) => {
         const row = await trx
           .updateTable('refresh_tokens')
@@ -222,11 +284,10 @@ export function createAuthRepository(db: Database) {
           .executeTakeFirst()
         if (!row) return undefined
         await endSignIn(trx, row.family_id, now, accessExpiry)
+        if (access && access.sid !== row.family_id) await revoke(trx, access.jti, access.expiresAt)
         return row.family_id
       })
     },
-
-    revokeToken: (jti: string, expiresAt: string) => revoke(db, jti, expiresAt),
 
     async revokedTokens(now: string): Promise<string[]> {
       const rows = await db

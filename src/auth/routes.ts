@@ -130,11 +130,20 @@ export async function authRoutes(
       schema: {
         tags: ['users'],
         summary: 'Disable or enable a user (disabling revokes their tokens)',
+        description:
+          'Tokens issued before a disable stay refused after a re-enable; the user signs in again. ' +
+          'Disabling the last enabled admin is refused with 409 (the CLI can still do it).',
         params: UserParams,
         body: UpdateUserBody,
-        response: { 200: UserReply, 404: Type.Ref('ErrorEnvelope'), ...adminErrors },
+        response: {
+          200: UserReply,
+          404: Type.Ref('ErrorEnvelope'),
+          409: Type.Ref('ErrorEnvelope'),
+          ...adminErrors,
+        },
       },
     },
-    async (request) => service.setDisabled(request.params.username, request.body.disabled),
+    async (request) =>
+      service.setDisabled(request.params.username, request.body.disabled, { keepAnAdmin: true }),
   )
 }

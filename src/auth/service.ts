@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { AppError } from '../errors.js'
 import type { Revocation } from './authenticator.js'
 import { hashPassword, verifyAgainstNothing, verifyPassword } from './passwords.js'
-import type { AuthRepository, User } from './repository.js'
+import type { Account, AuthRepository, User } from './repository.js'
 import type { Role } from './roles.js'
 import { type AccessClaims, type AccessTokens, hashRefreshToken, newRefreshToken } from './tokens.js'
 
@@ -15,7 +15,10 @@ export interface AuthServiceDeps {
   repository: AuthRepository
   tokens: AccessTokens
   refreshTtlSeconds: number
-  /** Told at once of revocations made here; other instances learn of them by polling. */
+  /**
+   * Told at once of revocations (and re-enables) made here; other instances learn of them by
+   * polling.
+   */
   onRevoked?: (revocation: Revocation) => void
   /** Warned when a used refresh token comes back: a sign that it was stolen. */
   onReuse?: () => void
@@ -31,7 +34,11 @@ export function createAuthService(deps: AuthServiceDeps) {
   // Revocations last until the last access token they cover has expired.
   const accessExpiry = (now: Date) => new Date(now.getTime() + tokens.ttlSeconds * 1000).toISOString()
 
-  async function issuePair(user: Pick<User, 'id' | 'username' | 'role'>, familyId: string, now: Date) {
+  async function issuePair(
+    user: Pick<Account, 'id' | 'username' | 'role' | 'tokenGeneration'>,
+    familyId: string,
+    now: Date,
+  ) {
     const refresh = newRefreshToken()
     await repository.insertRefreshToken({
       hash: refresh.hash,
@@ -74,7 +81,9 @@ export function createAuthService(deps: AuthServiceDeps) {
 
     /**
      * Sign-out: the refresh token's family and every access token of that sign-in are revoked
-     * (and the access token sent with the request, if it belongs to another sign-in).
+     * (and the access token sent with the request, if it belongs to another sign-in), in one
+     * transaction. An unknown refresh token is refused and revokes nothing: a failed request has
+     * no effect.
      */
     async revoke(refreshToken: string, access?: AccessClaims): Promise<void> {
       const now = new Date()
@@ -82,13 +91,15 @@ export function createAuthService(deps: AuthServiceDeps) {
         hashRefreshToken(refreshToken),
         now.toISOString(),
         accessExpiry(now),
+        access && {
+          jti: access.jti,
+          sid: access.sid,
+          expiresAt: new Date(access.expiresAt * 1000).toISOString(),
+        },
       )
-      if (familyId) deps.onRevoked?.({ sid: familyId })
-      if (access && access.sid !== familyId) {
-        await repository.revokeToken(access.jti, new Date(access.expiresAt * 1000).toISOString())
-        deps.onRevoked?.({ jti: access.jti })
-      }
       if (!familyId) throw badRefresh()
+      deps.onRevoked?.({ sid: familyId })
+      if (access && access.sid !== familyId) deps.onRevoked?.({ jti: access.jti })
     },
 
     async createUser(username: string, password: string, role: Role): Promise<User> {
@@ -102,11 +113,26 @@ export function createAuthService(deps: AuthServiceDeps) {
 
     listUsers: () => repository.listUsers(),
 
-    async setDisabled(username: string, disabled: boolean): Promise<User> {
-      const user = await repository.setDisabled(username, disabled, new Date().toISOString())
-      if (!user) throw new AppError('not_found', `No user named ${username}`)
-      if (disabled) deps.onRevoked?.({ userId: user.id, before: Number.POSITIVE_INFINITY })
-      return user
+    /**
+     * Disables (for good: their tokens so far never work again) or re-enables a user. With
+     * `keepAnAdmin` (the API), the last enabled admin cannot be disabled; the CLI can do anything.
+     */
+    async setDisabled(
+      username: string,
+      disabled: boolean,
+      options: { keepAnAdmin?: boolean } = {},
+    ): Promise<User> {
+      const outcome = await repository.setDisabled(username, disabled, new Date().toISOString(), options)
+      if (outcome.kind === 'not_found') throw new AppError('not_found', `No user named ${username}`)
+      if (outcome.kind === 'last_admin') {
+        throw new AppError(
+          'conflict',
+          'The last enabled admin cannot be disabled: enable or create another admin first',
+          { disabled: [`${username} is the last enabled admin`] },
+        )
+      }
+      deps.onRevoked?.({ userId: outcome.user.id, ...outcome.tokens })
+      return outcome.user
     },
 
     /** An access token for a user, for scripts (the CLI's `token` command). */

@@ -31,6 +31,11 @@ export interface AccessClaims {
   jti: string
   /** The sign-in (refresh token family) the token belongs to: revoking it revokes the token. */
   sid: string
+  /**
+   * The user's token generation when the token was issued (see TokenState); undefined for tokens
+   * signed before the claim existed.
+   */
+  generation?: number
   /** Seconds since the epoch. */
   issuedAt: number
   /** Seconds since the epoch. */
@@ -45,12 +50,15 @@ export function revokedSignIn(sid: string): string {
 export function createAccessTokens(key: Uint8Array, ttlSeconds: number) {
   return {
     ttlSeconds,
-    /** `sid`: the sign-in; scripts' tokens (the CLI's) get one of their own. */
+    /**
+     * `sid`: the sign-in; scripts' tokens (the CLI's) get one of their own. `tokenGeneration`: the
+     * user's, as read before deciding they may have a token (0: never disabled).
+     */
     async sign(
-      user: { id: number; username: string; role: Role },
+      user: { id: number; username: string; role: Role; tokenGeneration?: number },
       sid: string = randomUUID(),
     ): Promise<string> {
-      return new SignJWT({ name: user.username, role: user.role, sid })
+      return new SignJWT({ name: user.username, role: user.role, sid, gen: user.tokenGeneration ?? 0 })
         .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
         .setIssuer(ISSUER)
         .setAudience(AUDIENCE)
@@ -71,13 +79,14 @@ export function createAccessTokens(key: Uint8Array, ttlSeconds: number) {
           requiredClaims: ['exp', 'iat', 'jti', 'sub'],
         })
         const userId = Number(payload.sub)
-        const { name, role, sid } = payload
+        const { name, role, sid, gen } = payload
         if (
           !Number.isSafeInteger(userId) ||
           typeof name !== 'string' ||
           typeof role !== 'string' ||
           !isRole(role) ||
-          typeof sid !== 'string'
+          typeof sid !== 'string' ||
+          (gen !== undefined && !(Number.isSafeInteger(gen) && (gen as number) >= 0))
         ) {
           throw new Error('unexpected claims')
         }
@@ -87,6 +96,7 @@ export function createAccessTokens(key: Uint8Array, ttlSeconds: number) {
           role,
           jti: payload.jti as string,
           sid,
+          generation: gen as number | undefined,
           issuedAt: payload.iat as number,
           expiresAt: payload.exp as number,
         }

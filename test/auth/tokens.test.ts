@@ -115,6 +115,30 @@ test('logout revokes the refresh token and the access token sent with it', async
   assert.equal(again.statusCode, 401)
 })
 
+test('a sign-out with a bad refresh token is refused and revokes nothing', async (t) => {
+  const app = await build(t, {}, { as: null })
+  await withUser(app)
+  const { access, refresh } = (await login(app, 'ops.jane')).json()
+  const other = (await login(app, 'ops.jane')).json() // another sign-in's token as the bearer
+  for (const bearer of [access, other.access]) {
+    const out = await app.inject({
+      method: 'POST',
+      url: '/api/token/revoke/',
+      headers: asBearer(bearer),
+      payload: { refresh: 'garbage' },
+    })
+    assert.equal(out.statusCode, 401)
+    assert.equal(out.json().error, 'The refresh token is invalid, expired or revoked')
+    assert.equal((await app.inject({ url: '/api/me/', headers: asBearer(bearer) })).statusCode, 200)
+  }
+  // Nor on another instance, which reads the revocations from the database.
+  const fresh = await buildApp(loadConfig(testEnv(app.databaseUrl)))
+  t.after(() => fresh.close())
+  assert.equal((await fresh.inject({ url: '/api/me/', headers: asBearer(access) })).statusCode, 200)
+  const rotated = await app.inject({ method: 'POST', url: '/api/token/refresh/', payload: { refresh } })
+  assert.equal(rotated.statusCode, 200, 'the sign-in goes on')
+})
+
 test('a logout on one instance reaches another instance on the same database', async (t) => {
   const one = await build(t, {}, { as: null })
   const other = await buildApp(loadConfig(testEnv(one.databaseUrl)))

@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict'
+import { type TestContext, test } from 'node:test'
+import { SignJWT } from 'jose'
+import { createAuthenticator, isLater, type TokenState } from '../../src/auth/authenticator.js'
+import { createAccessTokens, signingKeyFrom } from '../../src/auth/tokens.js'
+
+// The authenticator alone, with the database replaced by a map the test controls, and the poll
+// timer by mock timers: each poll happens exactly when the test says.
+
+const key = signingKeyFrom('authenticator-test-key-0123456789abcdef0123456789')
+const tokens = createAccessTokens(key, 3600)
+const POLL_MS = 5_000
+const USER = 7
+
+const settle = () => new Promise((resolve) => setImmediate(resolve))
+
+async function harness(t: TestContext, initial: Array<[number, TokenState]> = []) {
+  t.mock.timers.enable({ apis: ['setInterval'] })
+  const database = new Map(initial)
+  let gate: Promise<void> = Promise.resolve()
+  const authenticator = createAuthenticator({
+    tokens,
+    revocations: {
+      revokedTokens: async () => [],
+      // Reads at once, answers when the gate opens: a poll slower than what happens meanwhile.
+      tokenStates: async () => {
+        const read = new Map(database)
+        await gate
+        return read
+      },
+    },
+    pollIntervalMs: POLL_MS,
+    onPollError: (error) => assert.fail(String(error)),
+  })
+  await authenticator.start()
+  t.after(() => authenticator.stop())
+
+  /** Whether a token of this generation (or this token) is accepted. */
+  async function accepts(token: number | string): Promise<boolean> {
+    const jwt =
+      typeof token === 'string'
+        ? token
+        : await tokens.sign({ id: USER, username: 'ops.jane', role: 'client', tokenGeneration: token })
+    return authenticator.authenticate(`Bearer ${jwt}`).then(
+      () => true,
+      () => false,
+    )
+  }
+
+  return {
+    authenticator,
+    database,
+    accepts,
+    /** One poll, answered when `release` is called (at once without it). */
+    async poll(slow?: (release: () => void) => Promise<void>): Promise<void> {
+      let release = () => {}
+      gate = new Promise((resolve) => {
+        release = resolve
+      })
+      t.mock.timers.tick(POLL_MS)
+      if (slow) await slow(release)
+      release()
+      for (let i = 0; i < 5; i++) await settle()
+    },
+  }
+}
+
+/** A token from before the generation claim: `iat` (whole seconds) is all it has. */
+function legacyToken(issuedAt: number): Promise<string> {
+  return new SignJWT({ name: 'ops.jane', role: 'client', sid: 'sign-in-1' })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuer('waybill')
+    .setAudience('waybill')
+    .setSubject(String(USER))
+    .setJti(`legacy-${issuedAt}`)
+    .setIssuedAt(issuedAt)
+    .setExpirationTime('1h')
+    .sign(key)
+}
+
+test('token states are ordered by generation, then a re-enable after its disable', () => {
+  const s = (generation: number, disabled: boolean): TokenState => ({ generation, disabled })
+  const chain = [s(0, false), s(100, true), s(100, false), s(101, true), s(101, false)]
+  for (let i = 0; i < chain.length; i++) {
+    for (let j = 0; j < chain.length; j++) {
+      assert.equal(isLater(chain[i] as TokenState, chain[j] as TokenState), i > j, `${i} after ${j}`)
+    }
+  }
+})
+
+test('a disable and a re-enable made here apply at once: only the new generation works', async (t) => {
+  const h = await harness(t)
+  assert.equal(await h.accepts(0), true)
+  h.authenticator.revoked({ userId: USER, generation: 100, disabled: true })
+  assert.equal(await h.accepts(0), false)
+  assert.equal(await h.accepts(100), false, 'nothing works while disabled')
+  h.authenticator.revoked({ userId: USER, generation: 100, disabled: false })
+  assert.equal(await h.accepts(100), true, 'a token issued after the re-enable')
+  assert.equal(await h.accepts(0), false, 'a token issued before the disable')
+  assert.equal(await h.accepts(101), false, 'a generation not reached')
+})
+
+test('a poll that read the database before a change made here does not undo it', async (t) => {
+  const h = await harness(t, [[USER, { generation: 100, disabled: true }]])
+  await h.poll(async () => {
+    // The database is re-enabled while the poll's (older) answer is on its way.
+    h.database.set(USER, { generation: 100, disabled: false })
+    h.authenticator.revoked({ userId: USER, generation: 100, disabled: false })
+  })
+  assert.equal(await h.accepts(100), true)
+  await h.poll()
+  assert.equal(await h.accepts(100), true)
+})
+
+test('a later change read from the database wins over an older one made here', async (t) => {
+  const h = await harness(t, [[USER, { generation: 100, disabled: true }]])
+  h.database.set(USER, { generation: 100, disabled: false })
+  h.authenticator.revoked({ userId: USER, generation: 100, disabled: false })
+  // Another instance disables the user again before this one polls.
+  h.database.set(USER, { generation: 200, disabled: true })
+  await h.poll()
+  assert.equal(await h.accepts(100), false)
+  h.database.set(USER, { generation: 200, disabled: false })
+  await h.poll()
+  assert.equal(await h.accepts(200), true)
+  assert.equal(await h.accepts(100), false)
+})
+
+test('tokens from before the generation claim are judged by their issue time, as before', async (t) => {
+  const now = Math.floor(Date.now() / 1000)
+  const h = await harness(t, [[USER, { generation: now * 1000, disabled: false }]])
+  assert.equal(await h.accepts(await legacyToken(now)), false, 'issued in the second of the disable')
+  assert.equal(await h.accepts(await legacyToken(now + 1)), true, 'issued in the next second')
+})
+
+test('a token claiming a generation its user never had is refused', async (t) => {
+  const h = await harness(t)
+  assert.equal(await h.accepts(0), true)
+  assert.equal(await h.accepts(5), false)
+})
