@@ -34,7 +34,10 @@ export interface OrderServiceDeps {
   now?: () => Date
 }
 
+// At most this many UTF-16 code units of the item go into an SMS: the unit an SMS in UCS-2 (any
+// text with a character outside GSM-7, such as an emoji) is counted in.
 const SMS_ITEM_LENGTH = 60
+const graphemes = new Intl.Segmenter('en', { granularity: 'grapheme' })
 
 function unknownCustomer(code: string): AppError {
   return new AppError('validation_failed', 'The request is invalid', {
@@ -42,8 +45,19 @@ function unknownCustomer(code: string): AppError {
   })
 }
 
-function shortItem(item: string): string {
-  return item.length > SMS_ITEM_LENGTH ? `${item.slice(0, SMS_ITEM_LENGTH - 1)}…` : item
+/**
+ * The item, or as many of its first whole characters (grapheme clusters: an emoji with its
+ * modifiers, a letter with its accents) as fit with an ellipsis. Cutting inside one would send
+ * half a surrogate pair (U+FFFD on the phone) or strip an accent off its letter.
+ */
+export function shortItem(item: string): string {
+  if (item.length <= SMS_ITEM_LENGTH) return item
+  let end = 0
+  for (const { segment } of graphemes.segment(item)) {
+    if (end + segment.length > SMS_ITEM_LENGTH - 1) break
+    end += segment.length
+  }
+  return `${item.slice(0, end)}…`
 }
 
 export function smsText(event: 'created' | OrderStatus, item: string, trackingNumber: string): string {

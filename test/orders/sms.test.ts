@@ -77,6 +77,24 @@ test('creating an order and changing its status each send one SMS through the ga
   assert.equal(sentTo(phone).length, 2, 'and nothing more')
 })
 
+test('a long item is shortened on whole characters: the gateway gets no U+FFFD', async (t) => {
+  const app = await build(t, smsEnv(), { as: 'operator' })
+  const phone = '+254722000105'
+  await withCustomer(app, { name: 'Emoji', code: 'SMS005', phone_number: phone })
+  // slice(0, 59) would cut the first emoji in half (code units 58 and 59).
+  const item = `${'a'.repeat(58)}😀 café au lait e\u0301 👩🏽‍🚀`
+  const created = await createOrder(app, { customer_code: 'SMS005', item, amount: '1.00' })
+  assert.equal(created.item, item, 'the order keeps the whole item')
+  const [sent] = await until('the SMS', () => (sentTo(phone).length === 1 ? sentTo(phone) : undefined))
+  const [stored] = await openDatabase(t, app.databaseUrl)
+    .selectFrom('notifications')
+    .select('message')
+    .execute()
+  assert.equal(stored?.message, sent?.message, 'the gateway got exactly what the outbox holds')
+  assert.ok(!sent?.message.includes('\ufffd'), sent?.message)
+  assert.ok(sent?.message.includes(`"${'a'.repeat(58)}…"`), sent?.message)
+})
+
 test('a gateway error is retried; an invalid number is not', async (t) => {
   const app = await build(t, smsEnv(), { as: 'operator' })
   await withCustomer(app, { name: 'Retry', code: 'SMS002', phone_number: '+254722000102' })
