@@ -2,6 +2,8 @@ import { Ajv, type Options } from 'ajv'
 import ajvFormats from 'ajv-formats'
 import type { FastifySchemaValidationError } from 'fastify'
 import type { SchemaErrorDataVar } from 'fastify/types/schema.js'
+// The max metadata checks each country's number ranges (isValid), not only the number's length.
+import { parsePhoneNumberFromString } from 'libphonenumber-js/max'
 import { isCountryCode } from './countries.js'
 
 // Custom checks plugged into Fastify's ajv, so that every rule runs at the edge, all errors at once.
@@ -135,7 +137,78 @@ export function isCalendarDate(value: string): boolean {
   return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(value)
 }
 
-const FORMATS: Record<string, { validate: (value: string) => boolean; message: string }> = {
+// Text that people type and other systems show later. Not allowed anywhere: control characters
+// (C0, DEL and C1: NUL, which PostgreSQL refuses, tabs, line breaks including NEL, terminal
+// escapes), the Unicode line and paragraph separators (U+2028, U+2029: line breaks too), and a
+// surrogate without its pair (not a character at all; UTF-8 cannot store it, so the database
+// would silently turn it into U+FFFD). One regular expression: customer_name is checked on every
+// issue request, and this costs about what the old control-character check did.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
+const NOT_PLAIN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\p{Cs}]/u
+// What String.prototype.trim() removes, beside the control characters already refused.
+const WHITESPACE = /\s/
+// Something other than whitespace and invisible format characters (zero-width space, joiners, …).
+const VISIBLE = /[^\s\p{Cf}]/u
+
+function isWhitespace(code: number): boolean {
+  return (
+    code === 32 || (code >= 9 && code <= 13) || (code >= 0xa0 && WHITESPACE.test(String.fromCharCode(code)))
+  )
+}
+
+/** No control characters, line breaks or unpaired surrogates. */
+export function isPlainText(value: string): boolean {
+  return !NOT_PLAIN.test(value)
+}
+
+/** Plain text with something visible in it and no whitespace at either end: a name, an item. */
+export function isTrimmedText(value: string): boolean {
+  if (value.length === 0 || NOT_PLAIN.test(value)) return false
+  const first = value.charCodeAt(0)
+  if (isWhitespace(first) || isWhitespace(value.charCodeAt(value.length - 1))) return false
+  // A printable ASCII character first (nearly always) is visible: no need to look further.
+  return (first > 32 && first < 127) || VISIBLE.test(value)
+}
+
+/** Why a text is not plain (or, with `trimmed`, not trimmed) text, in words for the client. */
+function textProblem(value: unknown, trimmed: boolean): string {
+  const text = typeof value === 'string' ? value : ''
+  for (const char of text) {
+    const code = char.codePointAt(0) as number
+    if (code >= 0xd800 && code <= 0xdfff) return 'must be valid Unicode: it has an unpaired surrogate'
+    if (NOT_PLAIN.test(char)) return 'must not contain line breaks or control characters (tabs, NUL, …)'
+  }
+  if (!trimmed) return 'is invalid'
+  if (text.length === 0) return 'must not be empty'
+  if (!VISIBLE.test(text)) return 'must not be blank'
+  return 'must not start or end with whitespace'
+}
+
+export const PHONE_MESSAGE = 'must be a valid phone number in international format, e.g. +254722000000'
+// After trimming: digits and the usual separators only. No letters (vanity numbers), no
+// extensions, no line breaks, and no free text around the number, which the library would
+// otherwise pick a number out of.
+const PHONE_INPUT = /^\+[\d\p{Zs}().-]+$/u
+const SPACES = /\p{Zs}/gu
+
+/**
+ * The number in E.164 (e.g. +254722000000), or undefined if it is not a valid international
+ * number. Whitespace around it (a form, a paste) is dropped, like the separators inside it.
+ */
+export function toE164(input: string): string | undefined {
+  const text = input.trim()
+  if (!PHONE_INPUT.test(text)) return undefined
+  // The library takes a plain space, not every kind (no-break, narrow no-break, …).
+  const parsed = parsePhoneNumberFromString(text.replace(SPACES, ' '), { extract: false })
+  return parsed?.isValid() && !parsed.ext ? parsed.number : undefined
+}
+
+interface Format {
+  validate: (value: string) => boolean
+  message: string | ((value: unknown) => string)
+}
+
+const FORMATS: Record<string, Format> = {
   country: {
     validate: isCountryCode,
     message: 'must be an assigned ISO 3166-1 alpha-2 country code in uppercase, e.g. MY',
@@ -148,13 +221,11 @@ const FORMATS: Record<string, { validate: (value: string) => boolean; message: s
     validate: (value) => SLUG.test(value),
     message: 'must be kebab-case: lowercase letters and digits separated by single hyphens',
   },
-  'plain-text': {
-    // No control characters: PostgreSQL rejects NUL outright, and line breaks or terminal escapes
-    // in a stored name are trouble for every system that shows it later.
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
-    validate: (value) => !/[\u0000-\u001f\u007f]/.test(value),
-    message: 'must not contain control characters (line breaks, tabs, NUL, …)',
-  },
+  // Search terms and the like: whitespace around them is fine (they are trimmed).
+  'plain-text': { validate: isPlainText, message: (value) => textProblem(value, false) },
+  // Names and items, stored as sent: blank or padded with whitespace is refused, not trimmed.
+  'trimmed-text': { validate: isTrimmedText, message: (value) => textProblem(value, true) },
+  'phone-number': { validate: (value) => toE164(value) !== undefined, message: PHONE_MESSAGE },
   'canonical-uuid': { validate: (value) => UUID.test(value), message: 'must be a UUID' },
   'calendar-date': {
     validate: isCalendarDate,
@@ -201,20 +272,66 @@ export function createValidatorCompiler() {
   const coercing = addValidationRules(new Ajv({ ...AJV_OPTIONS, coerceTypes: 'array' }))
   const strict = addValidationRules(new Ajv({ ...AJV_OPTIONS, coerceTypes: false }))
   return ({ schema, httpPart }: { schema: object; httpPart?: string }) =>
-    (httpPart === 'body' ? strict : coercing).compile(schema)
+    (httpPart === 'body' ? strict : coercing).compile(withoutDocumentedForms(schema) as object)
 }
+
+const DECIMAL_KEYWORDS = [WEIGHT_KEYWORD, AMOUNT_KEYWORD]
+
+/**
+ * The schema as ajv compiles it (once per route, at start-up): without the `anyOf` beside a
+ * decimal keyword. That `anyOf` tells OpenAPI readers which forms the keyword accepts; the
+ * keyword's parser is the rule. Evaluating both would cost a regular expression per request on
+ * the issue route and report every bad weight three times.
+ */
+function withoutDocumentedForms(schema: unknown): unknown {
+  if (Array.isArray(schema)) {
+    const items = schema.map(withoutDocumentedForms)
+    return items.some((item, i) => item !== schema[i]) ? items : schema
+  }
+  if (typeof schema !== 'object' || schema === null) return schema
+  const original = schema as Record<string, unknown>
+  let copy: Record<string, unknown> | undefined
+  for (const [key, value] of Object.entries(original)) {
+    const stripped = withoutDocumentedForms(value)
+    if (stripped !== value) {
+      copy ??= { ...original }
+      copy[key] = stripped
+    }
+  }
+  if ('anyOf' in original && DECIMAL_KEYWORDS.some((keyword) => original[keyword] === true)) {
+    copy ??= { ...original }
+    delete copy.anyOf
+  }
+  return copy ?? original
+}
+
+// The string forms the decimal keywords accept, as regular expressions for OpenAPI readers (and
+// for test/validation.test.ts, which checks them against the parsers). Not used to validate.
+export const WEIGHT_KG_PATTERN =
+  '^(?:[1-9][0-9]{0,5}(?:\\.[0-9]{1,3})?|0\\.(?:[1-9][0-9]{0,2}|0[1-9][0-9]?|00[1-9]))$'
+export const AMOUNT_PATTERN = '^(?:0|[1-9][0-9]{0,11})(?:\\.[0-9]{1,2})?$'
 
 /** Schema fragment for a weight in kilograms (string "1.234" or number 1.234). */
 export const weightKgSchema = {
   [WEIGHT_KEYWORD]: true,
-  description: 'Kilograms, greater than 0, at most 3 decimal places; kept exactly',
+  anyOf: [
+    { type: 'string', pattern: WEIGHT_KG_PATTERN },
+    { type: 'number', minimum: 0.001, maximum: 999_999.999, multipleOf: 0.001 },
+  ],
+  description:
+    'Kilograms, greater than 0 and below 1000000, at most 3 decimal places; kept exactly. A decimal string or a JSON number.',
   examples: ['1.234'],
 } as const
 
 /** Schema fragment for a money amount (string "1250.50" or number 1250.5). */
 export const amountSchema = {
   [AMOUNT_KEYWORD]: true,
-  description: 'A decimal amount, 0 or more, at most 2 decimal places; kept exactly and returned as a string',
+  anyOf: [
+    { type: 'string', pattern: AMOUNT_PATTERN },
+    { type: 'number', minimum: 0, maximum: 999_999_999_999.99, multipleOf: 0.01 },
+  ],
+  description:
+    'A decimal amount, 0 or more and below 10^12, at most 2 decimal places; kept exactly and returned as a string. A decimal string or a JSON number.',
   examples: ['1250.50'],
 } as const
 
@@ -228,7 +345,10 @@ function messageFor(error: FastifySchemaValidationError): string {
   if (error.keyword === AMOUNT_KEYWORD) return AMOUNT_MESSAGE
   if (error.keyword === 'format') {
     const format = (error.params as { format?: string }).format
-    if (format && FORMATS[format]) return FORMATS[format].message
+    const message = format ? FORMATS[format]?.message : undefined
+    // ajv's errors carry the value with `verbose`; Fastify's error type omits it.
+    if (typeof message === 'function') return message((error as { data?: unknown }).data)
+    if (message) return message
   }
   // A regular expression means nothing to a person; the field's description says it in words.
   // ajv's errors carry parentSchema with `verbose`; Fastify's error type omits it.

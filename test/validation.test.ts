@@ -1,6 +1,18 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { isRfc3339, parseAmountMinor, parseWeightGrams } from '../src/validation.js'
+import {
+  AMOUNT_PATTERN,
+  amountSchema,
+  createValidatorCompiler,
+  isPlainText,
+  isRfc3339,
+  isTrimmedText,
+  parseAmountMinor,
+  parseWeightGrams,
+  toE164,
+  WEIGHT_KG_PATTERN,
+  weightKgSchema,
+} from '../src/validation.js'
 
 // The hand-written parsers in src/validation.ts against the regular expressions they replace
 // (plain, obviously right, and slower), on the edge cases and on many mutations of valid input.
@@ -204,4 +216,111 @@ test('parseAmountMinor agrees with the regular expression', () => {
   ]
   cases.push('1.', '', '1e3', 'NaN', 1250.5, 0, -1, 0.001, 1e21, null, true, {})
   assertAgrees(parseAmountMinor, referenceAmount, [...cases, ...decimalCases(1250, 12, 2, 100_000)])
+})
+
+test('the documented weight and amount patterns accept exactly what the parsers accept', () => {
+  const weight = new RegExp(WEIGHT_KG_PATTERN)
+  const amount = new RegExp(AMOUNT_PATTERN)
+  let valid = 0
+  for (const text of [...decimalCases(77, 6, 3, 100_000), '0.001', '0.010', '0.100', '0.000', '0.0', '0']) {
+    const expected = parseWeightGrams(text) !== undefined
+    if (expected) valid++
+    assert.equal(weight.test(text), expected, text)
+  }
+  for (const text of [...decimalCases(78, 12, 2, 100_000), '0', '0.00', '999999999999.99']) {
+    assert.equal(amount.test(text), parseAmountMinor(text) !== undefined, text)
+  }
+  assert.ok(valid > 20_000, `the sample must hold many valid weights too (${valid})`)
+})
+
+test('the anyOf documenting weight and amount is not evaluated: one message per bad value', () => {
+  const compile = createValidatorCompiler()
+  for (const httpPart of ['body', 'querystring']) {
+    const validate = compile({
+      schema: {
+        type: 'object',
+        properties: { weight: weightKgSchema, amount: amountSchema },
+        required: ['weight', 'amount'],
+      },
+      httpPart,
+    })
+    assert.equal(validate({ weight: '1.5', amount: 2 }), true, httpPart)
+    assert.equal(validate({ weight: '0', amount: '-1' }), false, httpPart)
+    const keywords = (validate.errors ?? []).map((error) => error.keyword).sort()
+    assert.deepEqual(keywords, ['x-amount', 'x-weight-kg'], httpPart)
+  }
+  assert.ok(weightKgSchema.anyOf.length === 2, 'the route schemas themselves keep it, for OpenAPI')
+})
+
+test('plain text: no control characters, Unicode line breaks or unpaired surrogates', () => {
+  for (const good of ['Acme', '  padded search  ', 'Ünïcödé 株式会社', 'emoji 😀 👩🏽‍🚀', 'e\u0301', '']) {
+    assert.equal(isPlainText(good), true, JSON.stringify(good))
+  }
+  for (const bad of [
+    'line\nbreak',
+    'tab\t',
+    'nul\u0000',
+    'del\u007f',
+    'next line\u0085', // NEL: a C1 control and a line break
+    'csi\u009b',
+    'line\u2028separator',
+    'paragraph\u2029separator',
+    'half \ud83d emoji',
+    'half \ude00 emoji',
+    '\ude00\ud83d', // both halves, in the wrong order
+  ]) {
+    assert.equal(isPlainText(bad), false, JSON.stringify(bad))
+  }
+})
+
+test('trimmed text: plain, not blank, no whitespace at either end', () => {
+  for (const good of ['Acme', 'A', 'Acme  Freight', 'Ünïcödé 株式会社', '😀', 'e\u0301', '\u200bx', 'É']) {
+    assert.equal(isTrimmedText(good), true, JSON.stringify(good))
+  }
+  for (const bad of [
+    '',
+    ' ',
+    '   ',
+    '\u00a0',
+    '\u3000',
+    '\u200b', // zero-width space: nothing visible
+    '\u200b\u200d',
+    ' Acme',
+    'Acme ',
+    'Acme\u00a0',
+    '\u2003Acme',
+    '\ufeffAcme',
+    'Acme\n',
+    'Ac\u2028me',
+    'Acme \ud83d',
+  ]) {
+    assert.equal(isTrimmedText(bad), false, JSON.stringify(bad))
+  }
+})
+
+test('phone numbers: whitespace around them is dropped, line breaks inside are not allowed', () => {
+  for (const [input, e164] of [
+    ['+254722000000', '+254722000000'],
+    [' +254722000000', '+254722000000'],
+    ['+254722000000 ', '+254722000000'],
+    ['\t+254 722 000 000\n', '+254722000000'],
+    ['+254\u00a0722\u00a0000\u00a0000', '+254722000000'],
+    ['+254\u202f722-000.000', '+254722000000'],
+    ['+44 (20) 7183 8750', '+442071838750'],
+  ] as const) {
+    assert.equal(toE164(input), e164, JSON.stringify(input))
+  }
+  for (const input of [
+    '',
+    '   ',
+    '+254\n722000000',
+    '+254\u2028722000000',
+    '+254\t722000000',
+    '254722000000',
+    '+254 722',
+    '+1 800 FLOWERS',
+    '+254722000000 ext. 12',
+  ]) {
+    assert.equal(toE164(input), undefined, JSON.stringify(input))
+  }
 })

@@ -15,6 +15,8 @@ import type { CustomerService } from './service.js'
 
 const errors = errorReplies(400, 401, 403, 429)
 const oneErrors = errorReplies(400, 401, 403, 404, 429)
+// A create never finds nothing (404); its 409 is another request's write colliding with it.
+const createErrors = errorReplies(400, 401, 403, 409, 429)
 const writeErrors = errorReplies(400, 401, 403, 404, 409, 429)
 
 export async function customerRoutes(parent: FastifyInstance, options: { service: CustomerService }) {
@@ -51,7 +53,7 @@ export async function customerRoutes(parent: FastifyInstance, options: { service
         summary: 'Create a customer',
         description: 'A code or phone number another customer has is a 400 naming the field.',
         body: CustomerBody,
-        response: { 201: CustomerReply, ...writeErrors },
+        response: { 201: CustomerReply, ...createErrors },
       },
     },
     async (request, reply) => reply.code(201).send(await service.create(request.body)),

@@ -2,9 +2,10 @@ import { type Static, Type } from '@sinclair/typebox'
 import { type Ordering, OrderingQueryField, orderings, PageQueryFields, PageReply } from '../pagination.js'
 
 const Name = Type.String({
-  format: 'plain-text',
+  format: 'trimmed-text',
   minLength: 1,
   maxLength: 200,
+  description: 'Not blank; no line breaks or control characters, no whitespace at either end',
   examples: ['RedBox Logistics'],
 })
 
@@ -16,12 +17,15 @@ const Code = Type.String({
   examples: ['CUST001'],
 })
 
-// The number itself is checked by the service (libphonenumber-js); this only bounds the input.
+// Checked with the other fields (libphonenumber-js, see validation.ts), so a bad number is reported
+// beside every other field's error; the service turns it into E.164. Uniqueness needs the database:
+// the service checks that.
 const PhoneNumber = Type.String({
+  format: 'phone-number',
   minLength: 1,
   maxLength: 40,
   description:
-    'International format starting with +; spaces, hyphens and parentheses are allowed and dropped. Stored and returned as E.164. Unique.',
+    'International format starting with +; spaces, hyphens, dots and parentheses are allowed and dropped, as is whitespace around it. Stored and returned as E.164. Unique.',
   examples: ['+254722000000'],
 })
 

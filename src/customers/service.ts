@@ -1,8 +1,7 @@
-// The max metadata checks each country's number ranges (isValid), not only the number's length.
-import { parsePhoneNumberFromString } from 'libphonenumber-js/max'
 import { isUniqueViolation } from '../db/errors.js'
 import { AppError, type Details } from '../errors.js'
 import type { Page, PageRequest } from '../pagination.js'
+import { PHONE_MESSAGE, toE164 } from '../validation.js'
 import type { Customer, CustomerChanges, CustomerRepository } from './repository.js'
 import {
   type CustomerBody,
@@ -18,22 +17,11 @@ export interface CustomerServiceDeps {
   now?: () => Date
 }
 
-const PHONE_MESSAGE = 'must be a valid phone number in international format, e.g. +254722000000'
-// Digits and the usual separators only: no letters (vanity numbers), no extensions, and no free
-// text around the number, which the library would otherwise pick a number out of.
-const PHONE_INPUT = /^\+[\d\s().-]+$/
-
-/** The number in E.164 (e.g. +254722000000), or undefined if it is not a valid international number. */
-export function toE164(input: string): string | undefined {
-  if (!PHONE_INPUT.test(input)) return undefined
-  const parsed = parsePhoneNumberFromString(input, { extract: false })
-  return parsed?.isValid() && !parsed.ext ? parsed.number : undefined
-}
-
 function invalid(details: Details): AppError {
   return new AppError('validation_failed', 'The request is invalid', details)
 }
 
+/** The number in E.164. The route's schema has checked it; this guards direct callers. */
 function phoneNumber(input: string): string {
   const e164 = toE164(input)
   if (!e164) throw invalid({ phone_number: [PHONE_MESSAGE] })

@@ -8,8 +8,12 @@ const Status = Type.Union(
   { description: 'PENDING → CONFIRMED → SHIPPED → DELIVERED, or CANCELLED before shipping' },
 )
 
-const Country = (description: string) =>
-  Type.String({ format: 'country', description: `${description}: ISO 3166-1 alpha-2`, examples: ['KE'] })
+const Country = (description: string, more = '') =>
+  Type.String({
+    format: 'country',
+    description: `${description}: ISO 3166-1 alpha-2.${more ? ` ${more}` : ''}`,
+    examples: ['KE'],
+  })
 
 const CustomerCode = Type.String({
   pattern: '^[A-Z0-9]{2,32}$',
@@ -17,13 +21,28 @@ const CustomerCode = Type.String({
   examples: ['CUST001'],
 })
 
+// Optional request fields are left out when unknown; null is refused (the reply shows none as null).
+const LEAVE_OUT = 'Optional: leave it out when unknown (null is not accepted).'
+const LANE = 'Required when tracking numbers carry the route (TRACKING_FORMAT=route).'
+
 export const OrderBody = Type.Object({
   customer_code: CustomerCode,
-  item: Type.String({ format: 'plain-text', minLength: 1, maxLength: 200, examples: ['Laptop'] }),
+  item: Type.String({
+    format: 'trimmed-text',
+    minLength: 1,
+    maxLength: 200,
+    description: 'Not blank; no line breaks or control characters, no whitespace at either end',
+    examples: ['Laptop'],
+  }),
   amount: Type.Unsafe<string | number>(amountSchema),
-  origin_country_id: Type.Optional(Country('Origin country')),
-  destination_country_id: Type.Optional(Country('Destination country')),
-  weight: Type.Optional(Type.Unsafe<string | number>(weightKgSchema)),
+  origin_country_id: Type.Optional(Country('Origin country', `${LEAVE_OUT} ${LANE}`)),
+  destination_country_id: Type.Optional(Country('Destination country', `${LEAVE_OUT} ${LANE}`)),
+  weight: Type.Optional(
+    Type.Unsafe<string | number>({
+      ...weightKgSchema,
+      description: `${weightKgSchema.description} ${LEAVE_OUT}`,
+    }),
+  ),
 })
 export type OrderBody = Static<typeof OrderBody>
 
@@ -90,9 +109,16 @@ export const OrderReply = Type.Object({
   customer_name: Type.String(),
   item: Type.String(),
   amount: Type.String({ description: 'Two decimals, exactly as stored', examples: ['1250.50'] }),
-  origin_country_id: Type.Union([Type.String(), Type.Null()]),
-  destination_country_id: Type.Union([Type.String(), Type.Null()]),
-  weight: Type.Union([Type.String({ description: 'Kilograms, three decimals' }), Type.Null()]),
+  // Always present; null when the order was created without it.
+  origin_country_id: Type.Union([Type.String({ examples: ['KE'] }), Type.Null()], {
+    description: 'ISO 3166-1 alpha-2; null when the order was created without an origin',
+  }),
+  destination_country_id: Type.Union([Type.String({ examples: ['UG'] }), Type.Null()], {
+    description: 'ISO 3166-1 alpha-2; null when the order was created without a destination',
+  }),
+  weight: Type.Union([Type.String({ examples: ['2.500'] }), Type.Null()], {
+    description: 'Kilograms, three decimals; null when the order was created without a weight',
+  }),
   tracking_number: Type.String(),
   status: Status,
   order_time: Type.String({ format: 'date-time' }),

@@ -15,9 +15,10 @@ export const IssueFields = {
   }),
   customer_id: Type.String({ format: 'canonical-uuid', description: 'Customer UUID' }),
   customer_name: Type.String({
-    format: 'plain-text',
+    format: 'trimmed-text',
     minLength: 1,
     maxLength: 200,
+    description: 'Not blank; no line breaks or control characters, no whitespace at either end',
     examples: ['RedBox Logistics'],
   }),
   customer_slug: Type.String({ format: 'slug', maxLength: 200, examples: ['redbox-logistics'] }),

@@ -218,6 +218,92 @@ test('every validation error is a 400 naming its field', async (t) => {
   assert.deepEqual((await app.inject({ url })).json(), created, 'nothing changed')
 })
 
+test('junk text is a 400 naming the field: blank, padded, line separators, half characters', async (t) => {
+  const app = await build(t, {}, { as: 'operator' })
+  const post = (payload: Record<string, unknown>) =>
+    invalidFields(app, { method: 'POST', url: '/api/customers', payload })
+  const cases: Array<[Record<string, unknown>, string]> = [
+    [{ name: '   ' }, 'name'],
+    [{ name: '\u00a0\u3000' }, 'name'],
+    [{ name: '\u200b' }, 'name'],
+    [{ name: ' Acme' }, 'name'],
+    [{ name: 'Acme ' }, 'name'],
+    [{ name: 'Acme\t' }, 'name'],
+    [{ name: 'line\u2028separator' }, 'name'],
+    [{ name: 'paragraph\u2029separator' }, 'name'],
+    [{ name: 'next\u0085line' }, 'name'],
+    [{ name: 'half \ud83d emoji' }, 'name'],
+    [{ code: 'CUST001\n' }, 'code'],
+    [{ code: ' CUST001' }, 'code'],
+    [{ email: ' ops@acme.example' }, 'email'],
+    [{ email: 'ops@acme.example\n' }, 'email'],
+    [{ phone_number: '+254\n722000000' }, 'phone_number'],
+    [{ phone_number: '+254\u2028722000000' }, 'phone_number'],
+    [{ phone_number: '   ' }, 'phone_number'],
+  ]
+  for (const [fields, field] of cases) assert.deepEqual(await post({ ...acme, ...fields }), [field])
+
+  const blank = await app.inject({ method: 'POST', url: '/api/customers', payload: { ...acme, name: '  ' } })
+  assert.deepEqual(blank.json().details, { name: ['must not be blank'] })
+  const padded = await app.inject({ method: 'POST', url: '/api/customers', payload: { ...acme, name: 'A ' } })
+  assert.deepEqual(padded.json().details, { name: ['must not start or end with whitespace'] })
+  const separator = await app.inject({
+    method: 'POST',
+    url: '/api/customers',
+    payload: { ...acme, name: 'a\u2028b' },
+  })
+  assert.match(separator.json().details.name[0], /line breaks/)
+
+  const created = await create(app)
+  const url = `/api/customers/${created.id}`
+  for (const name of ['   ', 'x\u2029']) {
+    assert.deepEqual(await invalidFields(app, { method: 'PATCH', url, payload: { name } }), ['name'])
+    assert.deepEqual(await invalidFields(app, { method: 'PUT', url, payload: { ...acme, name } }), ['name'])
+  }
+  assert.deepEqual((await app.inject({ url })).json(), created, 'nothing changed')
+})
+
+test('a phone number is trimmed: whitespace before or after it is dropped alike', async (t) => {
+  const app = await build(t, {}, { as: 'operator' })
+  const leading = await create(app, { ...acme, phone_number: ' +254722000000' })
+  assert.equal(leading.phone_number, '+254722000000')
+  const trailing = await create(app, { name: 'Bolt', code: 'BOLT', phone_number: '+254 733 000 000 ' })
+  assert.equal(trailing.phone_number, '+254733000000')
+  const url = `/api/customers/${trailing.id}`
+  const patched = await app.inject({ method: 'PATCH', url, payload: { phone_number: '\t+254744000000\n' } })
+  assert.equal(patched.json().phone_number, '+254744000000')
+  assert.deepEqual(
+    await invalidFields(app, {
+      method: 'POST',
+      url: '/api/customers',
+      payload: { name: 'C', code: 'C3', phone_number: ' +254722000000 ' },
+    }),
+    ['phone_number'],
+    'the same number, however it is padded, is taken',
+  )
+})
+
+test('a bad phone number is reported with every other field, not after them', async (t) => {
+  const app = await build(t, {}, { as: 'operator' })
+  const res = await app.inject({
+    method: 'POST',
+    url: '/api/customers',
+    payload: { name: '', code: 'NEWC', phone_number: '12345' },
+  })
+  assert.equal(res.statusCode, 400)
+  assert.deepEqual(res.json().details, {
+    name: ['must not be empty'],
+    phone_number: ['must be a valid phone number in international format, e.g. +254722000000'],
+  })
+  const created = await create(app)
+  const patch = await app.inject({
+    method: 'PATCH',
+    url: `/api/customers/${created.id}`,
+    payload: { code: 'low', phone_number: '+999123456' },
+  })
+  assert.deepEqual(Object.keys(patch.json().details).sort(), ['code', 'phone_number'])
+})
+
 test('a code or phone number another customer has is a 400 naming the field', async (t) => {
   const app = await build(t, {}, { as: 'operator' })
   await create(app)

@@ -99,6 +99,50 @@ test('bad orders: every field named at once; an unknown customer code is a 400 o
   assert.equal((await openDatabase(t, app.databaseUrl).selectFrom('orders').selectAll().execute()).length, 0)
 })
 
+test('junk text and nulls are 400s naming the field; optional fields are left out, not null', async (t) => {
+  const app = await build(t, {}, { as: 'operator' })
+  await withCustomer(app)
+  const invalid = async (payload: Record<string, unknown>) => {
+    const res = await app.inject({ method: 'POST', url: '/api/orders/', payload })
+    assert.equal(res.statusCode, 400, `${JSON.stringify(payload)}: ${res.body}`)
+    return res.json().details as Record<string, string[]>
+  }
+  const cases: Array<[Record<string, unknown>, string]> = [
+    [{ item: '   ' }, 'item'],
+    [{ item: '\u200b' }, 'item'],
+    [{ item: ' Laptop' }, 'item'],
+    [{ item: 'Laptop ' }, 'item'],
+    [{ item: 'Laptop\u2028charger' }, 'item'],
+    [{ item: 'Laptop\u2029' }, 'item'],
+    [{ item: 'Laptop\u0085' }, 'item'],
+    [{ item: 'Laptop \ud83d' }, 'item'],
+    [{ customer_code: 'CUST001\n' }, 'customer_code'],
+    [{ customer_code: 'CUST001 ' }, 'customer_code'],
+    [{ origin_country_id: null }, 'origin_country_id'],
+    [{ destination_country_id: null }, 'destination_country_id'],
+    [{ weight: null }, 'weight'],
+    [{ amount: null }, 'amount'],
+    [{ origin_country_id: 'KE\n' }, 'origin_country_id'],
+    [{ weight: '1.5\n' }, 'weight'],
+    [{ amount: ' 12.00' }, 'amount'],
+  ]
+  for (const [fields, field] of cases) {
+    assert.deepEqual(Object.keys(await invalid({ ...order, ...fields })), [field], JSON.stringify(fields))
+  }
+  assert.deepEqual(await invalid({ ...order, item: '  ' }), { item: ['must not be blank'] })
+  // The documentation of the accepted forms (an anyOf) is not evaluated: one message, as before.
+  assert.deepEqual(await invalid({ ...order, weight: true }), {
+    weight: [
+      'must be a weight in kilograms greater than 0 and below 1000000, with at most 3 decimal places, e.g. 1.234',
+    ],
+  })
+  assert.equal((await openDatabase(t, app.databaseUrl).selectFrom('orders').selectAll().execute()).length, 0)
+
+  const plain = await createOrder(app, { ...order, item: 'Laptop 💻 and charger' })
+  assert.equal(plain.origin_country_id, null, 'left out: null in the reply')
+  assert.equal(plain.weight, null)
+})
+
 test('status: only legal transitions, each with its SMS; an illegal one is a 409 naming the allowed', async (t) => {
   const app = await build(t, {}, { as: 'operator' })
   await withCustomer(app)

@@ -50,6 +50,15 @@ const BAD: Record<string, string[]> = {
     'line\nbreak',
     '\u001b[31mred',
     'del\u007f',
+    'next\u0085line',
+    'line\u2028separator',
+    'paragraph\u2029separator',
+    ' ',
+    '   ',
+    '\u00a0',
+    '\u200b',
+    ' RedBox',
+    'RedBox ',
   ],
   customer_slug: [
     '',
@@ -110,6 +119,8 @@ test('valid edge values are accepted', async (t) => {
     { created_at: '2020-02-29T00:00:00+00:00' },
     { customer_name: 'x'.repeat(200) },
     { customer_name: 'Ünïcödé Logistics 株式会社' },
+    { customer_name: 'RedBox 📦 Logistics' },
+    { customer_name: 'Re\u0301d  Box' },
     { customer_slug: 'a' },
     { customer_slug: 'redbox-logistics-2' },
     { customer_id: 'DE619854-B59B-425E-9DB4-943979E1BD49' },
@@ -129,6 +140,8 @@ test('JSON bodies: wrong types, extra decimals and broken JSON are 400s naming t
     [{ ...validIssue, weight: null }, 'weight'],
     [{ ...validIssue, origin_country_id: 42 }, 'origin_country_id'],
     [{ ...validIssue, customer_name: ['a'] }, 'customer_name'],
+    [{ ...validIssue, customer_name: 'half \ud83d emoji' }, 'customer_name'],
+    [{ ...validIssue, customer_name: '   ' }, 'customer_name'],
     [{ ...validIssue, customer_id: { id: 1 } }, 'customer_id'],
   ]
   for (const [payload, field] of cases) {
