@@ -4,13 +4,20 @@ import type { FastifyInstance } from 'fastify'
 const Status = Type.Object({ status: Type.String() })
 // Probes are public and never rate limited: load balancers and orchestrators poll them.
 const PROBE = { auth: 'public', rateLimit: false } as const
+// OpenAPI: no bearer token, overriding the document's global security requirement.
+const NO_TOKEN: [] = []
 
 export async function healthRoutes(app: FastifyInstance, options: { ping: () => Promise<void> }) {
   app.get(
     '/health',
     {
       config: PROBE,
-      schema: { tags: ['operations'], summary: 'Liveness: the process answers', response: { 200: Status } },
+      schema: {
+        tags: ['operations'],
+        summary: 'Liveness: the process answers',
+        security: NO_TOKEN,
+        response: { 200: Status },
+      },
     },
     async () => ({ status: 'ok' }),
   )
@@ -21,6 +28,7 @@ export async function healthRoutes(app: FastifyInstance, options: { ping: () => 
       schema: {
         tags: ['operations'],
         summary: 'Readiness: the database answers',
+        security: NO_TOKEN,
         response: { 200: Status, 503: Status },
       },
     },

@@ -1,6 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
+import { errorReplies } from '../errors.js'
 import { STATUSES } from '../orders/schemas.js'
 import type { StatsService } from './service.js'
 
@@ -27,11 +28,7 @@ export async function statsRoutes(parent: FastifyInstance, options: { service: S
       schema: {
         tags: ['operations'],
         summary: 'For the dashboard: numbers issued, orders by status, SMS outbox',
-        response: {
-          200: StatsReply,
-          401: Type.Ref('ErrorEnvelope'),
-          403: Type.Ref('ErrorEnvelope'),
-        },
+        response: { 200: StatsReply, ...errorReplies(401, 403, 429) },
       },
     },
     async () => options.service.summary(),

@@ -1,5 +1,4 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { Type } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { errorReplies } from '../errors.js'
 import { parseWeightGrams } from '../validation.js'
@@ -132,7 +131,8 @@ export async function trackingRoutes(parent: FastifyInstance, options: { service
         description:
           'A malformed number or a wrong check character is a 400, answered without a database query.',
         params: TrackingNumberParams,
-        response: { 200: TrackingRecordReply, 404: Type.Ref('ErrorEnvelope'), ...errors },
+        // No 409 here: a lookup has no Idempotency-Key to conflict with.
+        response: { 200: TrackingRecordReply, ...errorReplies(400, 401, 403, 404, 429, 503) },
       },
     },
     async (request) => {
