@@ -143,7 +143,14 @@ function CustomerEditor({
 }) {
   const form = useForm('customer', initial)
   const onSubmit = form.submit(async (values) => {
-    const body = { ...values, email: values.email.trim() === '' ? null : values.email.trim() }
+    // Spaces typed around a value are not part of it (the API refuses them rather than guess).
+    const email = values.email.trim()
+    const body = {
+      name: values.name.trim(),
+      code: values.code.trim(),
+      phone_number: values.phone_number.trim(),
+      email: email === '' ? null : email,
+    }
     const saved =
       id === undefined
         ? await api<CustomerReply>('POST', '/api/customers/', body)

@@ -207,8 +207,12 @@ export function OrderForm() {
   })
   const customers = useResource(() => get<Page<CustomerReply>>('/api/customers/?page_size=100'), 'customers')
   const onSubmit = form.submit(async (values) => {
-    // Optional fields left empty are left out, as the API expects.
-    const body = Object.fromEntries(Object.entries(values).filter(([, value]) => value.trim() !== ''))
+    // Optional fields left empty are left out; spaces typed around a value are not part of it.
+    const body = Object.fromEntries(
+      Object.entries(values)
+        .map(([name, value]) => [name, value.trim()])
+        .filter(([, value]) => value !== ''),
+    )
     const order = await api<OrderReply>('POST', '/api/orders/', body)
     flash(`Order created. Its tracking number is ${order.tracking_number}.`)
     navigate(`/orders/${order.id}`)

@@ -148,7 +148,9 @@ function Issue() {
   const [issued, setIssued] = useState<Issued | null>(null)
   const onSubmit = form.submit(async (values) => {
     setIssued(null)
-    setIssued(await api<Issued>('POST', '/tracking/generate/', values))
+    // Spaces typed around a value are not part of it.
+    const body = Object.fromEntries(Object.entries(values).map(([name, value]) => [name, value.trim()]))
+    setIssued(await api<Issued>('POST', '/tracking/generate/', body))
   })
   return (
     <section class="card" aria-labelledby="issue-heading">
