@@ -1,4 +1,4 @@
-import { Ajv, type Options } from 'ajv'
+import { Ajv, type Options, type ValidateFunction } from 'ajv'
 import ajvFormats from 'ajv-formats'
 import type { FastifySchemaValidationError } from 'fastify'
 import type { SchemaErrorDataVar } from 'fastify/types/schema.js'
@@ -271,8 +271,52 @@ const AJV_OPTIONS: Options = {
 export function createValidatorCompiler() {
   const coercing = addValidationRules(new Ajv({ ...AJV_OPTIONS, coerceTypes: 'array' }))
   const strict = addValidationRules(new Ajv({ ...AJV_OPTIONS, coerceTypes: false }))
-  return ({ schema, httpPart }: { schema: object; httpPart?: string }) =>
-    (httpPart === 'body' ? strict : coercing).compile(withoutDocumentedForms(schema) as object)
+  return ({ schema, httpPart }: { schema: object; httpPart?: string }) => {
+    const compiled = withoutDocumentedForms(schema) as object
+    if (httpPart === 'body') return strict.compile(compiled)
+    return withDecimalIntegers(coercing.compile(compiled), integerProperties(compiled))
+  }
+}
+
+const DECIMAL_INTEGER = /^-?\d+$/
+
+/** The integer-typed top-level properties of a query or params schema. */
+function integerProperties(schema: object): string[] {
+  const properties = (schema as { properties?: Record<string, { type?: unknown }> }).properties ?? {}
+  return Object.keys(properties).filter((name) => properties[name]?.type === 'integer')
+}
+
+/**
+ * ajv's coercion reads any string JavaScript's `+` reads: `?page=1e2` as 100, `0x10` as 16, a
+ * space as 0. A query or path integer must be written in decimal digits; the rest is ajv's.
+ * Routes without integer parameters (the issue route) keep ajv's validator as it is.
+ */
+function withDecimalIntegers(validate: ValidateFunction, integers: string[]): ValidateFunction {
+  if (integers.length === 0) return validate
+  const checked = ((data: Record<string, unknown>) => {
+    const bad = integers.filter((name) => {
+      const value = data?.[name]
+      return typeof value === 'string' && !DECIMAL_INTEGER.test(value)
+    })
+    if (bad.length === 0) {
+      const valid = validate(data)
+      checked.errors = validate.errors
+      return valid
+    }
+    validate(data) // the other fields' errors, reported at once with these
+    checked.errors = [
+      ...bad.map((name) => ({
+        instancePath: `/${name}`,
+        schemaPath: `#/properties/${name}/type`,
+        keyword: 'type',
+        params: { type: 'integer' },
+        message: 'must be a whole number in decimal digits',
+      })),
+      ...(validate.errors ?? []).filter((error) => !bad.some((name) => error.instancePath === `/${name}`)),
+    ]
+    return false
+  }) as ValidateFunction
+  return checked
 }
 
 const DECIMAL_KEYWORDS = [WEIGHT_KEYWORD, AMOUNT_KEYWORD]

@@ -360,3 +360,24 @@ test('every route: 401 without a token, 403 for a client, allowed for an operato
   }
   assert.equal((await app.inject({ url: '/api/customers', headers: await bearer('admin') })).statusCode, 200)
 })
+
+test('integers in the query and the path are decimal digits: no exponents, hexadecimal or blanks', async (t) => {
+  const app = await build(t, {}, { as: 'operator' })
+  for (const [url, field] of [
+    ['/api/customers/?page=1e2', 'page'],
+    ['/api/customers/?page=0x10', 'page'],
+    ['/api/customers/?page=%20', 'page'],
+    ['/api/customers/?page_size=2.0', 'page_size'],
+    ['/api/customers/0x1/', 'id'],
+    ['/api/customers/1e1/', 'id'],
+    ['/api/orders/?page=1e1', 'page'],
+  ] as const) {
+    const res = await app.inject({ url })
+    assert.equal(res.statusCode, 400, `${url}: ${res.body}`)
+    assert.deepEqual(res.json().details[field], ['must be a whole number in decimal digits'], url)
+  }
+  // Together with the other fields' errors, at once.
+  const both = await app.inject({ url: '/api/customers/?page=1e2&ordering=nope' })
+  assert.deepEqual(Object.keys(both.json().details).sort(), ['ordering', 'page'])
+  assert.equal((await app.inject({ url: '/api/customers/?page=1&page_size=5' })).statusCode, 200)
+})
