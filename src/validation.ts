@@ -383,8 +383,12 @@ function lowerFirst(text: string): string {
   return text.charAt(0).toLowerCase() + text.slice(1)
 }
 
-function messageFor(error: FastifySchemaValidationError): string {
+function messageFor(error: FastifySchemaValidationError, context: SchemaErrorDataVar | undefined): string {
   if (error.keyword === 'required') return 'is required'
+  const { data } = error as { data?: unknown } // with `verbose`; Fastify's error type omits it
+  // A query key given twice (`?weight=1&weight=2`) arrives as an array (no query field takes one).
+  if (context === 'querystring' && Array.isArray(data) && error.instancePath !== '')
+    return `must be given once, not ${data.length} times`
   if (error.keyword === WEIGHT_KEYWORD) return WEIGHT_MESSAGE
   if (error.keyword === AMOUNT_KEYWORD) return AMOUNT_MESSAGE
   if (error.keyword === 'format') {
@@ -432,7 +436,7 @@ export function validationDetails(
     const field = fieldOf(error, context)
     const values = allowed.get(field)
     const inUnion = error.keyword === 'anyOf' || error.schemaPath.includes('/anyOf/')
-    const message = values && inUnion ? `must be one of ${values.join(', ')}` : messageFor(error)
+    const message = values && inUnion ? `must be one of ${values.join(', ')}` : messageFor(error, context)
     const messages = details[field] ?? []
     if (!messages.includes(message)) messages.push(message)
     details[field] = messages

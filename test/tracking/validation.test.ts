@@ -189,3 +189,13 @@ test('bad input stores nothing and never costs a sequence value', async (t) => {
   const counter = await db.selectFrom('counters').select('next_value').executeTakeFirstOrThrow()
   assert.equal(Number(counter.next_value), 1, 'no block was reserved for invalid requests')
 })
+
+test('a query parameter given twice is a 400 that says so, naming it', async (t) => {
+  const app = await build(t)
+  const res = await app.inject({ url: `${issueUrl()}&weight=2.5&customer_name=Other` })
+  assert.equal(res.statusCode, 400, res.body)
+  assert.deepEqual(res.json().details, {
+    weight: ['must be given once, not 2 times'],
+    customer_name: ['must be given once, not 2 times'],
+  })
+})
