@@ -1,15 +1,17 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import {
-  AMOUNT_PATTERN,
-  amountSchema,
-  createValidatorCompiler,
   isPlainText,
   isRfc3339,
   isTrimmedText,
   parseAmountMinor,
   parseWeightGrams,
   toE164,
+} from '../src/formats.js'
+import {
+  AMOUNT_PATTERN,
+  amountSchema,
+  createValidatorCompiler,
   WEIGHT_KG_PATTERN,
   weightKgSchema,
 } from '../src/validation.js'

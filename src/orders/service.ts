@@ -2,10 +2,10 @@ import type { Customer } from '../customers/repository.js'
 import { isForeignKeyViolation } from '../db/errors.js'
 import type { OrderStatus } from '../db/schema.js'
 import { AppError } from '../errors.js'
+import { formatAmount, formatWeightKg, parseAmountMinor, parseWeightGrams } from '../formats.js'
 import type { PageRequest } from '../pagination.js'
 import { asciiUpper, checkTrackingNumber, type TrackingFormat } from '../tracking/codec.js'
 import type { TrackingService } from '../tracking/service.js'
-import { formatAmount, formatWeightKg, parseAmountMinor, parseWeightGrams } from '../validation.js'
 import type { OrderFilter, OrderRepository, OrderRow } from './repository.js'
 import {
   DEFAULT_ORDER_ORDERING,
