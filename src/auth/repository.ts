@@ -20,6 +20,7 @@ export interface User {
 export type Account = User & { password_hash: string; tokenGeneration: number }
 
 export type RotateOutcome =
+  /** `user` carries the generation of the sign-in, which the new pair belongs to. */
   | { kind: 'rotated'; user: Account; familyId: string }
   /** The token was already used: someone holds a copy. Its whole family is now revoked. */
   | { kind: 'reused'; familyId: string }
@@ -40,6 +41,11 @@ function toUser<T extends { disabled: number }>(
  */
 function generationOf(tokensValidAfter: string | null): number {
   return tokensValidAfter === null ? 0 : Date.parse(tokensValidAfter)
+}
+
+/** The inverse of generationOf: how `tokens_valid_after` (and a refresh token's) stores it. */
+function storedGeneration(generation: number): string | null {
+  return generation === 0 ? null : new Date(generation).toISOString()
 }
 
 function toAccount(row: Selectable<UsersTable>): Account {
@@ -159,7 +165,7 @@ export function createAuthRepository(db: Database) {
           .updateTable('users')
           .set(
             disabled
-              ? { disabled: 1, tokens_valid_after: new Date(generation).toISOString(), updated_at: now }
+              ? { disabled: 1, tokens_valid_after: storedGeneration(generation), updated_at: now }
               : { disabled: 0, updated_at: now },
           )
           .where('username', '=', username)
@@ -192,10 +198,15 @@ export function createAuthRepository(db: Database) {
       )
     },
 
+    /**
+     * Stores the refresh token of a new sign-in, in the token generation the user was read in:
+     * if they have been disabled since, it is stored all the same, and never usable.
+     */
     async insertRefreshToken(token: {
       hash: string
       familyId: string
       userId: number
+      generation: number
       now: string
       expiresAt: string
     }): Promise<void> {
@@ -205,6 +216,7 @@ export function createAuthRepository(db: Database) {
           token_hash: token.hash,
           family_id: token.familyId,
           user_id: token.userId,
+          generation: storedGeneration(token.generation),
           created_at: token.now,
           expires_at: token.expiresAt,
         })
@@ -214,7 +226,11 @@ export function createAuthRepository(db: Database) {
     /**
      * Marks the presented token used and stores its successor, in one transaction. The first
      * statement is the conditional UPDATE, so of two concurrent uses exactly one wins (and on
-     * SQLite the transaction holds the write lock from its start).
+     * SQLite the transaction holds the write lock from its start). It only matches a token whose
+     * user is enabled in the token's generation: a disable may have missed revoking a token
+     * stored concurrently, but its new generation leaves the token unusable, with no effect.
+     * The successor, and the access token, belong to the same generation: a disable landing
+     * during the rotation leaves them unusable too.
      */
     async rotateRefreshToken(
       hash: string,
@@ -231,7 +247,18 @@ export function createAuthRepository(db: Database) {
           .where('used_at', 'is', null)
           .where('revoked_at', 'is', null)
           .where('expires_at', '>', now)
-          .returning(['family_id', 'user_id'])
+          .where(({ exists, selectFrom }) =>
+            exists(
+              selectFrom('users')
+                .select('users.id')
+                .whereRef('users.id', '=', 'refresh_tokens.user_id')
+                .where('users.disabled', '=', 0)
+                .where((eb) =>
+                  eb('users.tokens_valid_after', 'is not distinct from', eb.ref('refresh_tokens.generation')),
+                ),
+            ),
+          )
+          .returning(['family_id', 'user_id', 'generation'])
           .executeTakeFirst()
         if (!used) {
           const known = await trx
@@ -247,19 +274,20 @@ export function createAuthRepository(db: Database) {
           .selectFrom('users')
           .selectAll()
           .where('id', '=', used.user_id)
-          .executeTakeFirst()
-        if (!user || user.disabled === 1) return { kind: 'invalid' }
+          .executeTakeFirstOrThrow()
         await trx
           .insertInto('refresh_tokens')
           .values({
             token_hash: next.hash,
             family_id: used.family_id,
             user_id: used.user_id,
+            generation: used.generation,
             created_at: now,
             expires_at: next.expiresAt,
           })
           .execute()
-        return { kind: 'rotated', user: toAccount(user), familyId: used.family_id }
+        const account = { ...toAccount(user), tokenGeneration: generationOf(used.generation) }
+        return { kind: 'rotated', user: account, familyId: used.family_id }
       })
       return outcome
     },

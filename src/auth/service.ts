@@ -44,6 +44,7 @@ export function createAuthService(deps: AuthServiceDeps) {
       hash: refresh.hash,
       familyId,
       userId: user.id,
+      generation: user.tokenGeneration,
       now: now.toISOString(),
       expiresAt: refreshExpiry(now),
     })

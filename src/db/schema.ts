@@ -56,6 +56,8 @@ export interface RefreshTokensTable {
   expires_at: string
   used_at: string | null
   revoked_at: string | null
+  /** The user's tokens_valid_after at sign-in: the token works only while it is still theirs. */
+  generation: string | null
 }
 
 export interface RevokedTokensTable {
