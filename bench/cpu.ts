@@ -88,7 +88,35 @@ export function sampleCpu(server: number): CpuSample {
   for (const p of all) if (p.name === 'postgres') add('database', p.seconds)
   const own = process.cpuUsage()
   add('loadGenerator', (own.user + own.system) / 1e6)
+  add(MACHINE, machineBusySeconds())
   return sample
+}
+
+/** Every core's busy time (all processes, the kernel's interrupts included), from /proc/stat. */
+function machineBusySeconds(): number {
+  let line = ''
+  try {
+    line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? ''
+  } catch {
+    return 0
+  }
+  // cpu  user nice system idle iowait irq softirq steal …
+  const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number)
+  return (
+    ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) * TICK_SECONDS
+  )
+}
+
+/** The machine's total, not a group: `others` = machine − the groups (other processes' work). */
+export const MACHINE = 'machine'
+
+/** CPU seconds of everything on the machine that is not the benchmark's own processes. */
+export function othersSeconds(use: CpuUse): number {
+  const ours = Object.entries(use).reduce(
+    (sum, [group, seconds]) => (group === MACHINE ? sum : sum + seconds),
+    0,
+  )
+  return Math.max(0, (use[MACHINE] ?? 0) - ours)
 }
 
 export function cpuUsed(before: CpuSample, after: CpuSample): CpuUse {

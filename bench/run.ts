@@ -7,6 +7,7 @@
 //   BENCH_SECONDS=N                         seconds per measured HTTP run (default 10)
 import { arch, cpus, loadavg, platform } from 'node:os'
 import { benchCodec } from './codec.js'
+import { MACHINE, othersSeconds } from './cpu.js'
 import { benchHttp, type HttpBenchResult, type TargetFigures } from './http.js'
 import { benchOrders } from './orders.js'
 import { benchPostgres, type PostgresBenchResult, postgresUrl, type Reservations } from './postgres.js'
@@ -135,7 +136,11 @@ function printCpu(result: HttpBenchResult, bar: number): void {
   const perRequest = (figures: TargetFigures, group: string) =>
     ((figures.cpu?.[group] ?? 0) / Math.max(1, figures.requests)) * 1e6
   const cores = (figures: TargetFigures) =>
-    Object.values(figures.cpu ?? {}).reduce((sum, seconds) => sum + seconds, 0) / result.seconds
+    Object.entries(figures.cpu ?? {}).reduce(
+      (sum, [group, seconds]) => (group === MACHINE ? sum : sum + seconds),
+      0,
+    ) / result.seconds
+  const others = (figures: TargetFigures) => othersSeconds(figures.cpu ?? {}) / result.seconds
   const withDatabase = result.database === 'postgres'
   console.log(
     `CPU per request in the measured runs, in µs (from /proc; the load generator is autocannon in this process${
@@ -151,7 +156,8 @@ function printCpu(result: HttpBenchResult, bar: number): void {
           'other threads',
           'load generator',
           ...(withDatabase ? ['database'] : []),
-          'cores busy',
+          'cores, ours',
+          'cores, others',
         ],
         ...targets.map(([name, figures]) => [
           name,
@@ -160,11 +166,19 @@ function printCpu(result: HttpBenchResult, bar: number): void {
           perRequest(figures, 'loadGenerator').toFixed(1),
           ...(withDatabase ? [perRequest(figures, 'database').toFixed(1)] : []),
           cores(figures).toFixed(2),
+          others(figures).toFixed(2),
         ]),
       ],
-      'lrrrrr',
+      'lrrrrrr',
     ),
   )
+  const noisiest = Math.max(...targets.map(([, figures]) => others(figures)))
+  if (noisiest > 0.1) {
+    console.log(
+      `other processes on this machine used up to ${noisiest.toFixed(2)} cores during a measured run: ` +
+        'the servers competed with them, so these figures understate what this machine can do',
+    )
+  }
   // A server whose one main thread does everything reaches at most 1 s / (µs per request): at the bar's
   // rate that is the whole budget of the service's main thread, with nothing left for waiting.
   const target = bar * result.baseline.requestsPerSecond
