@@ -199,6 +199,15 @@ function lowerFirst(text: string): string {
   return text.charAt(0).toLowerCase() + text.slice(1)
 }
 
+// ajv-formats' formats the schemas use, in words (ajv says `must match format "email"`).
+const OTHER_FORMATS: Record<string, string> = {
+  email: 'must be an email address, e.g. ops@example.com',
+  uuid: 'must be a UUID',
+  'date-time': 'must be an RFC 3339 timestamp, e.g. 2026-11-22T10:00:00Z',
+  date: 'must be a date in the format YYYY-MM-DD',
+  uri: 'must be an absolute URL',
+}
+
 function messageFor(error: FastifySchemaValidationError, context: SchemaErrorDataVar | undefined): string {
   if (error.keyword === 'required') return 'is required'
   const { data } = error as { data?: unknown } // with `verbose`; Fastify's error type omits it
@@ -219,8 +228,25 @@ function messageFor(error: FastifySchemaValidationError, context: SchemaErrorDat
   const description = (error as { parentSchema?: { description?: unknown } }).parentSchema?.description
   if (error.keyword === 'pattern' && typeof description === 'string')
     return `must be ${lowerFirst(description)}`
-  if (error.keyword === 'minLength' && (error.params as { limit?: number }).limit === 1)
-    return 'must not be empty'
+  const { limit } = error.params as { limit?: number }
+  switch (error.keyword) {
+    case 'minLength':
+      return limit === 1 ? 'must not be empty' : `must be at least ${limit} characters`
+    case 'maxLength':
+      return `must be at most ${limit} characters`
+    case 'minimum':
+      return `must be at least ${limit}`
+    case 'maximum':
+      return `must be at most ${limit}`
+    case 'exclusiveMinimum':
+      return `must be greater than ${limit}`
+    case 'exclusiveMaximum':
+      return `must be less than ${limit}`
+    case 'format':
+      return (
+        OTHER_FORMATS[(error.params as { format?: string }).format ?? ''] ?? 'is not in the expected format'
+      )
+  }
   return error.message ?? 'is invalid'
 }
 

@@ -40,7 +40,12 @@ export const Username = Type.String({
 
 export const CreateUserBody = Type.Object({
   username: Username,
-  password: Type.String({ minLength: 12, maxLength: 1024, description: 'At least 12 characters' }),
+  password: Type.String({
+    minLength: 12,
+    maxLength: 1024,
+    pattern: '\\S', // something besides spaces: twelve of them are no password
+    description: 'At least 12 characters, not only spaces',
+  }),
   role: RoleSchema,
 })
 export type CreateUserBody = Static<typeof CreateUserBody>

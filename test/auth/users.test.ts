@@ -176,3 +176,23 @@ test('the CLI (the service without the API guard) may disable the last admin', a
   const user = await auth.service.setDisabled('root', true)
   assert.equal(user.disabled, true)
 })
+
+test('a new user: a password of spaces is refused, and the messages are in words', async (t) => {
+  const app = await build(t, {}, { as: 'admin' })
+  const create = (body: object) => app.inject({ method: 'POST', url: '/api/users/', payload: body })
+  const spaces = await create({ username: 'ops.blank', password: ' '.repeat(12), role: 'client' })
+  assert.equal(spaces.statusCode, 400, spaces.body)
+  assert.deepEqual(spaces.json().details, { password: ['must be at least 12 characters, not only spaces'] })
+  const short = await create({ username: 'ops.short', password: 'short', role: 'client' })
+  assert.deepEqual(short.json().details, { password: ['must be at least 12 characters'] })
+  const ok = await create({ username: 'ops.fine', password: ' a good pass phrase ', role: 'client' })
+  assert.equal(ok.statusCode, 201, ok.body)
+
+  const operator = await build(t, {}, { as: 'operator' })
+  const customer = await operator.inject({
+    method: 'POST',
+    url: '/api/customers/',
+    payload: { name: 'Acme', code: 'ACME', phone_number: '+254722000001', email: 'not-an-email' },
+  })
+  assert.deepEqual(customer.json().details, { email: ['must be an email address, e.g. ops@example.com'] })
+})
