@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
+import { type TestContext, test } from 'node:test'
 import { Allocator } from '../../src/tracking/allocator.js'
 import { type Block, createTrackingRepository } from '../../src/tracking/repository.js'
 import { migratedDatabase, openDatabase, testDatabaseUrl } from '../helpers/build.js'
@@ -9,6 +9,24 @@ function allocator(
   options: Partial<ConstructorParameters<typeof Allocator>[0]> = {},
 ) {
   return new Allocator({ reserve, minBlock: 10, maxBlock: 10, blockSeconds: 1, ...options })
+}
+
+/** An allocator on a real database whose clock the test moves (`clock.ms`), recording block sizes. */
+async function sizedAllocator(
+  t: TestContext,
+  options: Pick<ConstructorParameters<typeof Allocator>[0], 'minBlock' | 'maxBlock' | 'blockSeconds'>,
+) {
+  const repository = createTrackingRepository(await migratedDatabase(t))
+  const clock = { ms: 0 }
+  const sizes: number[] = []
+  const a = allocator(
+    async (size) => {
+      sizes.push(size)
+      return repository.reserveBlock(size)
+    },
+    { ...options, now: () => clock.ms },
+  )
+  return { a, sizes, clock }
 }
 
 async function take(a: Allocator, values: number): Promise<number[]> {
@@ -68,20 +86,11 @@ test('double buffering: the next block is reserved while the current one still h
 })
 
 test('block size adapts to the issue rate, within the configured bounds', async (t) => {
-  const repository = createTrackingRepository(await migratedDatabase(t))
-  let clock = 0
-  const sizes: number[] = []
-  const a = allocator(
-    async (size) => {
-      sizes.push(size)
-      return repository.reserveBlock(size)
-    },
-    { minBlock: 10, maxBlock: 5_000, blockSeconds: 1, now: () => clock },
-  )
+  const { a, sizes, clock } = await sizedAllocator(t, { minBlock: 10, maxBlock: 5_000, blockSeconds: 1 })
   // 1,000 values per simulated second.
   for (let i = 0; i < 4_000; i++) {
     await a.nextRange(1)
-    clock += 1
+    clock.ms += 1
   }
   const last = sizes.at(-1) as number
   assert.ok(last >= 900 && last <= 1_100, `block size ${last} should follow ~1,000/s × 1 s`)
@@ -89,24 +98,15 @@ test('block size adapts to the issue rate, within the configured bounds', async 
 
   // A burst far above the bound is capped at maxBlock.
   for (let i = 0; i < 20_000; i++) await a.nextRange(1)
-  clock += 1
+  clock.ms += 1
   for (let i = 0; i < 6_000; i++) await a.nextRange(1)
   assert.equal(Math.max(...sizes), 5_000)
 })
 
 test('slow start: a first chunk taken at once does not make the next block the largest', async (t) => {
-  const repository = createTrackingRepository(await migratedDatabase(t))
-  let clock = 0
-  const sizes: number[] = []
-  const a = allocator(
-    async (size) => {
-      sizes.push(size)
-      return repository.reserveBlock(size)
-    },
-    { minBlock: 100, maxBlock: 100_000, blockSeconds: 2, now: () => clock },
-  )
+  const { a, sizes, clock } = await sizedAllocator(t, { minBlock: 100, maxBlock: 100_000, blockSeconds: 2 })
   // The supply takes 256 values at once right after a start: it gets the first block's 100 at once.
-  clock += 5_000
+  clock.ms += 5_000
   assert.equal((await a.nextRange(256)).count, 100)
   await a.nextRange(1) // from the block reserved meanwhile
   assert.deepEqual(sizes.slice(0, 2), [100, 800], 'at most eight times the previous block')
@@ -114,7 +114,7 @@ test('slow start: a first chunk taken at once does not make the next block the l
   // At a sustained high rate (50,000/s simulated), it still reaches the largest block within a few.
   for (let i = 0; i < 400_000; i += 50) {
     await a.nextRange(50)
-    clock += 1
+    clock.ms += 1
   }
   assert.equal(sizes.at(-1), 100_000)
   assert.ok(sizes.indexOf(100_000) <= 5, `sizes ${sizes.slice(0, 8).join(', ')}`)
