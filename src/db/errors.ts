@@ -19,7 +19,8 @@ export function isLostMigrationRace(error: unknown): boolean {
   // SQLITE_SCHEMA: the other process changed the schema under a statement prepared before it did.
   return (
     isBusy(error) ||
-    ((code === 'SQLITE_ERROR' || code === 'SQLITE_SCHEMA') && /already exists/.test(String(error)))
+    ((code === 'SQLITE_ERROR' || code === 'SQLITE_SCHEMA') &&
+      /already exists|duplicate column name/.test(String(error)))
   )
 }
 
