@@ -1,3 +1,4 @@
+import cluster from 'node:cluster'
 import { setTimeout } from 'node:timers/promises'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
@@ -17,6 +18,7 @@ import { clientErrorHandler, strictJsonBodies } from './http-edges.js'
 import { createSmsGateway } from './notifications/africastalking.js'
 import { listNotifications, outboxCounts } from './notifications/outbox.js'
 import { createNotificationWorker } from './notifications/worker.js'
+import { groupMetrics } from './observability/cluster-metrics.js'
 import { healthRoutes } from './observability/health.js'
 import {
   flushLogsPeriodically,
@@ -179,7 +181,11 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
       security: [{ bearer: [] }],
     },
   })
-  await app.register(metricsPlugin, { metrics })
+  await app.register(metricsPlugin, {
+    metrics,
+    // A cluster worker answers a scrape with every worker's counts, gathered by the primary.
+    ...(cluster.isWorker ? { gather: groupMetrics(metrics.registry) } : {}),
+  })
   await app.register(healthRoutes, { ping: database.ping })
   // Probes and scrapes above are not rate limited; everything below is.
   await registerSecurity(app, config)

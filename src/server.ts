@@ -2,6 +2,7 @@ import cluster from 'node:cluster'
 import { pino } from 'pino'
 import { buildApp } from './app.js'
 import { type Config, ConfigError, loadConfig, loadEnvFile } from './config.js'
+import { serveGroupMetrics } from './observability/cluster-metrics.js'
 import { flushLogs } from './observability/logger.js'
 import { TrackingKeyError } from './tracking/key.js'
 
@@ -102,6 +103,7 @@ function supervise(config: Config): void {
   let serving = false
   let failedReplacements = 0
   const ready = new Set<number>()
+  serveGroupMetrics()
   const alive = () => Object.keys(cluster.workers ?? {}).length
 
   const fork = () => {
@@ -127,9 +129,16 @@ function supervise(config: Config): void {
   cluster.on('exit', (worker, code, signal) => {
     const wasReady = ready.delete(worker.id)
     if (stopping) {
+      // A worker that could not finish in time (or failed) makes the whole stop a failure, as it
+      // would be for a single process.
+      if (code !== 0) {
+        process.exitCode = 1
+        log.warn({ worker: worker.process.pid, code, signal }, 'a worker did not stop cleanly')
+      }
       if (alive() === 0) {
-        log.info('all workers stopped')
-        process.exit(process.exitCode ?? 0)
+        const exitCode = Number(process.exitCode ?? 0)
+        log[exitCode === 0 ? 'info' : 'error']({ exitCode }, 'all workers stopped')
+        process.exit(exitCode)
       }
       return
     }

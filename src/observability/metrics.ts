@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import { AppError } from '../errors.js'
 
 /** Every metric Waybill exports, on a registry of its own (one per app, so tests do not collide). */
 export function createMetrics() {
@@ -54,25 +55,49 @@ export function createMetrics() {
 export type Metrics = ReturnType<typeof createMetrics>
 
 // fastify-plugin: the timing hook must see every route, not only those inside this plugin.
-export const metricsPlugin = fp(async (app: FastifyInstance, options: { metrics: Metrics }) => {
-  const { metrics } = options
-  // A callback hook: an async one costs a promise per request.
-  app.addHook('onResponse', (request, reply, done) => {
-    metrics.httpDuration.observe(
-      {
-        method: request.method,
-        route: request.routeOptions.url ?? 'unmatched',
-        status_code: reply.statusCode,
-      },
-      reply.elapsedTime / 1000,
-    )
-    done()
-  })
-  app.get(
-    '/metrics',
-    { config: { auth: 'public', rateLimit: false }, schema: { hide: true } },
-    async (_request, reply) => {
-      return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics())
+export const metricsPlugin = fp(
+  async (
+    app: FastifyInstance,
+    options: {
+      metrics: Metrics
+      /** What /metrics answers instead of this process's registry (a cluster worker: the group's). */
+      gather?: () => Promise<string>
     },
-  )
-})
+  ) => {
+    const { metrics } = options
+    const gather = options.gather ?? (() => metrics.registry.metrics())
+    // A callback hook: an async one costs a promise per request.
+    app.addHook('onResponse', (request, reply, done) => {
+      metrics.httpDuration.observe(
+        {
+          method: request.method,
+          route: request.routeOptions.url ?? 'unmatched',
+          status_code: reply.statusCode,
+        },
+        reply.elapsedTime / 1000,
+      )
+      done()
+    })
+    app.get(
+      '/metrics',
+      { config: { auth: 'public', rateLimit: false }, schema: { hide: true } },
+      async (_request, reply) => {
+        let text: string
+        try {
+          text = await gather()
+        } catch (error) {
+          throw new AppError(
+            'unavailable',
+            'The metrics could not be gathered; try again shortly',
+            {},
+            {
+              cause: error,
+              headers: { 'retry-after': '1' },
+            },
+          )
+        }
+        return reply.type(metrics.registry.contentType).send(text)
+      },
+    )
+  },
+)

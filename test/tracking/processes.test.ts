@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { connect } from 'node:net'
 import { test } from 'node:test'
 import { openDatabase, TEST_KEY, testDatabaseUrl } from '../helpers/build.js'
 import { issueMany, type ServerProcess, startRefused, startServer, waitFor } from '../helpers/processes.js'
@@ -168,4 +169,45 @@ test('a HOST that cannot be listened on is blamed on HOST, not on the database',
   assert.match(refused.stderr, /HOST: cannot listen on waybill\.invalid:/)
   assert.doesNotMatch(refused.stderr, /DATABASE_URL/)
   assert.doesNotMatch(refused.stderr, /\n\s+at /, 'no stack trace')
+})
+
+test('WEB_CONCURRENCY=2: /metrics counts every worker, whichever worker answers the scrape', async (t) => {
+  const databaseUrl = await testDatabaseUrl(t)
+  const server = await startServer(dbEnv(databaseUrl, { WEB_CONCURRENCY: '2' }))
+  t.after(() => server.kill9())
+  const issued = await issueMany(server.port, 300, 16)
+  assert.equal(issued.failures, 0)
+  const totals: number[] = []
+  for (let i = 0; i < 6; i++) {
+    // A new connection each time: the workers take turns accepting them.
+    const res = await fetch(`http://127.0.0.1:${server.port}/metrics`, { headers: { connection: 'close' } })
+    assert.equal(res.status, 200)
+    const line = (await res.text()).split('\n').find((l) => l.startsWith('tracking_numbers_issued_total'))
+    totals.push(Number(line?.split(' ')[1]))
+  }
+  assert.deepEqual(totals, Array(6).fill(300), 'the same total from every scrape')
+  assert.equal(await server.stop(), 0)
+})
+
+test('WEB_CONCURRENCY=2: a worker that cannot finish in time makes the primary exit non-zero', async (t) => {
+  const databaseUrl = await testDatabaseUrl(t)
+  const server = await startServer(
+    dbEnv(databaseUrl, { WEB_CONCURRENCY: '2', SHUTDOWN_TIMEOUT_MS: '1000', REQUEST_TIMEOUT_MS: '0' }),
+  )
+  t.after(() => server.kill9())
+  // Requests whose bodies never end, on several connections so that both workers hold some.
+  const sockets = Array.from({ length: 6 }, () => {
+    const socket = connect(server.port, '127.0.0.1')
+    socket.on('error', () => {})
+    socket.write(
+      'POST /tracking/generate/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{',
+    )
+    return socket
+  })
+  t.after(() => {
+    for (const socket of sockets) socket.destroy()
+  })
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  assert.equal(await server.stop(), 1)
+  assert.ok(server.logs.some((l) => l.msg === 'a worker did not stop cleanly'))
 })
