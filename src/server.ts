@@ -25,8 +25,17 @@ function explain(error: unknown): string | undefined {
   }
   // PostgreSQL refusing the connection itself: no such database (3D000), role or password (28xxx).
   if (code === '3D000' || code?.startsWith('28')) return `DATABASE_URL: ${message} (PostgreSQL ${code})`
+  // SQLite's file (or its folder) cannot be created, opened or written: permissions, a full disk.
+  const { path, syscall } = error as { path?: string; syscall?: string }
+  if (code && SQLITE_FILE_ERRORS.test(code)) return `DATABASE_URL: the SQLite database: ${message} (${code})`
+  if (code && FILE_ERRORS.has(code) && (syscall === 'mkdir' || syscall === 'open')) {
+    return `DATABASE_URL: cannot create the SQLite database's folder ${path ?? ''} (${code})`
+  }
   return undefined
 }
+
+const SQLITE_FILE_ERRORS = /^SQLITE_(CANTOPEN|READONLY|FULL|IOERR|PERM|NOTADB)/
+const FILE_ERRORS = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EEXIST', 'ENOTDIR'])
 
 /** Listening failed: the address settings, not the database, are at fault. */
 class ListenError extends Error {

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict'
+import { writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
+import { join } from 'node:path'
 import { test } from 'node:test'
-import { openDatabase, TEST_KEY, testDatabaseUrl } from '../helpers/build.js'
+import { openDatabase, TEST_KEY, tempDir, testDatabaseUrl } from '../helpers/build.js'
 import { issueMany, type ServerProcess, startRefused, startServer, waitFor } from '../helpers/processes.js'
 
 function dbEnv(databaseUrl: string, env: Record<string, string> = {}) {
@@ -210,4 +212,16 @@ test('WEB_CONCURRENCY=2: a worker that cannot finish in time makes the primary e
   await new Promise((resolve) => setTimeout(resolve, 300))
   assert.equal(await server.stop(), 1)
   assert.ok(server.logs.some((l) => l.msg === 'a worker did not stop cleanly'))
+})
+
+test('a SQLite file that cannot be created or opened stops the start naming DATABASE_URL', async (t) => {
+  const dir = tempDir(t)
+  writeFileSync(join(dir, 'not-a-folder'), 'not a database either')
+  // A folder where a file is in the way; a file that is not a SQLite database.
+  for (const path of [join(dir, 'not-a-folder', 'waybill.db'), join(dir, 'not-a-folder')]) {
+    const refused = await startRefused({ DATABASE_URL: `sqlite:${path}`, TRACKING_KEY: TEST_KEY })
+    assert.equal(refused.code, 1, path)
+    assert.match(refused.stderr, /waybill: DATABASE_URL: /, path)
+    assert.doesNotMatch(refused.stderr, /\n\s+at /, 'no stack trace')
+  }
 })
