@@ -186,7 +186,7 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
     // A cluster worker answers a scrape with every worker's counts, gathered by the primary.
     ...(cluster.isWorker ? { gather: groupMetrics(metrics.registry) } : {}),
   })
-  await app.register(healthRoutes, { ping: database.ping })
+  await app.register(healthRoutes, { ping: database.ping, writes: tracking.writes })
   // Probes and scrapes above are not rate limited; everything below is.
   await registerSecurity(app, config)
   await app.register(swaggerUi, {

@@ -1,6 +1,7 @@
 import { type Static, type TRef, Type } from '@sinclair/typebox'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { isUnavailable } from './db/errors.js'
+import { RefusalLog } from './observability/logger.js'
 import { validationDetails } from './validation.js'
 
 export type Details = Record<string, string[]>
@@ -108,12 +109,20 @@ export function toAppError(error: FastifyError | AppError | Error): AppError {
   return new AppError('internal', 'Internal server error', {}, { cause: error })
 }
 
-export function registerErrorHandling(app: FastifyInstance): void {
+export function registerErrorHandling(
+  app: FastifyInstance,
+  options: { refusals?: ConstructorParameters<typeof RefusalLog>[1] } = {},
+): void {
   app.addSchema(ErrorEnvelope)
+  // An outage refuses every request alike: the first in full, then a count per second.
+  const refusals = new RefusalLog(app.log, options.refusals)
+  app.addHook('onClose', async () => refusals.close())
 
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const appError = toAppError(error)
-    if (appError.statusCode >= 500) {
+    if (appError.code === 'unavailable') {
+      refusals.refused(request, appError)
+    } else if (appError.statusCode >= 500) {
       // 5xx details go to the log, never to the client.
       request.log.error({ err: appError.cause ?? error, code: appError.code }, appError.message)
     } else {

@@ -1,21 +1,22 @@
 // Driver errors, classified here so that nothing outside db/ inspects dialect-specific codes.
 
-function codeOf(error: unknown): string | undefined {
+/** The driver's (or Node's) code of an error, e.g. SQLITE_FULL or 25006 (also for logs and /ready). */
+export function driverCode(error: unknown): string | undefined {
   return typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : undefined
 }
 
 export function isUniqueViolation(error: unknown): boolean {
-  const code = codeOf(error)
+  const code = driverCode(error)
   return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
 }
 
 export function isBusy(error: unknown): boolean {
-  return codeOf(error)?.startsWith('SQLITE_BUSY') ?? false
+  return driverCode(error)?.startsWith('SQLITE_BUSY') ?? false
 }
 
 /** What a process sees when another one applied the same migration first (SQLite has no migration lock). */
 export function isLostMigrationRace(error: unknown): boolean {
-  const code = codeOf(error)
+  const code = driverCode(error)
   // SQLITE_SCHEMA: the other process changed the schema under a statement prepared before it did.
   return (
     isBusy(error) ||
@@ -25,7 +26,7 @@ export function isLostMigrationRace(error: unknown): boolean {
 }
 
 export function isForeignKeyViolation(error: unknown): boolean {
-  const code = codeOf(error)
+  const code = driverCode(error)
   return code === '23503' || code === 'SQLITE_CONSTRAINT_FOREIGNKEY'
 }
 
@@ -42,20 +43,25 @@ const NETWORK_CODES = new Set([
 const PG_GAVE_UP =
   /timeout exceeded when trying to connect|Connection terminated|Query read timeout|Client has encountered a connection error/
 
+// SQLite cannot write: disk full, a read-only file, folder or connection, an I/O error.
+const SQLITE_CANNOT_WRITE = /^SQLITE_(BUSY|FULL|READONLY|IOERR)/
+
 /**
- * The database cannot answer now (down, restarting, overloaded, locked past the busy timeout): a
- * 503 to retry, not a 500. PostgreSQL classes 08 (connection), 53 (resources), 57P0x (shutdown)
- * and 57014 (statement timeout).
+ * The database cannot answer now (down, restarting, overloaded, locked past the busy timeout) or
+ * refuses every write (disk full, read-only): a 503 to retry, not a 500. PostgreSQL classes 08
+ * (connection), 53 (resources, 53100 disk full among them), 57P0x (shutdown), 57014 (statement
+ * timeout) and 25006 (read-only transaction: default_transaction_read_only, a standby).
  */
 export function isUnavailable(error: unknown): boolean {
   if (error instanceof AggregateError) return error.errors.some(isUnavailable)
-  const code = codeOf(error)
+  const code = driverCode(error)
   if (
     code &&
     (NETWORK_CODES.has(code) ||
       /^(08|53|57P0)/.test(code) ||
       code === '57014' ||
-      code.startsWith('SQLITE_BUSY'))
+      code === '25006' ||
+      SQLITE_CANNOT_WRITE.test(code))
   ) {
     return true
   }

@@ -102,6 +102,9 @@ export function createDatabase(
     // Fail fast when the server is down or slow: a request gets a 503, never an endless wait.
     connectionTimeoutMillis: options.connectTimeoutMs,
     query_timeout: options.queryTimeoutMs,
+    // Connections are replaced every few minutes (when idle): a session that became read-only (a
+    // primary demoted to standby, default_transaction_read_only) does not stay in the pool forever.
+    maxLifetimeSeconds: 300,
     statement_timeout: options.queryTimeoutMs,
     // int8 columns (sequence values) as JS numbers; they stay far below 2^53.
     types: {

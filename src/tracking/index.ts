@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Config } from '../config.js'
 import type { DatabaseHandle } from '../db/index.js'
+import { WriteStatus } from '../observability/health.js'
 import type { Metrics } from '../observability/metrics.js'
 import { Allocator } from './allocator.js'
 import { createCodec } from './codec.js'
@@ -11,6 +12,7 @@ import { Supply } from './supply.js'
 import { directWriter, threadedWriter } from './writer.js'
 
 const IDEMPOTENCY_CLEANUP_MS = 10 * 60_000
+const RESERVE_WARN_MS = 10_000
 
 /** The tracking-number machinery on one database: allocator, codec, recorder and service. */
 export function createTracking(deps: {
@@ -28,8 +30,25 @@ export function createTracking(deps: {
   const repository = createTrackingRepository(database.db, database.executePrepared)
   const writer = database.blocksEventLoop ? threadedWriter(config.database) : directWriter(repository)
   const codec = createCodec({ key: deps.key, format: config.tracking.format })
+  // The probe reserves a block of one value: the counter row's UPDATE, through the same writer
+  // and connection as every commit (an empty block would not do: SQLite writes nothing for an
+  // UPDATE that changes no byte). Its value is never handed out, lost like the rest of a block
+  // at a restart: no number is issued or stored. At most one a second, only while writes fail.
+  const writes = new WriteStatus({ probe: () => writer.reserveBlock(1) })
+  let reserveWarnedAt = Number.NEGATIVE_INFINITY
+  let skippedWarnings = 0
   const allocator = new Allocator({
-    reserve: (size) => writer.reserveBlock(size),
+    reserve: async (size) => {
+      const started = performance.now()
+      try {
+        const block = await writer.reserveBlock(size)
+        writes.succeeded(started)
+        return block
+      } catch (error) {
+        writes.failed(error)
+        throw error
+      }
+    },
     minBlock: config.tracking.blockMin,
     maxBlock: config.tracking.blockMax,
     blockSeconds: config.tracking.blockSeconds,
@@ -38,7 +57,17 @@ export function createTracking(deps: {
       metrics.blockSize.set(block.end - block.start)
       log.debug({ start: block.start, size: block.end - block.start }, 'reserved a block of sequence values')
     },
-    onError: (error) => log.warn({ err: error }, 'could not reserve the next block ahead of time'),
+    onError: (error) => {
+      // During an outage every request taking a value can retry this: one line per 10 s.
+      const now = performance.now()
+      if (now - reserveWarnedAt < RESERVE_WARN_MS) {
+        skippedWarnings++
+        return
+      }
+      log.warn({ err: error, skipped: skippedWarnings }, 'could not reserve the next block ahead of time')
+      reserveWarnedAt = now
+      skippedWarnings = 0
+    },
   })
   const recorder = new Recorder<WriteEntry>({
     write: (entries) => writer.writeBatch(entries),
@@ -49,10 +78,12 @@ export function createTracking(deps: {
     // reply still waits for its own commit): +14-18% measured. PostgreSQL commits in parallel,
     // on up to half the pool.
     concurrency: database.blocksEventLoop ? 2 : Math.max(1, Math.floor(config.database.poolSize / 2)),
-    onCommit: (rows, seconds) => {
+    onCommit: (rows, seconds, started) => {
       metrics.commitBatchSize.observe(rows)
       metrics.commitDuration.observe(seconds)
+      writes.succeeded(started)
     },
+    onError: (error) => writes.failed(error),
   })
   const service = createTrackingService({
     repository,
@@ -68,13 +99,16 @@ export function createTracking(deps: {
 
   const cleanup = setInterval(() => {
     const before = new Date(Date.now() - config.tracking.idempotencyTtlMs).toISOString()
-    writer
-      .deleteIdempotencyKeysBefore(before)
-      .catch((error) => log.warn({ err: error }, 'could not delete expired idempotency keys'))
+    writer.deleteIdempotencyKeysBefore(before).catch((error) => {
+      writes.failed(error)
+      log.warn({ err: error }, 'could not delete expired idempotency keys')
+    })
   }, IDEMPOTENCY_CLEANUP_MS).unref()
 
   return {
     service,
+    /** Whether the database takes this feature's writes: what /ready asks besides a ping. */
+    writes,
     /** Answers every request already accepted (their commits), then stops the writer. */
     async close(): Promise<void> {
       clearInterval(cleanup)

@@ -9,7 +9,10 @@ export interface RecorderOptions<T> {
    * server commits concurrently (PostgreSQL), so throughput is not one commit's latency bound.
    */
   concurrency?: number
-  onCommit?: (rows: number, seconds: number) => void
+  /** A transaction committed; `started` is when it began (performance.now()). */
+  onCommit?: (rows: number, seconds: number, started: number) => void
+  /** A transaction failed (once per transaction, not per entry): what /ready learns from. */
+  onError?: (error: unknown) => void
 }
 
 interface Pending<T> {
@@ -66,11 +69,12 @@ export class Recorder<T> {
     try {
       const outcomes = await this.options.write(batch.map((p) => p.entry))
       const rows = batch.reduce((sum, p) => sum + this.options.sizeOf(p.entry), 0)
-      this.options.onCommit?.(rows, (performance.now() - started) / 1000)
+      this.options.onCommit?.(rows, (performance.now() - started) / 1000, started)
       batch.forEach((p, i) => {
         p.resolve(outcomes[i] ?? false)
       })
     } catch (error) {
+      this.options.onError?.(error)
       for (const p of batch) p.reject(error)
     } finally {
       // Synchronously with the slot being freed, so a write queued meanwhile is never stranded.

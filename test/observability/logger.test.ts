@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict'
 import { Writable } from 'node:stream'
 import { test } from 'node:test'
-import Fastify from 'fastify'
+import { setTimeout as sleep } from 'node:timers/promises'
+import Fastify, { type FastifyBaseLogger } from 'fastify'
 import { pino } from 'pino'
+import { AppError, registerErrorHandling } from '../../src/errors.js'
 import { RequestLog, requestLogger } from '../../src/observability/logger.js'
 
 function capture(level: string) {
@@ -70,4 +72,86 @@ test('in Fastify, request lines carry the request id, and a successful request w
     ['about to refuse', 'request completed'],
   )
   assert.equal(bad[1]?.status, 400)
+})
+
+test('an outage logs its first refusal in full, then a count per interval; 503s complete at debug', async (t) => {
+  const { lines, logger } = capture('info')
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    childLoggerFactory: requestLogger,
+    logController: new RequestLog({ requestIdLogLabel: 'request_id' }),
+    genReqId: (request) => String(request.headers['x-request-id']),
+  })
+  t.after(() => app.close())
+  registerErrorHandling(app, { refusals: { intervalMs: 100, quietMs: 300 } })
+  let outage = true
+  app.get('/issue', async () => {
+    if (!outage) return { ok: true }
+    const cause = Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' })
+    throw new AppError('unavailable', 'The database is unavailable; try again shortly', {}, { cause })
+  })
+  app.get('/bug', async () => {
+    throw new Error('a bug')
+  })
+  await app.ready()
+  const issue = (id: string) => app.inject({ url: '/issue', headers: { 'x-request-id': id } })
+
+  const started = performance.now()
+  const first = await Promise.all(Array.from({ length: 300 }, (_, i) => issue(`a-${i}`)))
+  assert.ok(first.every((res) => res.statusCode === 503))
+  await sleep(150)
+  const second = await Promise.all(Array.from({ length: 200 }, (_, i) => issue(`b-${i}`)))
+  assert.ok(second.every((res) => res.statusCode === 503))
+  await sleep(150)
+  const intervals = Math.ceil((performance.now() - started) / 100)
+
+  const errors = lines.filter((l) => l.level === 50)
+  assert.equal(errors.length, 1, 'one line in full')
+  assert.equal(errors[0]?.request_id, 'a-0')
+  assert.match(
+    String((errors[0]?.err as { stack?: string } | undefined)?.stack),
+    /database or disk is full\n\s+at /,
+  )
+  const summaries = lines.filter((l) => l.level === 40)
+  assert.ok(
+    summaries.length >= 2 && summaries.length <= intervals,
+    `${summaries.length} summary lines in ${intervals} intervals`,
+  )
+  for (const line of summaries) {
+    assert.equal(line.code, 'unavailable')
+    assert.equal(line.err, undefined, 'no stack after the first')
+    assert.deepEqual(line.causes, { SQLITE_FULL: line.refused })
+    assert.match(String(line.msg), /^\d+ more requests refused: The database is unavailable/)
+  }
+  assert.equal(
+    summaries.reduce((sum, l) => sum + (l.refused as number), 0),
+    499,
+    'every refusal after the first is counted',
+  )
+  assert.equal(summaries.at(-1)?.last_request_id, 'b-199')
+  assert.equal(lines.filter((l) => l.msg === 'request completed').length, 0, '503s complete at debug')
+  assert.equal(lines.length, 1 + summaries.length, 'nothing else is logged for 500 refusals')
+
+  // Other server errors still log in full, each one.
+  await app.inject({ url: '/bug', headers: { 'x-request-id': 'bug-1' } })
+  assert.deepEqual(
+    lines.filter((l) => l.request_id === 'bug-1').map((l) => [l.level, l.msg]),
+    [
+      [50, 'Internal server error'],
+      [40, 'request completed'],
+    ],
+  )
+
+  // After a quiet spell the outage is over: the next refusal is logged in full again.
+  await sleep(500)
+  await issue('c-0')
+  assert.equal(lines.filter((l) => l.level === 50 && l.code === 'unavailable').length, 2)
+  assert.equal(lines.at(-1)?.request_id, 'c-0')
+  outage = false
+  // Counts not yet written are written at close.
+  await issue('c-1')
+  outage = true
+  await issue('c-2')
+  await app.close()
+  assert.deepEqual([lines.at(-1)?.refused, lines.at(-1)?.last_request_id], [1, 'c-2'])
 })

@@ -100,3 +100,28 @@ test('with concurrency, several transactions are in flight at once and every wri
   const rows = await db.selectFrom('tracking_numbers').select('sequence').execute()
   assert.equal(rows.length, 200)
 })
+
+test('the recorder tells of each commit (with when it began) and of each failed transaction once', async () => {
+  const began: number[] = []
+  const failures: unknown[] = []
+  let fail = false
+  const recorder = new Recorder<number>({
+    write: async (entries) => {
+      if (fail) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' })
+      return entries.map(() => true)
+    },
+    sizeOf: () => 1,
+    maxBatch: 100,
+    onCommit: (_rows, _seconds, started) => began.push(started),
+    onError: (error) => failures.push(error),
+  })
+  const before = performance.now()
+  await Promise.all([recorder.write(1), recorder.write(2)])
+  assert.equal(began.length, 1, 'one transaction')
+  assert.ok((began[0] as number) >= before && (began[0] as number) <= performance.now())
+  fail = true
+  const results = await Promise.allSettled([recorder.write(3), recorder.write(4), recorder.write(5)])
+  assert.ok(results.every((r) => r.status === 'rejected'))
+  assert.equal(failures.length, 1, 'once per transaction, not per entry')
+  assert.equal((failures[0] as { code: string }).code, 'SQLITE_FULL')
+})
