@@ -1,7 +1,7 @@
 import { type Static, type TRef, Type } from '@sinclair/typebox'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { isUnavailable } from './db/errors.js'
-import { RefusalLog } from './observability/logger.js'
+import { RefusalLog } from './observability/refusals.js'
 import { validationDetails } from './validation.js'
 
 export type Details = Record<string, string[]>
