@@ -23,21 +23,7 @@ export interface DatabaseHandle {
    * always come with the same SQL. On SQLite every statement is kept prepared already.
    */
   executePrepared: PreparedExecutor
-  /**
-   * SQLite: copies what the write-ahead log holds into the database file, as far as readers allow
-   * (PASSIVE: never waits). Nothing to do on PostgreSQL.
-   */
-  checkpoint(): Promise<void>
   close(): Promise<void>
-}
-
-export interface DatabaseOptions {
-  /**
-   * `elsewhere`: this SQLite connection never checkpoints; another (the writer thread's) does.
-   * A checkpoint copies up to thousands of pages and fsyncs the file: 10-100 ms measured here,
-   * which on the event loop would stall every request. Default `auto`: SQLite's own, at 1,000 pages.
-   */
-  checkpoints?: 'auto' | 'elsewhere'
 }
 
 const PG_INT8 = 20
@@ -67,10 +53,7 @@ function withStatementCache(sqlite: SQLite.Database, capacity = 256): SQLite.Dat
   return sqlite
 }
 
-export function createDatabase(
-  options: Config['database'],
-  { checkpoints = 'auto' }: DatabaseOptions = {},
-): DatabaseHandle {
+export function createDatabase(options: Config['database']): DatabaseHandle {
   const { target } = options
   if (target.kind === 'sqlite') {
     if (target.path !== ':memory:') mkdirSync(dirname(target.path), { recursive: true })
@@ -82,18 +65,10 @@ export function createDatabase(
     // that customers already hold.
     sqlite.pragma('synchronous = FULL')
     sqlite.pragma('foreign_keys = ON')
-    if (checkpoints === 'elsewhere') sqlite.pragma('wal_autocheckpoint = 0')
     const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: sqlite }) })
-    return handle(
-      db,
-      'sqlite',
-      async (_name, text, parameters) => {
-        await db.executeQuery(CompiledQuery.raw(text, [...parameters]))
-      },
-      async () => {
-        await sql`pragma wal_checkpoint(PASSIVE)`.execute(db)
-      },
-    )
+    return handle(db, 'sqlite', async (_name, text, parameters) => {
+      await db.executeQuery(CompiledQuery.raw(text, [...parameters]))
+    })
   }
 
   const pool = new pg.Pool({
@@ -125,7 +100,6 @@ export function createDatabase(
     async (name, text, values) => {
       await pool.query({ name, text, values: [...values] })
     },
-    async () => {},
   )
 }
 
@@ -133,13 +107,11 @@ function handle(
   db: Database,
   kind: DatabaseHandle['kind'],
   executePrepared: PreparedExecutor,
-  checkpoint: () => Promise<void>,
 ): DatabaseHandle {
   return {
     db,
     kind,
     executePrepared,
-    checkpoint,
     blocksEventLoop: kind === 'sqlite',
     ping: async () => {
       await sql`select 1`.execute(db)
