@@ -1,7 +1,15 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import SQLite from 'better-sqlite3'
-import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely'
+import {
+  CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
+  Kysely,
+  PostgresDialect,
+  SqliteDialect,
+  sql,
+} from 'kysely'
 import pg from 'pg'
 import type { Config } from '../config.js'
 import type { Tables } from './schema.js'
@@ -53,6 +61,23 @@ function withStatementCache(sqlite: SQLite.Database, capacity = 256): SQLite.Dat
   return sqlite
 }
 
+/**
+ * SQLite transactions take the write lock when they begin (BEGIN IMMEDIATE), waiting for it up to
+ * the busy timeout. Kysely's plain BEGIN is deferred: a transaction that reads first and writes
+ * later (a status change, a sign-in's rotation) then fails at once with SQLITE_BUSY whenever
+ * another connection (the writer thread, another process) committed in between, since its
+ * snapshot is stale and waiting cannot help. Seen as 503s on orders while numbers were issued.
+ */
+class ImmediateSqliteDialect extends SqliteDialect {
+  override createDriver(): Driver {
+    const driver = super.createDriver()
+    driver.beginTransaction = async (connection: DatabaseConnection) => {
+      await connection.executeQuery(CompiledQuery.raw('begin immediate'))
+    }
+    return driver
+  }
+}
+
 export function createDatabase(options: Config['database']): DatabaseHandle {
   const { target } = options
   if (target.kind === 'sqlite') {
@@ -65,7 +90,7 @@ export function createDatabase(options: Config['database']): DatabaseHandle {
     // that customers already hold.
     sqlite.pragma('synchronous = FULL')
     sqlite.pragma('foreign_keys = ON')
-    const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: sqlite }) })
+    const db = new Kysely<Tables>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) })
     return handle(db, 'sqlite', async (_name, text, parameters) => {
       await db.executeQuery(CompiledQuery.raw(text, [...parameters]))
     })

@@ -138,3 +138,28 @@ test('group commits through prepared statements: each size prepared once, reused
     .executeTakeFirstOrThrow()
   assert.equal(Number(count.n), next)
 })
+
+test('a transaction that reads, then writes, is not failed by a commit on another connection meanwhile', async (t) => {
+  // SQLite: a deferred BEGIN would give this transaction a snapshot at its first read; the writer
+  // thread's commit would make it stale, and its write would fail at once with SQLITE_BUSY.
+  const url = await testDatabaseUrl(t)
+  const db = await migratedDatabase(t, url)
+  const writer = threadedWriter(loadConfig(testEnv(url)).database)
+  t.after(() => writer.close())
+  await writer.reserveBlock(1) // the thread is up
+
+  let reservation: Promise<unknown> | undefined
+  await db.transaction().execute(async (trx) => {
+    await trx.selectFrom('counters').selectAll().execute()
+    reservation = writer.reserveBlock(10) // another connection writes now, or waits for us
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    await trx.insertInto('settings').values({ name: 'read then write', value: 'ok' }).execute()
+  })
+  await reservation
+  const row = await db
+    .selectFrom('settings')
+    .select('value')
+    .where('name', '=', 'read then write')
+    .executeTakeFirst()
+  assert.equal(row?.value, 'ok')
+})
