@@ -267,12 +267,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       refreshTtlSeconds: env.REFRESH_TOKEN_TTL_SECONDS,
       oidc: oidcSettings(env),
     },
-    rateLimit: {
-      redisUrl: env.REDIS_URL,
-      max: env.RATE_LIMIT_MAX,
-      windowMs: env.RATE_LIMIT_WINDOW_SECONDS * 1000,
-      loginMax: env.LOGIN_RATE_LIMIT_MAX,
-    },
+    rateLimit: rateLimits(env),
     sms: {
       // Without both credentials SMS is disabled: notifications wait in the outbox.
       gateway:
@@ -292,6 +287,24 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       pollIntervalMs: env.SMS_POLL_INTERVAL_MS,
       claimTimeoutMs: env.SMS_CLAIM_TIMEOUT_MS,
     },
+  }
+}
+
+/**
+ * Without Redis each process counts alone: with WEB_CONCURRENCY workers, each allows its share of
+ * a limit (rounded up), so that one address gets about the limit from the group, not N times it.
+ * Connections are spread over the workers unevenly, so it is approximate: REDIS_URL makes it exact.
+ */
+function rateLimits(env: Env) {
+  const perWorker = !env.REDIS_URL && env.WEB_CONCURRENCY > 1
+  const share = (max: number) => (perWorker ? Math.ceil(max / env.WEB_CONCURRENCY) : max)
+  return {
+    redisUrl: env.REDIS_URL,
+    max: share(env.RATE_LIMIT_MAX),
+    windowMs: env.RATE_LIMIT_WINDOW_SECONDS * 1000,
+    loginMax: share(env.LOGIN_RATE_LIMIT_MAX),
+    /** Counted in each worker's memory, each allowing its share. */
+    perWorker,
   }
 }
 

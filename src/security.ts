@@ -75,6 +75,12 @@ export async function registerSecurity(app: FastifyInstance, config: Config): Pr
   }
 
   const { redisUrl } = config.rateLimit
+  if (config.rateLimit.perWorker) {
+    app.log.warn(
+      { workers: config.workers, max: config.rateLimit.max, loginMax: config.rateLimit.loginMax },
+      'rate limits are counted in each worker (no REDIS_URL): each allows its share, so the limits are approximate',
+    )
+  }
   const redis = redisUrl
     ? new Redis(redisUrl, {
         // A Redis outage must not stall requests: fail the count fast and let the request through.

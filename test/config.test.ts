@@ -130,6 +130,33 @@ test('SMS: disabled without credentials; the claim must outlast a send', () => {
   assert.throws(() => loadConfig({ SMS_WORKER: 'maybe' }), /SMS_WORKER:/)
 })
 
+test('rate limits: with several workers and no Redis, each worker allows its share', () => {
+  assert.deepEqual(
+    [loadConfig({ RATE_LIMIT_MAX: '100', LOGIN_RATE_LIMIT_MAX: '10' }).rateLimit].map((r) => [
+      r.max,
+      r.loginMax,
+      r.perWorker,
+    ]),
+    [[100, 10, false]],
+  )
+  const split = loadConfig({
+    WEB_CONCURRENCY: '3',
+    RATE_LIMIT_MAX: '100',
+    LOGIN_RATE_LIMIT_MAX: '10',
+  }).rateLimit
+  assert.deepEqual([split.max, split.loginMax, split.perWorker], [34, 4, true])
+  const shared = loadConfig({
+    WEB_CONCURRENCY: '3',
+    LOGIN_RATE_LIMIT_MAX: '10',
+    REDIS_URL: 'redis://127.0.0.1:6379',
+  })
+  assert.deepEqual(
+    [shared.rateLimit.loginMax, shared.rateLimit.perWorker],
+    [10, false],
+    'Redis counts for all',
+  )
+})
+
 test('HTTP settings: CORS origins listed, trusted proxies', () => {
   const { http } = loadConfig({
     CORS_ALLOWED_ORIGINS: 'https://a.example, https://b.example',
