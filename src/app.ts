@@ -1,5 +1,4 @@
 import cluster from 'node:cluster'
-import { setTimeout } from 'node:timers/promises'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
@@ -17,6 +16,7 @@ import { registerErrorHandling, renderFrameworkError } from './errors.js'
 import { clientErrorHandler, strictJsonBodies } from './http-edges.js'
 import { createSmsGateway } from './notifications/africastalking.js'
 import { listNotifications, outboxCounts } from './notifications/outbox.js'
+import { registerOutboxGauge } from './notifications/outbox-gauge.js'
 import { createNotificationWorker } from './notifications/worker.js'
 import { groupMetrics } from './observability/cluster-metrics.js'
 import { healthRoutes } from './observability/health.js'
@@ -90,6 +90,7 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
     'tracking key',
   )
   const metrics = createMetrics()
+  registerOutboxGauge(metrics.registry, database.db)
   const auth = await createAuth({ db: database.db, config, log: app.log })
   const stats = createStatsService({
     repository: createStatsRepository(database.db),
@@ -122,15 +123,14 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   if (config.sms.worker) app.addHook('onReady', () => notifications.start())
 
   const stopFlushing = flushLogsPeriodically(app.log)
+  // From the start of closing (preClose): no new claim while requests drain, and a send in flight
+  // may take the shutdown budget but a tenth (left to close the rest); one still unanswered then is
+  // logged by id, as it may be sent twice. A second call returns the first one's promise.
+  const stopNotifications = () => notifications.stop(config.shutdownTimeoutMs * 0.9)
   app.addHook('onClose', async () => {
     stopFlushing()
     auth.close()
-    // A send in flight may wait on a slow gateway for SMS_TIMEOUT_MS: wait at most half the
-    // shutdown budget for it. An unrecorded send's claim expires and another worker retries it.
-    await Promise.race([
-      notifications.stop(),
-      setTimeout(config.shutdownTimeoutMs / 2, undefined, { ref: false }),
-    ])
+    await stopNotifications()
     await tracking.close()
     await stats.close().catch((error) => app.log.warn({ err: error }, 'could not store issue counts'))
     await database.close()
@@ -141,6 +141,7 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   let closing = false
   app.addHook('preClose', (done) => {
     closing = true
+    void stopNotifications()
     done()
   })
   app.addHook('onSend', (request, reply, payload, done) => {

@@ -7,6 +7,7 @@ import { ConfigError, loadConfig, loadEnvFile } from './config.js'
 import { createDatabase } from './db/index.js'
 import { migrateToLatest } from './db/migrate.js'
 import { AppError } from './errors.js'
+import { notificationStatus, requeueFailed } from './notifications/outbox.js'
 
 const USAGE = `Usage: npm run cli -- <command>
 
@@ -17,7 +18,9 @@ Commands:
   users list                               list users
   users disable <username>                 disable a user and revoke their tokens
   users enable <username>                  enable a disabled user
-  token <username>                         print an access token for the user, for scripts`
+  token <username>                         print an access token for the user, for scripts
+  sms retry <notification-id>              put a failed SMS back in the queue (due now, attempts reset)
+  sms retry --failed                       put every failed SMS back in the queue`
 
 class UsageError extends Error {}
 
@@ -111,6 +114,29 @@ async function token(args: string[]): Promise<void> {
   console.log(await withAuth((auth) => auth.service.accessTokenFor(username)))
 }
 
+async function sms(args: string[]): Promise<void> {
+  const [action, target] = args
+  if (action !== 'retry') throw new UsageError(`sms: unknown action "${action ?? ''}"`)
+  if (target === '--failed') {
+    const count = await withDatabase((db) => requeueFailed(db, 'all'))
+    console.log(`requeued ${count} failed notification${count === 1 ? '' : 's'}`)
+    return
+  }
+  const id = Number(target)
+  if (!target || !/^\d+$/.test(target) || !Number.isSafeInteger(id) || id < 1) {
+    throw new UsageError('sms retry: a notification id (a positive whole number) or --failed is required')
+  }
+  await withDatabase(async (db) => {
+    if ((await requeueFailed(db, { id })) === 1) return
+    const status = await notificationStatus(db, id)
+    throw new AppError(
+      status ? 'conflict' : 'not_found',
+      status ? `notification ${id} is ${status}, not failed: nothing to retry` : `no notification ${id}`,
+    )
+  })
+  console.log('requeued 1 failed notification')
+}
+
 async function migrate(): Promise<void> {
   // Not withDatabase: it migrates first, and this command must report what it applied.
   const database = createDatabase(loadConfig().database)
@@ -118,7 +144,7 @@ async function migrate(): Promise<void> {
   console.log(applied.length > 0 ? `applied: ${applied.join(', ')}` : 'database is up to date')
 }
 
-const commands: Record<string, (args: string[]) => Promise<void>> = { migrate, users, token }
+const commands: Record<string, (args: string[]) => Promise<void>> = { migrate, users, token, sms }
 
 async function run(args: string[]): Promise<void> {
   const command = args[0] ? commands[args[0]] : undefined

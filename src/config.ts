@@ -60,7 +60,10 @@ const EnvSchema = Type.Object({
   AT_SENDER_ID: Type.Optional(Type.String({ minLength: 1, maxLength: 11 })),
   AT_BASE_URL: Type.String({ pattern: '^https?://', default: 'https://api.sandbox.africastalking.com' }),
   SMS_TIMEOUT_MS: Type.Integer({ minimum: 1, maximum: 2_147_483_647, default: 10_000 }),
-  SMS_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 100, default: 8 }),
+  // Rides out a gateway outage of hours: the 40 waits between 41 attempts (2 s doubling to 512 s,
+  // then 31 at the 15-minute cap, each between half and all of its step) add up to 4 h at least,
+  // 6 h on average and 8 h at most. Past that, `npm run cli -- sms retry --failed` resends.
+  SMS_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 100, default: 41 }),
   SMS_RETRY_BASE_MS: Type.Integer({ minimum: 1, maximum: 2_147_483_647, default: 2_000 }),
   SMS_RETRY_MAX_MS: Type.Integer({ minimum: 1, maximum: 2_147_483_647, default: 15 * 60_000 }),
   SMS_POLL_INTERVAL_MS: Type.Integer({ minimum: 10, maximum: 2_147_483_647, default: 1_000 }),
@@ -269,17 +272,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     },
     rateLimit: rateLimits(env),
     sms: {
-      // Without both credentials SMS is disabled: notifications wait in the outbox.
-      gateway:
-        env.AT_USERNAME && env.AT_API_KEY
-          ? {
-              baseUrl: env.AT_BASE_URL.replace(/\/+$/, ''),
-              username: env.AT_USERNAME,
-              apiKey: env.AT_API_KEY,
-              senderId: env.AT_SENDER_ID,
-              timeoutMs: env.SMS_TIMEOUT_MS,
-            }
-          : undefined,
+      gateway: smsGateway(env),
       worker: env.SMS_WORKER,
       maxAttempts: env.SMS_MAX_ATTEMPTS,
       retryBaseMs: env.SMS_RETRY_BASE_MS,
@@ -287,6 +280,25 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       pollIntervalMs: env.SMS_POLL_INTERVAL_MS,
       claimTimeoutMs: env.SMS_CLAIM_TIMEOUT_MS,
     },
+  }
+}
+
+function smsGateway(env: Env) {
+  // Without both credentials SMS is disabled: notifications wait in the outbox. One of the two
+  // alone is a mistake, not a wish to disable it.
+  if (!env.AT_USERNAME && !env.AT_API_KEY) return undefined
+  if (!env.AT_USERNAME || !env.AT_API_KEY) {
+    const [missing, set] = env.AT_USERNAME ? ['AT_API_KEY', 'AT_USERNAME'] : ['AT_USERNAME', 'AT_API_KEY']
+    throw new ConfigError(
+      `${missing}: not set, but ${set} is (set both to send SMS, or neither to disable it)`,
+    )
+  }
+  return {
+    baseUrl: env.AT_BASE_URL.replace(/\/+$/, ''),
+    username: env.AT_USERNAME,
+    apiKey: env.AT_API_KEY,
+    senderId: env.AT_SENDER_ID,
+    timeoutMs: env.SMS_TIMEOUT_MS,
   }
 }
 

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { test } from 'node:test'
-import { testDatabaseUrl } from './helpers/build.js'
+import { claimDue, enqueueNotification, markFailed, markSent } from '../src/notifications/outbox.js'
+import { migratedDatabase, testDatabaseUrl } from './helpers/build.js'
 import { startRefused, startServer } from './helpers/processes.js'
 
 const ROOT = new URL('../', import.meta.url).pathname
@@ -88,4 +89,48 @@ test('migrate: applies every migration to a fresh database and says so; then it 
   const second = cli(['migrate'], env)
   assert.equal(second.code, 0, second.stderr)
   assert.equal(second.stdout.trim(), 'database is up to date')
+})
+
+test('sms retry: a failed notification, or all of them, back in the queue; nothing else', async (t) => {
+  const env = { DATABASE_URL: await testDatabaseUrl(t) }
+  const db = await migratedDatabase(t, env.DATABASE_URL)
+  for (let i = 0; i < 4; i++) {
+    await enqueueNotification(db, { orderId: 1, event: `e${i}`, recipient: '+254722000000', message: 'm' })
+  }
+  const claimed = await claimDue(db, { limit: 4, now: new Date(), claimTimeoutMs: 60_000 })
+  const [failed1, failed2, failed3, sent] = claimed.map((row) => ({
+    id: row.id,
+    claimToken: row.claim_token,
+  }))
+  assert.ok(failed1 && failed2 && failed3 && sent)
+  for (const row of [failed1, failed2, failed3]) await markFailed(db, row, 'gave up after 41 attempts')
+  await markSent(db, sent, { messageId: 'ATXid_1', cost: '1' })
+  const states = async () =>
+    (await db.selectFrom('notifications').select(['status', 'attempts']).orderBy('id').execute()).map(
+      (row) => `${row.status}/${row.attempts}`,
+    )
+
+  const one = cli(['sms', 'retry', String(failed1.id)], env)
+  assert.equal(one.code, 0, one.stderr)
+  assert.equal(one.stdout.trim(), 'requeued 1 failed notification')
+  assert.deepEqual(await states(), ['pending/0', 'failed/1', 'failed/1', 'sent/1'])
+
+  const again = cli(['sms', 'retry', String(failed1.id)], env)
+  assert.equal(again.code, 1)
+  assert.match(again.stderr, new RegExp(`notification ${failed1.id} is pending, not failed`))
+  const delivered = cli(['sms', 'retry', String(sent.id)], env)
+  assert.equal(delivered.code, 1)
+  assert.match(delivered.stderr, new RegExp(`notification ${sent.id} is sent, not failed`))
+  const missing = cli(['sms', 'retry', '999999'], env)
+  assert.equal(missing.code, 1)
+  assert.match(missing.stderr, /no notification 999999/)
+  const bad = cli(['sms', 'retry', 'all'], env)
+  assert.equal(bad.code, 2)
+  assert.match(bad.stderr, /a notification id .* or --failed is required/)
+
+  const all = cli(['sms', 'retry', '--failed'], env)
+  assert.equal(all.code, 0, all.stderr)
+  assert.equal(all.stdout.trim(), 'requeued 2 failed notifications')
+  assert.deepEqual(await states(), ['pending/0', 'pending/0', 'pending/0', 'sent/1'])
+  assert.equal(cli(['sms', 'retry', '--failed'], env).stdout.trim(), 'requeued 0 failed notifications')
 })

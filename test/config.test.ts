@@ -130,6 +130,23 @@ test('SMS: disabled without credentials; the claim must outlast a send', () => {
   assert.throws(() => loadConfig({ SMS_WORKER: 'maybe' }), /SMS_WORKER:/)
 })
 
+test('SMS: one credential without the other is a configuration error naming the missing one', () => {
+  assert.throws(
+    () => loadConfig({ AT_USERNAME: 'sandbox' }),
+    (error) => error instanceof ConfigError && /^AT_API_KEY: not set, but AT_USERNAME is/.test(error.message),
+  )
+  assert.throws(
+    () => loadConfig({ AT_API_KEY: 'k', AT_USERNAME: '' }),
+    (error) => error instanceof ConfigError && /^AT_USERNAME: not set, but AT_API_KEY is/.test(error.message),
+  )
+  assert.equal(loadConfig({ AT_USERNAME: '', AT_API_KEY: '' }).sms.gateway, undefined, 'both empty: disabled')
+})
+
+test('SMS: by default a notification is tried 41 times, backing off from 2 s to 15 minutes', () => {
+  const { sms } = loadConfig({})
+  assert.deepEqual([sms.maxAttempts, sms.retryBaseMs, sms.retryMaxMs], [41, 2_000, 900_000])
+})
+
 test('rate limits: with several workers and no Redis, each worker allows its share', () => {
   assert.deepEqual(
     [loadConfig({ RATE_LIMIT_MAX: '100', LOGIN_RATE_LIMIT_MAX: '10' }).rateLimit].map((r) => [

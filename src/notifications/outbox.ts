@@ -162,6 +162,35 @@ export function markFailed(
   return settle(db, held, { status: 'failed', last_error: error, updated_at: now.toISOString() })
 }
 
+/**
+ * Puts failed notifications back in the queue, due now with their attempts reset: the one `id`,
+ * or every failed one. Any other state is left alone (a sent SMS is never sent again). last_error
+ * stays until the next outcome, to show why it had failed. Returns how many were put back.
+ */
+export async function requeueFailed(
+  db: Database,
+  which: { id: number } | 'all',
+  now: Date = new Date(),
+): Promise<number> {
+  const at = now.toISOString()
+  let query = db
+    .updateTable('notifications')
+    .set({ status: 'pending', attempts: 0, next_attempt_at: at, updated_at: at })
+    .where('status', '=', 'failed')
+  if (which !== 'all') query = query.where('id', '=', which.id)
+  const result = await query.executeTakeFirst()
+  return Number(result.numUpdatedRows)
+}
+
+/** One notification's state, or undefined if there is no such notification. */
+export async function notificationStatus(
+  db: Database,
+  id: number,
+): Promise<Notification['status'] | undefined> {
+  const row = await db.selectFrom('notifications').select('status').where('id', '=', id).executeTakeFirst()
+  return row?.status
+}
+
 /** For GET /api/orders/{id}/notifications/, oldest first. */
 export async function listNotifications(db: Database, orderId: number) {
   const rows = await db

@@ -6,7 +6,8 @@ import { type ClaimedNotification, claimDue, markFailed, markRetry, markSent } f
 // Delivers the outbox. Safe in every instance at once: claimDue hands each row to one worker, and
 // an outcome is written only under that claim. A worker that dies between claim and outcome leaves
 // its rows to be claimed again once the claim expires: nothing is lost. The one window for a
-// duplicate is a crash after the gateway accepted a message and before markSent committed.
+// duplicate is an exit after the gateway accepted a message and before markSent committed: a crash,
+// or a stop whose time ran out while the gateway was still answering (stop() logs those).
 // claimTimeoutMs must exceed the gateway's timeout, or a slow send could be claimed twice; a batch
 // is sent concurrently, so it takes one timeout, not one per row.
 
@@ -33,8 +34,13 @@ export interface NotificationWorker {
   wake(): void
   /** One claim-and-send pass; resolves with the number of notifications it handled. */
   runOnce(): Promise<number>
-  /** Stops polling and waits for the sends in flight and their outcome writes. */
-  stop(): Promise<void>
+  /**
+   * Stops claiming and waits for the sends in flight and their outcome writes, for at most
+   * `timeoutMs` (default: as long as they take). A send still in flight then is abandoned, with a
+   * warning naming it: its claim expires and another worker sends it again, maybe a second time.
+   * Called again, it returns the first call's promise (start closing early, await it later).
+   */
+  stop(timeoutMs?: number): Promise<void>
 }
 
 /**
@@ -44,6 +50,21 @@ export interface NotificationWorker {
 export function retryDelay(attempts: number, baseMs: number, maxMs: number, random = Math.random): number {
   const step = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempts - 1))
   return Math.round(step / 2 + random() * (step / 2))
+}
+
+/** True if `work` settles within `timeoutMs`; false if the time ran out first. */
+async function within(work: Promise<unknown>, timeoutMs: number): Promise<boolean> {
+  // Beyond 2^31-1 ms Node's timers fire at once: that is as good as no limit.
+  if (!(timeoutMs <= 2_147_483_647)) return work.then(() => true)
+  let timer: NodeJS.Timeout | undefined
+  const expired = new Promise<false>((resolve) => {
+    timer = setTimeout(resolve, Math.max(0, timeoutMs), false)
+  })
+  try {
+    return await Promise.race([work.then(() => true), expired])
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 const DISABLED = 'SMS is disabled (AT_USERNAME and AT_API_KEY are not set): notifications stay pending'
@@ -58,6 +79,9 @@ export function createNotificationWorker(options: NotificationWorkerOptions): No
   let timer: NodeJS.Timeout | undefined
   let pass: Promise<number> | undefined
   let again = false
+  let stopped: Promise<void> | undefined
+  /** Claimed and not yet settled: sent or being sent, or its outcome being written. */
+  const inFlight = new Map<number, ClaimedNotification>()
   const unrecorded = new Map<number, { row: ClaimedNotification; outcome: SendOutcome }>()
 
   async function record(row: ClaimedNotification, outcome: SendOutcome): Promise<OutcomeKind | undefined> {
@@ -69,15 +93,17 @@ export function createNotificationWorker(options: NotificationWorkerOptions): No
       else log.info({ ...context, messageId: outcome.messageId }, 'SMS sent')
       return applied ? 'sent' : undefined
     }
-    const loud = outcome.operatorAction ? log.error.bind(log) : log.warn.bind(log)
     // Operator-fixable faults (bad key, no balance) do not use up attempts: once fixed, all goes.
     const exhausted = outcome.kind === 'retry' && !outcome.operatorAction && row.attempts >= maxAttempts
     if (outcome.kind === 'permanent' || exhausted) {
       const error = exhausted ? `gave up after ${row.attempts} attempts: ${outcome.reason}` : outcome.reason
       const applied = await markFailed(db, held, error)
-      if (applied) loud({ ...context, reason: error }, 'SMS failed for good')
+      // A customer will not hear of their order: always an error, whoever is at fault.
+      // `npm run cli -- sms retry <id>` puts it back in the queue.
+      if (applied) log.error({ ...context, reason: error }, 'SMS failed for good')
       return applied ? 'failed' : undefined
     }
+    const loud = outcome.operatorAction ? log.error.bind(log) : log.warn.bind(log)
     // An operator fault gives its attempt back (the limit is for passing faults) and waits the
     // longest delay: the gateway answers the same until someone fixes the account.
     const operator = outcome.kind === 'retry' && outcome.operatorAction === true
@@ -100,13 +126,18 @@ export function createNotificationWorker(options: NotificationWorkerOptions): No
   }
 
   async function deliver(row: ClaimedNotification, sms: SmsGateway): Promise<void> {
-    let outcome: SendOutcome
+    inFlight.set(row.id, row)
     try {
-      outcome = await sms.send({ to: row.recipient, message: row.message })
-    } catch (error) {
-      outcome = { kind: 'retry', reason: error instanceof Error ? error.message : String(error) }
+      let outcome: SendOutcome
+      try {
+        outcome = await sms.send({ to: row.recipient, message: row.message })
+      } catch (error) {
+        outcome = { kind: 'retry', reason: error instanceof Error ? error.message : String(error) }
+      }
+      await settleOutcome(row, outcome)
+    } finally {
+      inFlight.delete(row.id)
     }
-    await settleOutcome(row, outcome)
   }
 
   async function settleOutcome(row: ClaimedNotification, outcome: SendOutcome): Promise<boolean> {
@@ -126,8 +157,9 @@ export function createNotificationWorker(options: NotificationWorkerOptions): No
 
   async function recordLeftovers(): Promise<void> {
     for (const [id, { row, outcome }] of unrecorded) {
-      unrecorded.delete(id)
+      // Refused again: it stays (settleOutcome put it back), and the rest wait for the next pass.
       if (!(await settleOutcome(row, outcome))) return
+      unrecorded.delete(id)
     }
   }
 
@@ -138,9 +170,36 @@ export function createNotificationWorker(options: NotificationWorkerOptions): No
       return 0
     }
     await recordLeftovers()
+    // Stopping: claim nothing more. What is claimed is sent, as stop() waits for it.
+    if (stopping) return 0
     const rows = await claimDue(db, { limit: batchSize, now: new Date(), claimTimeoutMs })
     await Promise.all(rows.map((row) => deliver(row, gateway)))
     return rows.length
+  }
+
+  async function finish(timeoutMs: number): Promise<void> {
+    const finished = (async () => {
+      await pass?.catch(() => 0)
+      // Last chance for outcomes the database refused during the pass.
+      await recordLeftovers().catch(() => undefined)
+    })()
+    if (!(await within(finished, timeoutMs))) {
+      // The process is about to exit: the gateway may have taken these, and once their claim
+      // expires another worker sends them again.
+      for (const row of inFlight.values()) {
+        log.warn(
+          { notification: row.id, order: row.order_id, event: row.event, attempt: row.attempts },
+          'stopped with an SMS in flight: it may be sent twice',
+        )
+      }
+    }
+    for (const { row, outcome } of unrecorded.values()) {
+      if (outcome.kind !== 'sent') continue
+      log.warn(
+        { notification: row.id, order: row.order_id, event: row.event, messageId: outcome.messageId },
+        'stopped with an SMS sent but not recorded: it will be sent twice',
+      )
+    }
   }
 
   // One pass at a time per worker; a wake() during a pass asks for another right after it.
@@ -193,13 +252,12 @@ export function createNotificationWorker(options: NotificationWorkerOptions): No
       else schedule(0)
     },
     runOnce,
-    async stop() {
+    stop(timeoutMs = Number.POSITIVE_INFINITY) {
       stopping = true
       clearTimeout(timer)
       timer = undefined
-      await pass?.catch(() => 0)
-      // Last chance for outcomes the database refused during the pass.
-      await recordLeftovers().catch(() => undefined)
+      stopped ??= finish(timeoutMs)
+      return stopped
     },
   }
 }

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
 import { type TestContext, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { sql } from 'kysely'
+import { loadConfig } from '../../src/config.js'
 import type { Database } from '../../src/db/index.js'
 import { createSmsGateway } from '../../src/notifications/africastalking.js'
 import {
@@ -11,6 +13,7 @@ import {
   markRetry,
   markSent,
   outboxCounts,
+  requeueFailed,
 } from '../../src/notifications/outbox.js'
 import {
   createNotificationWorker,
@@ -186,13 +189,16 @@ test('permanent failures (invalid number, blacklisted) stop after one attempt', 
     ],
   )
   assert.deepEqual(await outboxCounts(db), { pending: 0, failed: 2, sent: 0 })
-  assert.ok(logs.some((l) => l.level === 'warn' && l.args[1] === 'SMS failed for good'))
+  assert.deepEqual(
+    logs.filter((l) => l.args[1] === 'SMS failed for good').map((l) => l.level),
+    ['error', 'error'],
+  )
 })
 
-test('the retry limit ends in failed', async (t) => {
-  const { db, fake, worker } = await setup(t)
+test('the retry limit ends in failed, logged as an error', async (t) => {
+  const { db, fake, worker, logs } = await setup(t)
   fake.behaviour = () => ({ http: 502, body: 'Bad Gateway' })
-  await enqueue(db, 1)
+  const [id] = await enqueue(db, 1)
   worker({ maxAttempts: 3 }).start()
   await until(async () => (await rows(db))[0]?.status === 'failed')
   await sleep(100)
@@ -200,6 +206,62 @@ test('the retry limit ends in failed', async (t) => {
   const [row] = await rows(db)
   assert.equal(row?.attempts, 3)
   assert.equal(row?.last_error, 'gave up after 3 attempts: HTTP 502: Bad Gateway')
+  const failed = logs.filter((l) => l.args[1] === 'SMS failed for good')
+  assert.deepEqual(
+    failed.map((l) => [l.level, (l.args[0] as { notification: number }).notification]),
+    [['error', id]],
+  )
+})
+
+test('the default retry schedule rides out a gateway outage of four hours', () => {
+  const { maxAttempts, retryBaseMs, retryMaxMs } = loadConfig({}).sms
+  // The waits after attempts 1 … maxAttempts-1, the last attempt being followed by none.
+  const total = (random: () => number) =>
+    Array.from({ length: maxAttempts - 1 }, (_, i) =>
+      retryDelay(i + 1, retryBaseMs, retryMaxMs, random),
+    ).reduce((sum, delay) => sum + delay, 0)
+  const hours = (ms: number) => ms / 3_600_000
+  assert.ok(hours(total(() => 0)) >= 4, `at least ${hours(total(() => 0))} h, with the shortest waits`)
+  assert.ok(hours(total(() => 0.5)) >= 6, `about ${hours(total(() => 0.5))} h on average`)
+  assert.ok(hours(total(() => 0.999999)) <= 8.1, `at most ${hours(total(() => 0.999999))} h`)
+  assert.equal(
+    retryDelay(maxAttempts - 1, retryBaseMs, retryMaxMs, () => 0.999999),
+    retryMaxMs,
+  )
+})
+
+test('failed SMS go back in the queue on request, due now with no attempt used; nothing else does', async (t) => {
+  const { db, fake, worker } = await setup(t)
+  // Messages 0-2 fail for good; message 3 is sent.
+  fake.behaviour = (request) => (request.message.endsWith('3') ? { recipient: 101 } : { http: 502 })
+  const ids = await enqueue(db, 4)
+  const w = worker({ maxAttempts: 1 })
+  assert.equal(await w.runOnce(), 4)
+  assert.deepEqual(await outboxCounts(db), { pending: 0, failed: 3, sent: 1 })
+  fake.behaviour = () => ({ recipient: 101 })
+
+  assert.equal(await requeueFailed(db, { id: ids[0] ?? 0 }), 1)
+  assert.equal(await requeueFailed(db, { id: ids[0] ?? 0 }), 0, 'now pending: nothing to do')
+  assert.equal(await requeueFailed(db, { id: ids[3] ?? 0 }), 0, 'a sent SMS is never sent again')
+  assert.equal(await requeueFailed(db, { id: 999_999 }), 0)
+  const [first] = await rows(db)
+  assert.deepEqual(
+    [first?.status, first?.attempts, first?.claim_token],
+    ['pending', 0, null],
+    'due now, with all its attempts',
+  )
+  assert.ok(Date.parse(first?.next_attempt_at ?? '') <= Date.now())
+  assert.match(first?.last_error ?? '', /^gave up after 1 attempts: HTTP 502/, 'why it had failed')
+  assert.equal(await requeueFailed(db, 'all'), 2)
+  assert.equal(await requeueFailed(db, 'all'), 0)
+
+  assert.equal(await w.runOnce(), 3)
+  assert.deepEqual(
+    (await rows(db)).map((r) => [r.status, r.attempts, r.last_error]),
+    Array.from({ length: 4 }, () => ['sent', 1, null]),
+  )
+  const times = (i: number) => fake.requests.filter((r) => r.message === `order 1 message ${i}`).length
+  assert.deepEqual([0, 1, 2, 3].map(times), [2, 2, 2, 1], 'each failed one once more, the sent one never')
 })
 
 test('a bad API key is retried beyond the limit, logged as an error, and sent once the key is fixed', async (t) => {
@@ -371,6 +433,64 @@ test('wake() sends at once, and stop() waits for the send in flight', async (t) 
   await until(() => fake.requests.length === 1, 1_000)
   await w.stop()
   assert.equal((await rows(db))[0]?.status, 'sent', 'the outcome was recorded before stop() resolved')
+})
+
+test('stop(timeoutMs) waits for a slow answer within its time and records it', async (t) => {
+  const { db, fake, worker, logs } = await setup(t)
+  fake.queue({ slowMs: 500 })
+  await enqueue(db, 1)
+  const w = worker({ timeoutMs: 5_000, claimTimeoutMs: 10_000 })
+  w.start()
+  await until(() => fake.requests.length === 1)
+  const started = Date.now()
+  await w.stop(3_000)
+  assert.ok(Date.now() - started >= 300, 'it waited for the answer')
+  assert.equal((await rows(db))[0]?.status, 'sent')
+  assert.deepEqual(
+    logs.filter((l) => l.level !== 'info'),
+    [],
+  )
+})
+
+test('stop(timeoutMs) abandons a send still unanswered at the end, naming it in a warning', async (t) => {
+  const { db, fake, worker, logs } = await setup(t)
+  fake.queue({ slowMs: 2_000 })
+  const [id] = await enqueue(db, 1)
+  const w = worker({ timeoutMs: 5_000, claimTimeoutMs: 10_000 })
+  w.start()
+  await until(() => fake.requests.length === 1)
+  const started = Date.now()
+  await w.stop(200)
+  const waited = Date.now() - started
+  assert.ok(waited >= 190 && waited < 1_500, `stopped after ${waited} ms`)
+  assert.deepEqual(
+    logs.map((l) => [l.level, (l.args[0] as { notification?: number }).notification, l.args[1]]),
+    [['warn', id, 'stopped with an SMS in flight: it may be sent twice']],
+  )
+  const [row] = await rows(db)
+  assert.equal(row?.status, 'sending', 'still claimed: once the claim expires another worker sends it')
+  assert.equal(await w.stop(), undefined, 'a second stop() is the first one')
+})
+
+test('stop() names an SMS the gateway took but the database would not record', async (t) => {
+  const { db, logs, worker } = await setup(t)
+  const [id] = await enqueue(db, 1)
+  const w = worker({
+    gateway: {
+      async send() {
+        // The outbox becomes unwritable while the gateway sends the message.
+        await sql`alter table notifications rename to notifications_away`.execute(db)
+        return { kind: 'sent', messageId: 'ATXid_lost', status: 'Success', cost: 'KES 0.8000' }
+      },
+    },
+  })
+  assert.equal(await w.runOnce(), 1)
+  await w.stop()
+  const warned = logs.filter((l) => l.level === 'warn')
+  assert.deepEqual(
+    warned.map((l) => [(l.args[0] as { notification?: number }).notification, l.args[1]]),
+    [[id, 'stopped with an SMS sent but not recorded: it will be sent twice']],
+  )
 })
 
 test('database errors are logged and retried at the next poll, never an unhandled rejection', async (t) => {
