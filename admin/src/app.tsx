@@ -8,11 +8,14 @@ import { Orders } from './pages/orders.js'
 import { SignIn } from './pages/sign-in.js'
 import { Tracking } from './pages/tracking.js'
 import { Users } from './pages/users.js'
-import { href, match, useLocation } from './router.js'
+import { href, match, navigate, useLocation } from './router.js'
 import { getSession, type Session, signedOutReason, signOut, subscribe } from './session.js'
 import { PageTitle } from './ui.js'
 
 const RANK: Record<Role, number> = { client: 0, operator: 1, admin: 2 }
+
+/** "a client", "an operator", "an admin". */
+const withArticle = (role: Role) => `${/^[aeiou]/.test(role) ? 'an' : 'a'} ${role}`
 
 interface Route {
   pattern: string
@@ -57,7 +60,7 @@ function page(path: string, role: Role): ComponentChildren {
         <>
           <PageTitle title="Not allowed">Not allowed</PageTitle>
           <p>
-            This page needs the {route.role} role; you are signed in as a {role}.
+            This page needs the {route.role} role; you are signed in as {withArticle(role)}.
           </p>
         </>
       )
@@ -86,6 +89,12 @@ export function App() {
     }
     document.querySelector<HTMLElement>('main h1')?.focus()
   }, [path, session === null])
+  // Signed out (here or in a tab sharing this login): whoever signs in next starts at the start
+  // page, not at this user's last page. A session that ended on its own comes back where it was.
+  const signedOut = session === null && signedOutReason() === 'signed-out'
+  useEffect(() => {
+    if (signedOut && path !== '/') navigate('/', { replace: true })
+  }, [signedOut, path])
 
   if (!session) return <SignIn reason={signedOutReason()} />
   const active = (to: string) => (to === '/' ? path === '/' : path === to || path.startsWith(`${to}/`))

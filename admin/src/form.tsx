@@ -63,9 +63,14 @@ export function useForm<V extends Values>(id: string, initial: V): Form<V> {
   }
 }
 
-function describe(
+/**
+ * An error's messages for these fields (a 400's details), and one message for the rest: `summary`
+ * when some field has its own, else the error's, then the details about other fields.
+ */
+export function describe(
   error: unknown,
   fields: string[],
+  summary = 'Please correct the fields marked below.',
 ): { fieldErrors: Record<string, string[]>; message: string } {
   if (!(error instanceof ApiError)) return { fieldErrors: {}, message: String(error) }
   const fieldErrors: Record<string, string[]> = {}
@@ -74,9 +79,8 @@ function describe(
     if (fields.includes(field)) fieldErrors[field] = messages
     else others.push(`${field || 'request'}: ${messages.join('; ')}`)
   }
-  const summary =
-    Object.keys(fieldErrors).length > 0 ? 'Please correct the fields marked below.' : error.message
-  return { fieldErrors, message: [summary, ...others].join(' ') }
+  const first = Object.keys(fieldErrors).length > 0 ? summary : error.message
+  return { fieldErrors, message: [first, ...others].join(' ') }
 }
 
 type InputProps = Omit<LooseInputHTMLAttributes<HTMLInputElement>, 'form' | 'name' | 'label' | 'value'> & {
@@ -170,7 +174,7 @@ export function SelectField<V extends Values>(
   )
 }
 
-function FieldErrors({ id, messages }: { id: string; messages: string[] | undefined }) {
+export function FieldErrors({ id, messages }: { id: string; messages: string[] | undefined }) {
   if (!messages) return null
   return (
     <ul class="field-errors" id={id}>

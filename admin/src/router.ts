@@ -32,22 +32,50 @@ export function href(to: string): string {
   return to === '/' ? `${BASE}/` : `${BASE}${to}`
 }
 
+/** What each history entry of this page remembers: the page it was reached from. */
+interface EntryState {
+  from?: string
+}
+
+function current(): string {
+  const search = location.query.toString()
+  return `${location.path}${search ? `?${search}` : ''}`
+}
+
+/**
+ * Goes to a page path. A new entry remembers the page it came from (see `cameFrom`); a replaced
+ * entry keeps what the entry it replaces remembered.
+ */
 export function navigate(to: string, options: { replace?: boolean } = {}): void {
   const url = href(to)
-  if (options.replace) history.replaceState(null, '', url)
-  else history.pushState(null, '', url)
+  if (options.replace) history.replaceState(history.state, '', url)
+  else history.pushState({ from: current() } satisfies EntryState, '', url)
   changed()
 }
 
-/** Replaces some query parameters of the current page (empty values are removed). */
-export function setQuery(changes: Record<string, string | number | undefined>): void {
+/** The page path (with its query) this history entry was reached from in this page, if any. */
+export function cameFrom(): string | undefined {
+  const state = history.state as EntryState | null
+  return typeof state?.from === 'string' ? state.from : undefined
+}
+
+/**
+ * Changes some query parameters of the current page (empty values are removed). Each change is a
+ * step that Back undoes (a page, a sort, a filter); `replace` is for changes made as one types.
+ */
+export function setQuery(
+  changes: Record<string, string | number | undefined>,
+  options: { replace?: boolean } = {},
+): void {
   const query = new URLSearchParams(location.query)
   for (const [name, value] of Object.entries(changes)) {
     if (value === undefined || value === '') query.delete(name)
     else query.set(name, String(value))
   }
   const search = query.toString()
-  navigate(`${location.path}${search ? `?${search}` : ''}`, { replace: true })
+  const to = `${location.path}${search ? `?${search}` : ''}`
+  if (to === current()) return
+  navigate(to, options)
 }
 
 export function useLocation(): Location {
@@ -91,4 +119,19 @@ export function onLinkClick(event: MouseEvent): void {
   }
   event.preventDefault()
   navigate(`${anchor.pathname.slice(BASE.length)}${anchor.search}`)
+}
+
+/** `list` as this entry was reached from it (with its search, sort and page), else `list` itself. */
+export function listFrom(list: string): string {
+  const from = cameFrom()
+  return from !== undefined && (from === list || from.startsWith(`${list}?`)) ? from : list
+}
+
+/**
+ * Back to the list this page was opened from, as it was: the entry before this one when that is
+ * the list (so that Back does not lead to this page again), else a new entry for `list`.
+ */
+export function returnTo(list: string): void {
+  if (cameFrom() === listFrom(list)) history.back()
+  else navigate(list)
 }

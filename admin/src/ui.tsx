@@ -120,3 +120,46 @@ export function randomUuid(): string {
   const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
 }
+
+/** Focus an element once the render under way is on the page (e.g. a button that replaces another). */
+export function focusSoon(id: string): void {
+  window.setTimeout(() => document.getElementById(id)?.focus())
+}
+
+/**
+ * An inline "are you sure?" before an action that takes effect at once (cancelling an order,
+ * disabling a user). It takes focus, on its safe button, when it appears; Escape or that button
+ * closes it (the caller then puts focus back).
+ */
+export function Confirm(props: {
+  question: ComponentChildren
+  confirm: string
+  cancel: string
+  busy?: boolean
+  onConfirm(): void
+  onCancel(): void
+}) {
+  const { onCancel } = props
+  const safe = useRef<HTMLButtonElement>(null)
+  useEffect(() => safe.current?.focus(), [])
+  return (
+    <fieldset
+      class="confirm"
+      onKeyDown={(event) => {
+        if (event.key !== 'Escape') return
+        event.preventDefault()
+        onCancel()
+      }}
+    >
+      <legend>{props.question}</legend>
+      <div class="actions">
+        <button type="button" class="danger" disabled={props.busy} onClick={props.onConfirm}>
+          {props.confirm}
+        </button>
+        <button type="button" ref={safe} onClick={onCancel}>
+          {props.cancel}
+        </button>
+      </div>
+    </fieldset>
+  )
+}

@@ -45,6 +45,24 @@ async function waitForColumn(page: Page, label: string, expected: string[]): Pro
   assert.deepEqual(shown, expected, `the ${label} column`)
 }
 
+/**
+ * Waits until `expression`, evaluated in the page, is true. (page.waitForFunction would evaluate it
+ * with eval, which the page's Content-Security-Policy forbids.)
+ */
+async function waitUntil(page: Page, expression: string): Promise<void> {
+  const deadline = Date.now() + 10_000
+  while (Date.now() < deadline) {
+    if ((await page.evaluate(expression)) === true) return
+    await page.waitForTimeout(50)
+  }
+  assert.fail(`still false after 10 s: ${expression}`)
+}
+
+/** Waits until the focused element is the one with this text (e.g. a button's label). */
+async function waitForFocus(page: Page, text: string): Promise<void> {
+  await waitUntil(page, `document.activeElement?.textContent === ${JSON.stringify(text)}`)
+}
+
 async function go(page: Page, link: string, heading: string | RegExp): Promise<void> {
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: link }).click()
   await page.getByRole('heading', { level: 1, name: heading }).waitFor()
@@ -86,8 +104,12 @@ test('the admin page: sign in, customer, order, status, typo, users, sign out', 
   page.on('response', (response) => {
     if (response.url().includes('/api/token/refresh/')) refreshes.push(response.status())
   })
+  const customerWrites: string[] = []
   page.on('request', (request) => {
     if (request.url().includes('/tracking-numbers/')) lookups.push(request.url())
+    if (/\/api\/customers\/\d+\/$/.test(request.url()) && request.method() !== 'GET') {
+      customerWrites.push(`${request.method()} ${request.postData()}`)
+    }
   })
 
   await t.test('sign in, keyboard only', async () => {
@@ -127,7 +149,7 @@ test('the admin page: sign in, customer, order, status, typo, users, sign out', 
     assert.equal(await page.locator('#customer-name-error').count(), 0, 'the valid field has no error')
     await shot(page, '02-customer-form-errors')
 
-    await page.getByLabel('Code').fill('AMANI01')
+    await page.getByLabel('Code').fill('amani01') // sent in capitals: the API refuses lowercase
     await page.getByLabel('Phone number').fill('+254 722 000 001')
     await page.getByLabel('Email (optional)').fill('ops@amani.example')
     await page.getByRole('button', { name: 'Create customer' }).click()
@@ -135,16 +157,56 @@ test('the admin page: sign in, customer, order, status, typo, users, sign out', 
     await page.getByText('Customer Amani Traders (AMANI01) created.').waitFor()
     await page.getByRole('cell', { name: '+254722000001' }).waitFor()
 
+    // Someone else changes the phone number while this form is open: saving the email keeps it.
     await page.getByRole('link', { name: 'Amani Traders', exact: true }).click()
     await page.getByRole('heading', { name: 'Edit Amani Traders' }).waitFor()
     assert.equal(await page.getByLabel('Code').inputValue(), 'AMANI01')
+    const id = new URL(page.url()).pathname.split('/').at(-1)
+    const headers = { 'content-type': 'application/json', ...(await bearer('operator')) }
+    const other = await fetch(`${base}/api/customers/${id}/`, {
+      method: 'PATCH',
+      headers,
+      body: JSON.stringify({ phone_number: '+254722000009' }),
+    })
+    assert.equal(other.status, 200, await other.text())
     await page.getByLabel('Email (optional)').fill('orders@amani.example')
     await page.getByRole('button', { name: 'Save changes' }).click()
     await page.getByRole('cell', { name: 'orders@amani.example' }).waitFor()
+    await page.getByRole('cell', { name: '+254722000009' }).waitFor()
+    assert.deepEqual(customerWrites, [`PATCH {"email":"orders@amani.example"}`], 'only the changed field')
+
+    // Found by a search and sorted (two steps Back undoes), opened, saved unchanged: nothing is
+    // sent, and the list comes back as it was.
     await page.getByRole('searchbox', { name: 'Search' }).fill('amani')
     await page.waitForURL(/q=amani/)
+    await page.getByRole('columnheader', { name: 'Name' }).getByRole('button').click()
+    await page.waitForURL(/ordering=name/)
+    const list = page.url()
+    await page.getByRole('link', { name: 'Amani Traders', exact: true }).click()
+    await page.getByRole('button', { name: 'Save changes' }).click()
+    await page.getByText('Nothing changed.').waitFor()
+    assert.equal(page.url(), list, 'back to the list as it was')
     await page.getByRole('cell', { name: 'AMANI01' }).waitFor()
+    assert.equal(customerWrites.length, 1, 'an unchanged customer is not sent')
+    await page.goBack()
+    await page.waitForURL((url) => url.searchParams.get('q') === 'amani' && !url.searchParams.has('ordering'))
     await shot(page, '03-customers')
+
+    // A search the API refuses: its message beside the box, and no rows of an earlier search.
+    await page.getByRole('searchbox', { name: 'Search' }).fill('x'.repeat(201))
+    await page.locator('#customer-search-error').getByText('200').waitFor()
+    assert.equal(await page.getByRole('searchbox', { name: 'Search' }).getAttribute('aria-invalid'), 'true')
+    assert.equal(await page.locator('tbody tr').count(), 0, 'no stale rows under a failed search')
+    await page.getByRole('searchbox', { name: 'Search' }).fill('amani')
+    await page.getByRole('cell', { name: 'AMANI01' }).waitFor()
+    assert.equal(await page.locator('#customer-search-error').count(), 0)
+
+    // A page past the end says so, once, and links to the last page.
+    await page.goto(`${base}/admin/customers?page=9`)
+    await page.getByText('There is no page 9: 1 result in all.').waitFor()
+    assert.equal(await page.getByText('No customers yet.').count(), 0)
+    await page.getByRole('link', { name: 'Go to the last page (1)' }).click()
+    await page.getByRole('cell', { name: 'AMANI01' }).waitFor()
   })
 
   let trackingNumber = ''
@@ -173,10 +235,18 @@ test('the admin page: sign in, customer, order, status, typo, users, sign out', 
     )
     await shot(page, '04-order-created')
     await page.getByRole('button', { name: 'Confirm' }).click()
-    await page.getByText('Status changed to CONFIRMED').waitFor()
+    await page.getByText('Status changed to CONFIRMED; an SMS to the customer is queued.').waitFor()
     await page.getByRole('cell', { name: 'CONFIRMED', exact: true }).waitFor() // its SMS
     assert.deepEqual(await actions.allTextContents(), ['Mark as shipped', 'Cancel order'])
     await shot(page, '05-order-detail')
+
+    // Cancelling asks first; Escape takes the question back, and focus returns to the button.
+    await page.getByRole('button', { name: 'Cancel order' }).click()
+    await page.getByRole('button', { name: 'Yes, cancel the order' }).waitFor()
+    await waitForFocus(page, 'Keep it')
+    await page.keyboard.press('Escape')
+    await page.getByRole('button', { name: 'Yes, cancel the order' }).waitFor({ state: 'detached' })
+    await waitForFocus(page, 'Cancel order')
   })
 
   await t.test('orders: filters, and the tracking number in the table', async () => {
@@ -187,6 +257,25 @@ test('the admin page: sign in, customer, order, status, typo, users, sign out', 
     await page.getByLabel('Status').selectOption('CONFIRMED')
     await page.getByRole('link', { name: trackingNumber }).waitFor()
     await shot(page, '06-orders')
+
+    // Filters the API refuses: each message beside its field, and no rows of the last good filter.
+    await page.getByLabel('From (UTC day)').fill('2026-01-10')
+    await page.getByLabel('To (UTC day)').fill('2026-01-01')
+    await page.locator('#order-to-error').getByText('must not be before start_date').waitFor()
+    assert.equal(await page.getByLabel('To (UTC day)').getAttribute('aria-invalid'), 'true')
+    await page.getByRole('alert').getByText('Please correct the marked filters.').waitFor()
+    assert.equal(await page.locator('tbody tr').count(), 0, 'no stale rows under a failed filter')
+    await shot(page, '06-orders-bad-filter')
+    await page.getByRole('button', { name: 'Clear filters' }).click()
+    await page.getByRole('link', { name: trackingNumber }).waitFor()
+    assert.equal(await page.locator('#order-to-error').count(), 0)
+
+    // A customer code typed in lowercase is looked up in capitals.
+    await page.getByLabel('Customer code').fill('amani01')
+    await page.keyboard.press('Enter')
+    await page.waitForURL((url) => url.searchParams.get('customer_code') === 'AMANI01')
+    await page.getByRole('link', { name: trackingNumber }).waitFor()
+    assert.equal(await page.getByLabel('Customer code').inputValue(), 'AMANI01')
   })
 
   await t.test('orders: a column header sorts the whole list on the server, across pages', async () => {
@@ -218,6 +307,21 @@ test('the admin page: sign in, customer, order, status, typo, users, sign out', 
     await page.getByRole('button', { name: 'Next' }).click()
     await page.waitForURL(/[?&]page=2(&|$)/)
     await waitForColumn(page, 'Amount', ascending.slice(20))
+    // The last page disables Next: focus moves to Previous rather than being lost.
+    await waitForFocus(page, 'Previous')
+
+    // Each page and sort is a step Back undoes.
+    await page.goBack()
+    await page.waitForURL(
+      (url) => url.searchParams.get('ordering') === 'amount' && !url.searchParams.has('page'),
+    )
+    await waitForColumn(page, 'Amount', ascending.slice(0, 20))
+    await page.goBack()
+    await page.waitForURL((url) => url.pathname === '/admin/orders' && url.search === '')
+    await page.goForward()
+    await page.goForward()
+    await page.waitForURL(/[?&]page=2(&|$)/)
+    await waitForColumn(page, 'Amount', ascending.slice(20))
 
     // From the keyboard: the button toggles to descending and goes back to page 1; focus stays on it.
     await amountHeader.getByRole('button').focus()
@@ -233,7 +337,11 @@ test('the admin page: sign in, customer, order, status, typo, users, sign out', 
 
   await t.test('tracking numbers: issue one, catch a typo before any request, look one up', async () => {
     await go(page, 'Tracking', 'Tracking numbers')
+    const loadedAt = Date.now()
     const issue = page.getByRole('region', { name: 'Issue a number' })
+    const createdAt = issue.getByLabel('Order created at')
+    const customerId = issue.getByLabel('Customer ID (UUID)')
+    const firstCreatedAt = await createdAt.inputValue()
     await issue.getByLabel('Weight in kg').fill('-1')
     await issue.getByLabel('Origin country').fill('XX')
     await issue.getByRole('button', { name: 'Issue tracking number' }).click()
@@ -243,11 +351,31 @@ test('the admin page: sign in, customer, order, status, typo, users, sign out', 
     await issue.getByLabel('Origin country').fill('MY')
     await issue.getByLabel('Destination country').fill('ID')
     await issue.getByLabel('Weight in kg').fill('1.234')
+    // The slug and the customer id follow the name; accents are not word breaks.
+    const firstId = await customerId.inputValue()
+    await issue.getByLabel('Customer name').fill('Café Ünïcode')
+    assert.equal(await issue.getByLabel('Customer slug').inputValue(), 'cafe-unicode')
+    const cafeId = await customerId.inputValue()
+    assert.notEqual(cafeId, firstId, 'another name, another customer id')
     await issue.getByLabel('Customer name').fill('RedBox Logistics')
     assert.equal(await issue.getByLabel('Customer slug').inputValue(), 'redbox-logistics')
+    const redboxId = await customerId.inputValue()
+    assert.notEqual(redboxId, cafeId)
+    // created_at is shown to the second: let the clock move past the one set at load.
+    await page.waitForTimeout(Math.max(0, 1100 - (Date.now() - loadedAt)))
+    const issuedAt = Date.now()
     await issue.getByRole('button', { name: 'Issue tracking number' }).click()
     const issuedNumber = ((await issue.locator('.tracking-number').textContent()) ?? '').trim()
     assert.match(issuedNumber, TRACKING_NUMBER)
+    // The next order is created now, for the same customer (same name, same id).
+    await waitUntil(page, `document.getElementById('issue-created_at').value !== '${firstCreatedAt}'`)
+    assert.ok(Date.parse(await createdAt.inputValue()) >= issuedAt - 1000, 'created at: now')
+    assert.equal(await customerId.inputValue(), redboxId)
+    // An id typed by hand stays when the name changes.
+    const ownId = '0b8a4c1e-2f3d-4e5f-8a9b-0c1d2e3f4a5b'
+    await customerId.fill(ownId)
+    await issue.getByLabel('Customer name').fill('RedBox Logistics Ltd')
+    assert.equal(await customerId.inputValue(), ownId)
 
     const lookup = page.getByRole('region', { name: 'Look up a number' })
     await lookup.getByLabel('Tracking number').fill(withTypo(issuedNumber).toLowerCase())
@@ -261,7 +389,14 @@ test('the admin page: sign in, customer, order, status, typo, users, sign out', 
     await lookup.getByRole('button', { name: 'Look up' }).click()
     await lookup.getByText('RedBox Logistics').waitFor()
     assert.equal(lookups.length, 1)
+    const ordered = (await lookup.locator('dt:text-is("Ordered") + dd').textContent()) ?? ''
+    assert.doesNotMatch(ordered, /\d{4}-\d{2}-\d{2}T/, 'formatted like Issued, not ISO')
     await shot(page, '09-tracking-found')
+
+    // Another number, mistyped: the earlier number's result goes.
+    await lookup.getByLabel('Tracking number').fill(withTypo(issuedNumber))
+    await lookup.getByText('This number has a typo').waitFor()
+    assert.equal(await lookup.locator('.result').count(), 0, 'no stale result under a new number')
 
     // The order's number is found too, with the order's progress.
     await lookup.getByLabel('Tracking number').fill(trackingNumber)
@@ -277,7 +412,14 @@ test('the admin page: sign in, customer, order, status, typo, users, sign out', 
     await page.getByLabel('Role').selectOption('operator')
     await page.getByRole('button', { name: 'Create user' }).click()
     await page.getByText('User ops.jane (operator) created.').waitFor()
+    // Disabling asks first; Escape or "Keep enabled" takes the question back, focus on the button.
     await page.getByRole('button', { name: 'Disable ops.jane' }).click()
+    await page.getByText('Disable ops.jane? Their tokens are revoked at once.').waitFor()
+    await waitForFocus(page, 'Keep enabled')
+    await page.keyboard.press('Escape')
+    await waitForFocus(page, 'Disable ops.jane')
+    await page.getByRole('button', { name: 'Disable ops.jane' }).click()
+    await page.getByRole('button', { name: 'Yes, disable ops.jane' }).click()
     await page.getByRole('button', { name: 'Enable ops.jane' }).waitFor()
     await shot(page, '10-users')
   })
@@ -291,7 +433,15 @@ test('the admin page: sign in, customer, order, status, typo, users, sign out', 
     await shot(page, '12-dashboard-phone')
     await go(page, 'Orders', 'Orders')
     await shot(page, '13-orders-phone')
+    // No header row on phones: a select sorts, and the hidden sort buttons take no focus.
+    await page.getByLabel('Sort by').selectOption({ label: 'Amount, ascending' })
+    await page.waitForURL((url) => url.searchParams.get('ordering') === 'amount')
+    await page.locator('tbody td[data-label="Amount"]').first().getByText('1.25').waitFor()
+    const focusable = await page.evaluate(`[...document.querySelectorAll('button.sort')]
+      .filter((button) => { button.focus(); return document.activeElement === button }).length`)
+    assert.equal(focusable, 0, 'no sort button takes focus on a phone')
     await page.setViewportSize({ width: 1280, height: 860 })
+    assert.equal(await page.getByLabel('Sort by').isVisible(), false, 'wide screens sort by the headers')
   })
 
   await t.test('the access token is refreshed before it expires', async () => {
@@ -334,6 +484,20 @@ test('the admin page: sign in, customer, order, status, typo, users, sign out', 
     })
     assert.equal(reuse.status, 401, 'the refresh token was revoked')
     await shot(page, '15-signed-out')
+    assert.equal(page.url(), `${base}/admin/`, 'the next user starts at the start page')
+  })
+
+  await t.test('the next user starts at the start page; a page above their role says so', async () => {
+    const headers = { 'content-type': 'application/json', ...(await bearer('admin')) }
+    const body = JSON.stringify({ username: 'ops.kim', password: PASSWORD, role: 'operator' })
+    const created = await fetch(`${base}/api/users/`, { method: 'POST', headers, body })
+    assert.equal(created.status, 201, await created.text())
+    await page.getByLabel('Username').fill('ops.kim')
+    await page.getByLabel('Password').fill(PASSWORD)
+    await page.keyboard.press('Enter')
+    await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor()
+    await page.goto(`${base}/admin/users`)
+    await page.getByText('This page needs the admin role; you are signed in as an operator.').waitFor()
   })
 
   assert.deepEqual(problems, [], 'no script errors and no CSP violations')

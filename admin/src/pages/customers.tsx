@@ -1,8 +1,9 @@
-import { useEffect, useRef, useState } from 'preact/hooks'
-import type { CustomerReply, CustomerSortField } from '../../../src/customers/schemas.js'
+import type { CustomerPatch, CustomerReply, CustomerSortField } from '../../../src/customers/schemas.js'
+import { asciiUpper } from '../../../src/tracking/codec.js'
 import { api, get, type Page, query } from '../api.js'
+import { filterErrors, ListFailure, SearchBox } from '../filters.js'
 import { Field, FormFailure, useForm } from '../form.js'
-import { href, navigate, setQuery, useLocation } from '../router.js'
+import { href, listFrom, returnTo, useLocation } from '../router.js'
 import { type Column, DataTable, Pager, useOrdering, usePage } from '../table.js'
 import { ErrorAlert, Flash, flash, formatDateTime, Loading, PageTitle, useResource } from '../ui.js'
 
@@ -28,44 +29,6 @@ const COLUMNS: Array<Column<CustomerReply, CustomerSortField>> = [
   },
 ]
 
-/** A search box that updates the URL as one types (debounced), so the list follows. */
-export function SearchBox({ label, id, hint }: { label: string; id: string; hint?: string }) {
-  const current = useLocation().query.get('q') ?? ''
-  const [text, setText] = useState(current)
-  const sent = useRef(current)
-  // The URL changed from elsewhere (back button, "Clear filters"): show its term.
-  useEffect(() => {
-    if (current === sent.current) return
-    sent.current = current
-    setText(current)
-  }, [current])
-  useEffect(() => {
-    if (text.trim() === current) return
-    const timer = window.setTimeout(() => {
-      sent.current = text.trim()
-      setQuery({ q: sent.current, page: undefined })
-    }, 300)
-    return () => window.clearTimeout(timer)
-  }, [text, current])
-  return (
-    <div class="field">
-      <label for={id}>{label}</label>
-      <input
-        id={id}
-        type="search"
-        value={text}
-        onInput={(e) => setText(e.currentTarget.value)}
-        aria-describedby={hint ? `${id}-hint` : undefined}
-      />
-      {hint && (
-        <p class="hint" id={`${id}-hint`}>
-          {hint}
-        </p>
-      )}
-    </div>
-  )
-}
-
 export function Customers() {
   const q = useLocation().query.get('q') ?? ''
   const { page, pageSize } = usePage()
@@ -73,6 +36,7 @@ export function Customers() {
   const ordering = useOrdering(COLUMNS, 'id')
   const path = `/api/customers/${query({ q, ordering, page, page_size: pageSize })}`
   const list = useResource(() => get<Page<CustomerReply>>(path), path)
+  const failed = filterErrors(list.error, ['q'])
   return (
     <>
       <div class="page-head">
@@ -83,11 +47,16 @@ export function Customers() {
       </div>
       <Flash />
       <search class="filters">
-        <SearchBox id="customer-search" label="Search" hint="Name, code or phone number" />
+        <SearchBox
+          id="customer-search"
+          label="Search"
+          hint="Name, code or phone number"
+          errors={failed.errors.q}
+        />
       </search>
-      <ErrorAlert error={list.error} />
+      <ListFailure message={failed.message} />
       <Loading resource={list} />
-      {list.data && (
+      {list.data && !list.error && (
         <div aria-busy={list.loading}>
           <DataTable
             caption="Customers"
@@ -96,6 +65,7 @@ export function Customers() {
             rowKey={(c) => c.id}
             ordering={ordering}
             empty={q ? `No customer matches “${q}”.` : 'No customers yet.'}
+            total={list.data.count}
           />
           <Pager count={list.data.count} label="Customers" />
         </div>
@@ -132,6 +102,21 @@ function EditCustomer({ id }: { id: number }) {
   return <CustomerEditor key={String(id)} id={id} title={`Edit ${c.name}`} initial={initial} />
 }
 
+type CustomerBody = ReturnType<typeof customerBody>
+
+/** What the API takes from the form's values. */
+function customerBody(values: typeof EMPTY) {
+  // Spaces typed around a value are not part of it (the API refuses them rather than guess), and a
+  // code is stored in capitals (the API refuses lowercase rather than fold it).
+  const email = values.email.trim()
+  return {
+    name: values.name.trim(),
+    code: asciiUpper(values.code.trim()),
+    phone_number: values.phone_number.trim(),
+    email: email === '' ? null : email,
+  }
+}
+
 function CustomerEditor({
   id,
   title = 'New customer',
@@ -143,20 +128,25 @@ function CustomerEditor({
 }) {
   const form = useForm('customer', initial)
   const onSubmit = form.submit(async (values) => {
-    // Spaces typed around a value are not part of it (the API refuses them rather than guess).
-    const email = values.email.trim()
-    const body = {
-      name: values.name.trim(),
-      code: values.code.trim(),
-      phone_number: values.phone_number.trim(),
-      email: email === '' ? null : email,
+    const body = customerBody(values)
+    if (id === undefined) {
+      const created = await api<CustomerReply>('POST', '/api/customers/', body)
+      flash(`Customer ${created.name} (${created.code}) created.`)
+      returnTo('/customers')
+      return
     }
-    const saved =
-      id === undefined
-        ? await api<CustomerReply>('POST', '/api/customers/', body)
-        : await api<CustomerReply>('PUT', `/api/customers/${id}/`, body)
-    flash(`Customer ${saved.name} (${saved.code}) ${id === undefined ? 'created' : 'saved'}.`)
-    navigate('/customers')
+    // Only what this person changed: a whole customer would undo what others saved since it loaded.
+    const before = customerBody(initial)
+    const changes: CustomerPatch = Object.fromEntries(
+      Object.entries(body).filter(([name, value]) => before[name as keyof CustomerBody] !== value),
+    )
+    if (Object.keys(changes).length === 0) {
+      flash('Nothing changed.')
+    } else {
+      const saved = await api<CustomerReply>('PATCH', `/api/customers/${id}/`, changes)
+      flash(`Customer ${saved.name} (${saved.code}) saved.`)
+    }
+    returnTo('/customers')
   })
   return (
     <>
@@ -168,7 +158,7 @@ function CustomerEditor({
           form={form}
           name="code"
           label="Code"
-          hint="2 to 32 capital letters and digits, unique, e.g. CUST001"
+          hint="2 to 32 letters and digits, unique, e.g. CUST001 (kept in capitals)"
           autoCapitalize="characters"
           spellcheck={false}
         />
@@ -185,7 +175,7 @@ function CustomerEditor({
           <button type="submit" class="primary" disabled={form.busy}>
             {form.busy ? 'Saving…' : id === undefined ? 'Create customer' : 'Save changes'}
           </button>
-          <a class="button" href={href('/customers')}>
+          <a class="button" href={href(listFrom('/customers'))}>
             Cancel
           </a>
         </div>

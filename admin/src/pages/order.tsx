@@ -4,10 +4,21 @@ import { COUNTRY_CODES } from '../../../src/countries.js'
 import type { CustomerReply } from '../../../src/customers/schemas.js'
 import type { NotificationListReply, OrderReply } from '../../../src/orders/schemas.js'
 import { TRANSITIONS } from '../../../src/orders/service.js'
+import { asciiUpper } from '../../../src/tracking/codec.js'
 import { api, get, type Page } from '../api.js'
 import { Field, FormFailure, useForm } from '../form.js'
 import { href, navigate, useLocation } from '../router.js'
-import { ErrorAlert, Flash, flash, formatDateTime, PageTitle, StatusBadge, useResource } from '../ui.js'
+import {
+  Confirm,
+  ErrorAlert,
+  Flash,
+  flash,
+  focusSoon,
+  formatDateTime,
+  PageTitle,
+  StatusBadge,
+  useResource,
+} from '../ui.js'
 
 type Status = OrderReply['status']
 type Notification = Static<typeof NotificationListReply>['results'][number]
@@ -35,7 +46,7 @@ export function OrderDetail({ id }: { id: number }) {
     setChangeError(undefined)
     try {
       await api<OrderReply>('PATCH', `/api/orders/${id}/`, { status: to })
-      flash(`Status changed to ${to}; the customer will get an SMS.`)
+      flash(`Status changed to ${to}; an SMS to the customer is queued.`)
       setConfirmCancel(false)
       order.reload()
       notifications.reload()
@@ -101,27 +112,23 @@ export function OrderDetail({ id }: { id: number }) {
             {next.length === 0 ? (
               <p class="hint">{o.status} is final: the order cannot change any more.</p>
             ) : confirmCancel ? (
-              <div class="confirm">
-                <p>Cancel this order for good? The customer will get an SMS.</p>
-                <div class="actions">
-                  <button
-                    type="button"
-                    class="danger"
-                    disabled={changing !== null}
-                    onClick={() => change('CANCELLED')}
-                  >
-                    Yes, cancel the order
-                  </button>
-                  <button type="button" onClick={() => setConfirmCancel(false)}>
-                    Keep it
-                  </button>
-                </div>
-              </div>
+              <Confirm
+                question="Cancel this order for good? An SMS to the customer will be queued."
+                confirm="Yes, cancel the order"
+                cancel="Keep it"
+                busy={changing !== null}
+                onConfirm={() => change('CANCELLED')}
+                onCancel={() => {
+                  setConfirmCancel(false)
+                  focusSoon('order-action-CANCELLED')
+                }}
+              />
             ) : (
               <div class="actions">
                 {next.map((to) => (
                   <button
                     key={to}
+                    id={`order-action-${to}`}
                     type="button"
                     class={to === 'CANCELLED' ? 'danger' : 'primary'}
                     disabled={changing !== null}
@@ -195,6 +202,8 @@ export function CountryList() {
   )
 }
 
+const CODE_FIELDS = new Set(['customer_code', 'origin_country_id', 'destination_country_id'])
+
 export function OrderForm() {
   const customerCode = useLocation().query.get('customer_code') ?? ''
   const form = useForm('order', {
@@ -207,10 +216,11 @@ export function OrderForm() {
   })
   const customers = useResource(() => get<Page<CustomerReply>>('/api/customers/?page_size=100'), 'customers')
   const onSubmit = form.submit(async (values) => {
-    // Optional fields left empty are left out; spaces typed around a value are not part of it.
+    // Optional fields left empty are left out; spaces typed around a value are not part of it; codes
+    // are in capitals (the API refuses lowercase rather than fold it).
     const body = Object.fromEntries(
       Object.entries(values)
-        .map(([name, value]) => [name, value.trim()])
+        .map(([name, value]) => [name, CODE_FIELDS.has(name) ? asciiUpper(value.trim()) : value.trim()])
         .filter(([, value]) => value !== ''),
     )
     const order = await api<OrderReply>('POST', '/api/orders/', body)

@@ -1,10 +1,10 @@
 import type { OrderReply, OrderSortField } from '../../../src/orders/schemas.js'
 import { TRANSITIONS } from '../../../src/orders/service.js'
 import { get, type Page, query } from '../api.js'
+import { FilterInput, FilterSelect, filterErrors, ListFailure, SearchBox } from '../filters.js'
 import { href, setQuery, useLocation } from '../router.js'
 import { type Column, DataTable, Pager, useOrdering, usePage } from '../table.js'
-import { ErrorAlert, Flash, formatDateTime, Loading, PageTitle, StatusBadge, useResource } from '../ui.js'
-import { SearchBox } from './customers.js'
+import { Flash, formatDateTime, Loading, PageTitle, StatusBadge, useResource } from '../ui.js'
 
 export const STATUSES = Object.keys(TRANSITIONS) as Array<keyof typeof TRANSITIONS>
 
@@ -36,41 +36,6 @@ const COLUMNS: Array<Column<OrderReply, OrderSortField>> = [
   { key: 'placed', label: 'Placed', cell: (o) => formatDateTime(o.order_time), sort: 'order_time' },
 ]
 
-function FilterSelect(props: { id: string; label: string; name: string; value: string; options: string[] }) {
-  return (
-    <div class="field">
-      <label for={props.id}>{props.label}</label>
-      <select
-        id={props.id}
-        value={props.value}
-        onChange={(e) => setQuery({ [props.name]: e.currentTarget.value, page: undefined })}
-      >
-        <option value="">Any</option>
-        {props.options.map((option) => (
-          <option key={option} value={option}>
-            {option}
-          </option>
-        ))}
-      </select>
-    </div>
-  )
-}
-
-function FilterInput(props: { id: string; label: string; name: string; value: string; type?: 'date' }) {
-  const input = {
-    id: props.id,
-    value: props.value,
-    onChange: (e: { currentTarget: HTMLInputElement }) =>
-      setQuery({ [props.name]: e.currentTarget.value.trim(), page: undefined }),
-  }
-  return (
-    <div class="field">
-      <label for={props.id}>{props.label}</label>
-      {props.type === 'date' ? <input type="date" {...input} /> : <input type="text" {...input} />}
-    </div>
-  )
-}
-
 export function Orders() {
   const { query: params } = useLocation()
   const { page, pageSize } = usePage()
@@ -87,6 +52,7 @@ export function Orders() {
     ? `/api/orders/search/${query({ q, ordering, page, page_size: pageSize })}`
     : `/api/orders/${query({ ...filters, ordering, page, page_size: pageSize })}`
   const list = useResource(() => get<Page<OrderReply>>(path), path)
+  const failed = filterErrors(list.error, ['q', ...Object.keys(filters)])
   const filtered = q !== '' || Object.values(filters).some(Boolean)
   return (
     <>
@@ -98,7 +64,12 @@ export function Orders() {
       </div>
       <Flash />
       <search class="filters" aria-label="Orders">
-        <SearchBox id="order-search" label="Search" hint="Item, customer, or a whole tracking number" />
+        <SearchBox
+          id="order-search"
+          label="Search"
+          hint="Item, customer, or a whole tracking number"
+          errors={failed.errors.q}
+        />
         <fieldset disabled={q !== ''} class="filter-set">
           <legend class="visually-hidden">Filters{q && ' (not used while searching)'}</legend>
           <FilterSelect
@@ -107,6 +78,7 @@ export function Orders() {
             name="status"
             value={filters.status}
             options={STATUSES}
+            errors={failed.errors.status}
           />
           <FilterInput
             id="order-from"
@@ -114,6 +86,7 @@ export function Orders() {
             name="start_date"
             type="date"
             value={filters.start_date}
+            errors={failed.errors.start_date}
           />
           <FilterInput
             id="order-to"
@@ -121,12 +94,15 @@ export function Orders() {
             name="end_date"
             type="date"
             value={filters.end_date}
+            errors={failed.errors.end_date}
           />
           <FilterInput
             id="order-customer"
             label="Customer code"
             name="customer_code"
             value={filters.customer_code}
+            errors={failed.errors.customer_code}
+            capitals
           />
         </fieldset>
         {filtered && (
@@ -153,9 +129,9 @@ export function Orders() {
           Searching: the status, date and customer filters apply when the search box is empty.
         </p>
       )}
-      <ErrorAlert error={list.error} />
+      <ListFailure message={failed.message} />
       <Loading resource={list} />
-      {list.data && (
+      {list.data && !list.error && (
         <div aria-busy={list.loading}>
           <DataTable
             caption="Orders"
@@ -164,6 +140,7 @@ export function Orders() {
             rowKey={(o) => o.id}
             ordering={ordering}
             empty={filtered ? 'No order matches.' : 'No orders yet.'}
+            total={list.data.count}
           />
           <Pager count={list.data.count} label="Orders" />
         </div>

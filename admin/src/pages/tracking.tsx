@@ -84,7 +84,10 @@ function Lookup() {
           {form.busy ? 'Looking up…' : 'Look up'}
         </button>
       </form>
-      <div aria-live="polite">{record && <TrackingResult record={record} />}</div>
+      {/* Only under the number it answers: a number typed since (or mistyped) has no result yet. */}
+      <div aria-live="polite">
+        {record && record.tracking_number === number && <TrackingResult record={record} />}
+      </div>
     </section>
   )
 }
@@ -119,7 +122,7 @@ function TrackingResult({ record }: { record: TrackingRecord }) {
               {meta.customer_name} <code>{meta.customer_slug}</code>
             </dd>
             <dt>Ordered</dt>
-            <dd>{meta.order_created_at}</dd>
+            <dd>{formatDateTime(meta.order_created_at)}</dd>
           </>
         )}
       </dl>
@@ -127,12 +130,17 @@ function TrackingResult({ record }: { record: TrackingRecord }) {
   )
 }
 
-const slugify = (name: string) =>
+/** `Café Ünïcode` → `cafe-unicode`: accents are dropped (decomposed, then marks removed), not split on. */
+export const slugify = (name: string) =>
   name
     .normalize('NFKD')
+    .replace(/\p{M}/gu, '')
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-+|-+$/g, '')
+
+/** Countries are ISO codes in capitals; the API refuses lowercase rather than fold it. */
+const COUNTRY_FIELDS = new Set(['origin_country_id', 'destination_country_id'])
 
 function Issue() {
   const form = useForm('issue', {
@@ -144,13 +152,26 @@ function Issue() {
     customer_name: '',
     customer_slug: '',
   })
-  const [slugEdited, setSlugEdited] = useState(false)
+  // Fields that follow others (or the clock) until the user types their own value.
+  const [typed, setTyped] = useState({ created_at: false, customer_id: false, customer_slug: false })
+  const type = (name: keyof typeof typed, value: string) => {
+    // Emptied: it follows again.
+    setTyped((old) => ({ ...old, [name]: value.trim() !== '' }))
+    form.set(name, value)
+  }
   const [issued, setIssued] = useState<Issued | null>(null)
   const onSubmit = form.submit(async (values) => {
     setIssued(null)
     // Spaces typed around a value are not part of it.
-    const body = Object.fromEntries(Object.entries(values).map(([name, value]) => [name, value.trim()]))
+    const body = Object.fromEntries(
+      Object.entries(values).map(([name, value]) => [
+        name,
+        COUNTRY_FIELDS.has(name) ? asciiUpper(value.trim()) : value.trim(),
+      ]),
+    )
     setIssued(await api<Issued>('POST', '/tracking/generate/', body))
+    // The next order is another one: created now, unless the user gave its time.
+    if (!typed.created_at) form.set('created_at', localTimestamp())
   })
   return (
     <section class="card" aria-labelledby="issue-heading">
@@ -186,8 +207,11 @@ function Issue() {
           form={form}
           name="created_at"
           label="Order created at"
-          hint="RFC 3339 with offset, e.g. 2018-11-20T19:29:32+08:00"
+          hint="RFC 3339 with offset, e.g. 2018-11-20T19:29:32+08:00; now, unless you change it"
           spellcheck={false}
+          onInput={(event: { currentTarget: HTMLInputElement }) =>
+            type('created_at', event.currentTarget.value)
+          }
         />
         <Field
           form={form}
@@ -195,11 +219,10 @@ function Issue() {
           label="Customer name"
           onInput={(event: { currentTarget: HTMLInputElement }) => {
             const name = event.currentTarget.value
-            form.setValues({
-              ...form.values,
-              customer_name: name,
-              ...(slugEdited ? {} : { customer_slug: slugify(name) }),
-            })
+            form.set('customer_name', name)
+            // Another customer: another slug and id, unless the user gave their own.
+            if (!typed.customer_slug) form.set('customer_slug', slugify(name))
+            if (!typed.customer_id) form.set('customer_id', randomUuid())
           }}
         />
         <Field
@@ -208,13 +231,29 @@ function Issue() {
           label="Customer slug"
           hint="kebab-case, e.g. redbox-logistics"
           spellcheck={false}
-          onInput={(event: { currentTarget: HTMLInputElement }) => {
-            setSlugEdited(true)
-            form.set('customer_slug', event.currentTarget.value)
-          }}
+          onInput={(event: { currentTarget: HTMLInputElement }) =>
+            type('customer_slug', event.currentTarget.value)
+          }
         />
-        <Field form={form} name="customer_id" label="Customer ID (UUID)" class="mono" spellcheck={false}>
-          <button type="button" class="small" onClick={() => form.set('customer_id', randomUuid())}>
+        <Field
+          form={form}
+          name="customer_id"
+          label="Customer ID (UUID)"
+          hint="A new one for each new customer name, unless you change it"
+          class="mono"
+          spellcheck={false}
+          onInput={(event: { currentTarget: HTMLInputElement }) =>
+            type('customer_id', event.currentTarget.value)
+          }
+        >
+          <button
+            type="button"
+            class="small"
+            onClick={() => {
+              setTyped((old) => ({ ...old, customer_id: false }))
+              form.set('customer_id', randomUuid())
+            }}
+          >
             New UUID
           </button>
         </Field>

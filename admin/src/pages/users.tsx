@@ -5,7 +5,16 @@ import { api, get } from '../api.js'
 import { Field, FormFailure, SelectField, useForm } from '../form.js'
 import { getSession } from '../session.js'
 import { type Column, DataTable, useOrdering } from '../table.js'
-import { ErrorAlert, Flash, flash, formatDateTime, PageTitle, useResource } from '../ui.js'
+import {
+  Confirm,
+  ErrorAlert,
+  Flash,
+  flash,
+  focusSoon,
+  formatDateTime,
+  PageTitle,
+  useResource,
+} from '../ui.js'
 
 type User = Static<typeof UserReply>
 
@@ -34,10 +43,15 @@ export function Users() {
   const users = useResource(() => get<Static<typeof UserListReply>>('/api/users/'), 'users')
   const [generation, setGeneration] = useState(0)
   const [toggleError, setToggleError] = useState<Error | undefined>()
+  // The user whose Disable waits for a yes.
+  const [confirming, setConfirming] = useState<string | null>(null)
+  const [busy, setBusy] = useState(false)
   const me = getSession()?.name
+  const toggleId = (user: User) => `user-toggle-${user.id}`
 
   async function setDisabled(user: User, disabled: boolean) {
     setToggleError(undefined)
+    setBusy(true)
     try {
       await api<User>('PATCH', `/api/users/${encodeURIComponent(user.username)}/`, { disabled })
       flash(`${user.username} is ${disabled ? 'disabled: their tokens are revoked' : 'enabled again'}.`)
@@ -45,6 +59,11 @@ export function Users() {
       users.reload()
     } catch (error) {
       setToggleError(error as Error)
+    } finally {
+      setBusy(false)
+      setConfirming(null)
+      // The button (Disable ↔ Enable) is back in place of the question: keep keyboard users on it.
+      focusSoon(toggleId(user))
     }
   }
 
@@ -68,11 +87,26 @@ export function Users() {
       cell: (u) =>
         u.username === me ? (
           <span class="hint">you</span>
+        ) : confirming === u.username ? (
+          <Confirm
+            question={`Disable ${u.username}? Their tokens are revoked at once.`}
+            confirm={`Yes, disable ${u.username}`}
+            cancel="Keep enabled"
+            busy={busy}
+            onConfirm={() => setDisabled(u, true)}
+            onCancel={() => {
+              setConfirming(null)
+              focusSoon(toggleId(u))
+            }}
+          />
         ) : (
           <button
             type="button"
+            id={toggleId(u)}
             class={u.disabled ? 'small' : 'small danger'}
-            onClick={() => setDisabled(u, !u.disabled)}
+            disabled={busy}
+            // Enabling gives back access; disabling takes it away at once, so it asks first.
+            onClick={() => (u.disabled ? setDisabled(u, false) : setConfirming(u.username))}
           >
             {u.disabled ? 'Enable' : 'Disable'}
             <span class="visually-hidden"> {u.username}</span>
