@@ -19,7 +19,7 @@ export function postgresUrl(): { url: string; from: string } | undefined {
   return undefined
 }
 
-/** The service's own counters (prom-client, per process), summed over its workers. */
+/** The service's own counters (prom-client), for all its workers. */
 export interface ServiceCounters {
   reserved: number // tracking_blocks_reserved_total
   issued: number // tracking_numbers_issued_total (issued and committed)
@@ -99,19 +99,18 @@ function get(url: string): Promise<string> {
 }
 
 /**
- * /metrics of each worker. Under Node's round-robin scheduling the primary hands each new connection to
- * the first free worker and puts it back last once it took the connection, so N connections opened at
- * once with nothing else connecting reach N different workers. Checked afterwards against the database.
+ * The service's /metrics: with WEB_CONCURRENCY, whichever worker answers gives every worker's counts
+ * (the primary gathers them: src/observability/cluster-metrics.ts). Checked afterwards against the
+ * database.
  */
-async function scrape(origin: string, workers: number): Promise<ServiceCounters> {
-  const bodies = await Promise.all(Array.from({ length: workers }, () => get(`${origin}/metrics`)))
-  const sum = (metric: string) =>
-    bodies.reduce((total, body) => {
-      const value = new RegExp(`^${metric} (\\S+)$`, 'm').exec(body)?.[1]
-      if (value === undefined) throw new Error(`postgres: /metrics has no ${metric}`)
-      return total + Number(value)
-    }, 0)
-  return { reserved: sum('tracking_blocks_reserved_total'), issued: sum('tracking_numbers_issued_total') }
+async function scrape(origin: string): Promise<ServiceCounters> {
+  const body = await get(`${origin}/metrics`)
+  const value = (metric: string) => {
+    const found = new RegExp(`^${metric} (\\S+)$`, 'm').exec(body)?.[1]
+    if (found === undefined) throw new Error(`postgres: /metrics has no ${metric}`)
+    return Number(found)
+  }
+  return { reserved: value('tracking_blocks_reserved_total'), issued: value('tracking_numbers_issued_total') }
 }
 
 /**
@@ -147,10 +146,9 @@ export async function benchPostgres(serverUrl: string, workers: number): Promise
     const http = await benchHttp({
       label: workers === 1 ? 'postgres' : `postgres-x${workers}`,
       databaseUrl: url,
-      // Round-robin is already the default on Linux; scrape() relies on it to reach every worker.
-      env: { WEB_CONCURRENCY: String(workers), NODE_CLUSTER_SCHED_POLICY: 'rr' },
+      env: { WEB_CONCURRENCY: String(workers) },
       probe: async (origin, moment) => {
-        counters[moment] = await scrape(origin, workers)
+        counters[moment] = await scrape(origin)
       },
     })
     const { before, after } = counters

@@ -292,7 +292,7 @@ function measuredWindow(r: Reservations) {
 
 function reservationRows(r: Reservations): string[][] {
   const window = measuredWindow(r)
-  const workers = r.workers === 1 ? '1 process' : `${r.workers} workers summed`
+  const workers = r.workers === 1 ? '1 process' : `${r.workers} workers, gathered by the primary`
   return [
     ['baseline', 'its own node:http run, measured in this run just before the service'],
     ['block reservations', 'one UPDATE counters … RETURNING next_value per block'],
