@@ -3,7 +3,7 @@
 // as forms show theirs.
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { asciiUpper } from '../../src/tracking/codec.js'
-import { describe, FieldErrors } from './form.js'
+import { describe, FieldErrors, FieldNotes } from './form.js'
 import { setQuery, useLocation } from './router.js'
 
 /** The list's error by filter (query field), and one message for the rest, or nothing. */
@@ -69,12 +69,7 @@ export function SearchBox(props: { label: string; id: string; hint?: string; err
         onInput={(e) => setText(e.currentTarget.value)}
         {...invalidity({ id, errors, hint })}
       />
-      {hint && (
-        <p class="hint" id={`${id}-hint`}>
-          {hint}
-        </p>
-      )}
-      <FieldErrors id={`${id}-error`} messages={errors} />
+      <FieldNotes id={id} hint={hint} errors={errors} />
     </div>
   )
 }

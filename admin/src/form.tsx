@@ -126,12 +126,7 @@ export function Field<V extends Values>(props: FieldProps<V> & InputProps) {
         {...(input as InputHTMLAttributes<HTMLInputElement>)}
       />
       {children}
-      {hint && (
-        <p class="hint" id={`${id}-hint`}>
-          {hint}
-        </p>
-      )}
-      <FieldErrors id={`${id}-error`} messages={errors} />
+      <FieldNotes id={id} hint={hint} errors={errors} />
       {live !== undefined && (
         <p class="live" id={`${id}-live`} aria-live="polite">
           {live}
@@ -164,13 +159,30 @@ export function SelectField<V extends Values>(
           </option>
         ))}
       </select>
+      <FieldNotes id={id} hint={hint} errors={errors} />
+    </div>
+  )
+}
+
+/** A field's hint and its errors, under it (ids `${id}-hint`, `${id}-error`: see invalidity). */
+export function FieldNotes({
+  id,
+  hint,
+  errors,
+}: {
+  id: string
+  hint?: ComponentChildren
+  errors?: string[] | undefined
+}) {
+  return (
+    <>
       {hint && (
         <p class="hint" id={`${id}-hint`}>
           {hint}
         </p>
       )}
       <FieldErrors id={`${id}-error`} messages={errors} />
-    </div>
+    </>
   )
 }
 
