@@ -45,7 +45,9 @@ const STATS_FLUSH_MS = 5_000
 
 /** Opens the database, migrates it and checks the tracking key; closes it again if any step fails. */
 async function openDatabase(config: Config): Promise<{ database: DatabaseHandle; key: Buffer }> {
-  const database = createDatabase(config.database)
+  // On SQLite the tracking writer thread checkpoints (src/tracking/writer-thread.ts): never the
+  // event loop.
+  const database = createDatabase(config.database, { checkpoints: 'elsewhere' })
   try {
     await migrateToLatest(database.db)
     const key = await resolveTrackingKey(database.db, config.tracking.key, config.tracking.format)

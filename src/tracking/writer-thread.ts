@@ -10,7 +10,17 @@ const repository = createTrackingRepository(database.db, database.executePrepare
 const port = parentPort
 if (!port) throw new Error('writer-thread must run as a worker thread')
 
+// The service's main connection leaves checkpoints to this thread (see DatabaseOptions): SQLite's
+// automatic one runs as this connection commits, and this covers what the main connection wrote
+// (orders, customers, stats) while no tracking number was issued. Queued like any request: never
+// inside another request's transaction.
+const CHECKPOINT_INTERVAL_MS = 1_000
+
 let queue = Promise.resolve()
+setInterval(() => {
+  queue = queue.then(() => database.checkpoint().catch(() => {})) // a busy database: next time
+}, CHECKPOINT_INTERVAL_MS).unref()
+
 port.on('message', (request: WriterRequest) => {
   queue = queue.then(async () => {
     let reply: WriterReply

@@ -53,7 +53,8 @@ function startThread(workerData: unknown): Worker {
 /**
  * Writes in a thread of their own, on a connection of their own: a synchronous driver (SQLite)
  * then blocks only that thread, fsync included, while the event loop keeps serving requests.
- * The thread is restarted on the next call if it ever dies.
+ * The thread is restarted on the next call if it ever dies. On SQLite it is also the one
+ * connection that checkpoints (see writer-thread.ts).
  */
 export function threadedWriter(database: Config['database']): TrackingWriter {
   type Waiting = { resolve: (value: never) => void; reject: (error: unknown) => void }
@@ -82,6 +83,8 @@ export function threadedWriter(database: Config['database']): TrackingWriter {
     })
     return { worker, pending }
   }
+  // Started now, not on the first write: it also checkpoints what the main connection writes.
+  current = start()
   const call = <T>(request: Omit<WriterRequest, 'id'>): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       const id = nextId++

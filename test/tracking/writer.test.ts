@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict'
+import { statSync } from 'node:fs'
+import { join } from 'node:path'
 import { test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { loadConfig } from '../../src/config.js'
 import { isUniqueViolation } from '../../src/db/errors.js'
 import { createDatabase } from '../../src/db/index.js'
+import { migrateToLatest } from '../../src/db/migrate.js'
 import { createTrackingRepository, packBatch, type TrackingRecord } from '../../src/tracking/repository.js'
 import { threadedWriter } from '../../src/tracking/writer.js'
-import { migratedDatabase, testDatabaseUrl, testEnv, testRecord } from '../helpers/build.js'
+import { migratedDatabase, tempDir, testDatabaseUrl, testEnv, testRecord } from '../helpers/build.js'
 
 test('the writer thread reserves and writes on its own connection; errors keep their driver code', async (t) => {
   const url = await testDatabaseUrl(t)
@@ -162,4 +166,36 @@ test('a transaction that reads, then writes, is not failed by a commit on anothe
     .where('name', '=', 'read then write')
     .executeTakeFirst()
   assert.equal(row?.value, 'ok')
+})
+
+test('SQLite: the main connection never checkpoints; the writer thread does, within seconds', async (t) => {
+  const path = join(tempDir(t), 'checkpoints.db')
+  const config = loadConfig(testEnv(`sqlite:${path}`)).database
+  const main = createDatabase(config, { checkpoints: 'elsewhere' })
+  t.after(() => main.close())
+  await migrateToLatest(main.db)
+  const pages = () => statSync(path).size / 4096
+
+  // Far more than SQLite's automatic threshold (1,000 pages), written on the main connection,
+  // one commit at a time: none of it may reach the database file from there.
+  const before = pages()
+  const text = 'x'.repeat(2_000)
+  for (let i = 0; i < 300; i++) {
+    await main.db.transaction().execute(async (trx) => {
+      for (let j = 0; j < 10; j++) {
+        await trx
+          .insertInto('settings')
+          .values({ name: `filler ${i}.${j}`, value: text })
+          .execute()
+      }
+    })
+  }
+  assert.ok(statSync(`${path}-wal`).size / 4096 > 1_000, 'the log passed the automatic threshold')
+  assert.equal(pages(), before, 'the main connection did not checkpoint')
+
+  const writer = threadedWriter(config)
+  t.after(() => writer.close())
+  const deadline = Date.now() + 10_000
+  while (pages() < before + 1_000 && Date.now() < deadline) await sleep(100)
+  assert.ok(pages() >= before + 1_000, `the writer thread checkpointed (${before} → ${pages()} pages)`)
 })
