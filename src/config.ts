@@ -202,14 +202,17 @@ const NUMBER_SYNTAX: Record<string, { pattern: RegExp; message: string }> = {
   number: { pattern: /^\s*-?(?:\d+(?:\.\d*)?|\.\d+)\s*$/, message: 'must be a decimal number' },
 }
 
-function numberSyntaxProblems(known: Record<string, string | undefined>): string[] {
-  return Object.entries(known).flatMap(([name, raw]) => {
+/** The settings whose numbers are not written as numbers, with what is wrong with each. */
+function numberSyntaxProblems(known: Record<string, string | undefined>): Map<string, string> {
+  const problems = new Map<string, string>()
+  for (const [name, raw] of Object.entries(known)) {
     const type = (EnvSchema.properties as Record<string, { type?: string }>)[name]?.type
     const syntax = type ? NUMBER_SYNTAX[type] : undefined
-    return syntax && raw !== undefined && !syntax.pattern.test(raw)
-      ? [`${name}: ${syntax.message} (got ${JSON.stringify(raw)})`]
-      : []
-  })
+    if (syntax && raw !== undefined && !syntax.pattern.test(raw)) {
+      problems.set(name, `${name}: ${syntax.message} (got ${JSON.stringify(raw)})`)
+    }
+  }
+  return problems
 }
 
 export function loadConfig(source: Record<string, string | undefined> = process.env) {
@@ -221,10 +224,10 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   const syntax = numberSyntaxProblems(known)
   const env = Value.Convert(EnvSchema, Value.Default(EnvSchema, known)) as Env
   const problems = [
-    ...syntax,
+    ...syntax.values(),
     ...[...Value.Errors(EnvSchema, env)]
       .map((e) => ({ name: e.path.replace(/^\//, ''), message: e.message }))
-      .filter(({ name }) => !syntax.some((problem) => problem.startsWith(`${name}:`)))
+      .filter(({ name }) => !syntax.has(name)) // already said, as written
       .map(({ name, message }) => `${name}: ${message} (got ${JSON.stringify(source[name])})`),
   ]
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`)

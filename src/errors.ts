@@ -90,11 +90,11 @@ export function toAppError(error: FastifyError | AppError | Error): AppError {
   }
   const code = fastifyError.code ? FRAMEWORK_ERRORS[fastifyError.code] : undefined
   if (code) return new AppError(code, fastifyError.message)
-  if (fastifyError.message === 'aborted' && fastifyError.code === 'ECONNRESET') {
-    // The client hung up while sending its body (Fastify marks it a 400). Its ECONNRESET is the
-    // client's connection, not the database's: nobody reads this answer, and it is no outage.
-    return new AppError('bad_request', 'The client closed the connection before its request arrived whole')
-  }
+  const status = fastifyError.statusCode
+  if (status === 429) return new AppError('rate_limited', 'Too many requests')
+  // Fastify's own client errors first: a request body whose stream failed (the client hung up:
+  // its ECONNRESET, which is no database outage) is marked 400.
+  if (status && status >= 400 && status < 500) return new AppError('bad_request', fastifyError.message)
   if (isUnavailable(error)) {
     return new AppError(
       'unavailable',
@@ -103,9 +103,6 @@ export function toAppError(error: FastifyError | AppError | Error): AppError {
       { cause: error, headers: { 'retry-after': '1' } },
     )
   }
-  const status = fastifyError.statusCode
-  if (status === 429) return new AppError('rate_limited', 'Too many requests')
-  if (status && status >= 400 && status < 500) return new AppError('bad_request', fastifyError.message)
   return new AppError('internal', 'Internal server error', {}, { cause: error })
 }
 

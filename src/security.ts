@@ -3,6 +3,7 @@ import helmet from '@fastify/helmet'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Redis } from 'ioredis'
 import type { Config } from './config.js'
+import { occasionalWarning } from './observability/refusals.js'
 import { MemoryStore, RedisStore, registerRateLimit } from './rate-limit.js'
 
 declare module 'fastify' {
@@ -95,18 +96,14 @@ export async function registerSecurity(app: FastifyInstance, config: Config): Pr
 
   // Redis down: counting fails open (the client's own error events are logged above; failed
   // counts are summed into one line every 10 s rather than one per request).
-  let failed = 0
-  let reported = 0
+  const countFailed = occasionalWarning(app.log, 'rate limiting: could not count; requests let through', {
+    intervalMs: 10_000,
+    countField: 'requests',
+  })
   registerRateLimit(app, {
     store: redis ? new RedisStore(redis) : new MemoryStore(),
     limit: { max: config.rateLimit.max, windowMs: config.rateLimit.windowMs },
     key: rateLimitKey,
-    onStoreError: (error) => {
-      failed++
-      if (Date.now() - reported < 10_000) return
-      app.log.warn({ err: error, requests: failed }, 'rate limiting: could not count; requests let through')
-      reported = Date.now()
-      failed = 0
-    },
+    onStoreError: (error) => countFailed({ err: error }),
   })
 }

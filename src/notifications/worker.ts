@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Database } from '../db/index.js'
 import type { SendOutcome, SmsGateway } from './africastalking.js'
@@ -53,18 +54,11 @@ export function retryDelay(attempts: number, baseMs: number, maxMs: number, rand
 }
 
 /** True if `work` settles within `timeoutMs`; false if the time ran out first. */
-async function within(work: Promise<unknown>, timeoutMs: number): Promise<boolean> {
+function within(work: Promise<unknown>, timeoutMs: number): Promise<boolean> {
+  const settled = work.then(() => true)
   // Beyond 2^31-1 ms Node's timers fire at once: that is as good as no limit.
-  if (!(timeoutMs <= 2_147_483_647)) return work.then(() => true)
-  let timer: NodeJS.Timeout | undefined
-  const expired = new Promise<false>((resolve) => {
-    timer = setTimeout(resolve, Math.max(0, timeoutMs), false)
-  })
-  try {
-    return await Promise.race([work.then(() => true), expired])
-  } finally {
-    clearTimeout(timer)
-  }
+  if (!(timeoutMs <= 2_147_483_647)) return settled
+  return Promise.race([settled, sleep(Math.max(0, timeoutMs), false, { ref: false })])
 }
 
 const DISABLED = 'SMS is disabled (AT_USERNAME and AT_API_KEY are not set): notifications stay pending'

@@ -4,6 +4,27 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import { driverCode } from '../db/errors.js'
 
+/**
+ * A warning that an outage repeats (every request, every refill) written at most once per
+ * `intervalMs`; `countField` says how many times it happened since the last line, this one included.
+ */
+export function occasionalWarning(
+  log: FastifyBaseLogger,
+  message: string,
+  options: { intervalMs: number; countField: string },
+): (fields: Record<string, unknown>) => void {
+  let lastAt = Number.NEGATIVE_INFINITY
+  let count = 0
+  return (fields) => {
+    count++
+    const now = performance.now()
+    if (now - lastAt < options.intervalMs) return
+    log.warn({ ...fields, [options.countField]: count }, message)
+    lastAt = now
+    count = 0
+  }
+}
+
 interface Outage {
   code: string
   /** Refused since the last line. */

@@ -3,6 +3,7 @@ import type { Config } from '../config.js'
 import type { DatabaseHandle } from '../db/index.js'
 import { WriteStatus } from '../observability/health.js'
 import type { Metrics } from '../observability/metrics.js'
+import { occasionalWarning } from '../observability/refusals.js'
 import { Allocator } from './allocator.js'
 import { createCodec } from './codec.js'
 import { Recorder } from './recorder.js'
@@ -35,8 +36,11 @@ export function createTracking(deps: {
   // UPDATE that changes no byte). Its value is never handed out, lost like the rest of a block
   // at a restart: no number is issued or stored. At most one a second, only while writes fail.
   const writes = new WriteStatus({ probe: () => writer.reserveBlock(1) })
-  let reserveWarnedAt = Number.NEGATIVE_INFINITY
-  let skippedWarnings = 0
+  // During an outage every request taking a value can retry the refill: one line per 10 s.
+  const reserveFailed = occasionalWarning(log, 'could not reserve the next block ahead of time', {
+    intervalMs: RESERVE_WARN_MS,
+    countField: 'failures',
+  })
   const allocator = new Allocator({
     reserve: async (size) => {
       const started = performance.now()
@@ -57,17 +61,7 @@ export function createTracking(deps: {
       metrics.blockSize.set(block.end - block.start)
       log.debug({ start: block.start, size: block.end - block.start }, 'reserved a block of sequence values')
     },
-    onError: (error) => {
-      // During an outage every request taking a value can retry this: one line per 10 s.
-      const now = performance.now()
-      if (now - reserveWarnedAt < RESERVE_WARN_MS) {
-        skippedWarnings++
-        return
-      }
-      log.warn({ err: error, skipped: skippedWarnings }, 'could not reserve the next block ahead of time')
-      reserveWarnedAt = now
-      skippedWarnings = 0
-    },
+    onError: (error) => reserveFailed({ err: error }),
   })
   const recorder = new Recorder<WriteEntry>({
     write: (entries) => writer.writeBatch(entries),

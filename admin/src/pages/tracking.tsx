@@ -154,8 +154,9 @@ function Issue() {
   })
   // Fields that follow others (or the clock) until the user types their own value.
   const [typed, setTyped] = useState({ created_at: false, customer_id: false, customer_slug: false })
-  const type = (name: keyof typeof typed, value: string) => {
-    // Emptied: it follows again.
+  /** The input handler of a field that follows until typed in; emptied, it follows again. */
+  const typedInto = (name: keyof typeof typed) => (event: { currentTarget: HTMLInputElement }) => {
+    const { value } = event.currentTarget
     setTyped((old) => ({ ...old, [name]: value.trim() !== '' }))
     form.set(name, value)
   }
@@ -209,9 +210,7 @@ function Issue() {
           label="Order created at"
           hint="RFC 3339 with offset, e.g. 2018-11-20T19:29:32+08:00; now, unless you change it"
           spellcheck={false}
-          onInput={(event: { currentTarget: HTMLInputElement }) =>
-            type('created_at', event.currentTarget.value)
-          }
+          onInput={typedInto('created_at')}
         />
         <Field
           form={form}
@@ -231,9 +230,7 @@ function Issue() {
           label="Customer slug"
           hint="kebab-case, e.g. redbox-logistics"
           spellcheck={false}
-          onInput={(event: { currentTarget: HTMLInputElement }) =>
-            type('customer_slug', event.currentTarget.value)
-          }
+          onInput={typedInto('customer_slug')}
         />
         <Field
           form={form}
@@ -242,9 +239,7 @@ function Issue() {
           hint="A new one for each new customer name, unless you change it"
           class="mono"
           spellcheck={false}
-          onInput={(event: { currentTarget: HTMLInputElement }) =>
-            type('customer_id', event.currentTarget.value)
-          }
+          onInput={typedInto('customer_id')}
         >
           <button
             type="button"
