@@ -37,9 +37,14 @@ interface EntryState {
   from?: string
 }
 
+/** A page path with its query, as navigate() takes it. */
+function withQuery(path: string, query: URLSearchParams): string {
+  const search = query.toString()
+  return `${path}${search ? `?${search}` : ''}`
+}
+
 function current(): string {
-  const search = location.query.toString()
-  return `${location.path}${search ? `?${search}` : ''}`
+  return withQuery(location.path, location.query)
 }
 
 /**
@@ -72,8 +77,7 @@ export function setQuery(
     if (value === undefined || value === '') query.delete(name)
     else query.set(name, String(value))
   }
-  const search = query.toString()
-  const to = `${location.path}${search ? `?${search}` : ''}`
+  const to = withQuery(location.path, query)
   if (to === current()) return
   navigate(to, options)
 }
