@@ -31,7 +31,7 @@ import { createMetrics, metricsPlugin } from './observability/metrics.js'
 import { createOrderRepository } from './orders/repository.js'
 import { orderRoutes } from './orders/routes.js'
 import { createOrderService } from './orders/service.js'
-import { registerSecurity } from './security.js'
+import { registerPages, registerSecurity } from './security.js'
 import { createStatsRepository } from './stats/repository.js'
 import { statsRoutes } from './stats/routes.js'
 import { createStatsService } from './stats/service.js'
@@ -190,11 +190,13 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   await app.register(healthRoutes, { ping: database.ping, writes: tracking.writes })
   // Probes and scrapes above are not rate limited; everything below is.
   await registerSecurity(app, config)
-  await app.register(swaggerUi, {
-    routePrefix: '/docs',
-    staticCSP: true,
-    // Keep plain-HTTP deployments working (see security.ts).
-    transformStaticCSP: (header) => header.replace(' upgrade-insecure-requests;', ''),
+  await registerPages(app, async (pages) => {
+    await pages.register(swaggerUi, {
+      routePrefix: '/docs',
+      staticCSP: true,
+      // Keep plain-HTTP deployments working (see security.ts).
+      transformStaticCSP: (header) => header.replace(' upgrade-insecure-requests;', ''),
+    })
   })
   app.get('/openapi.json', { config: { auth: 'public' }, schema: { hide: true } }, async () => app.swagger())
 
@@ -221,6 +223,6 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
     notifications: (orderId) => listNotifications(database.db, orderId),
   })
   await app.register(statsRoutes, { service: stats })
-  await app.register(adminPage)
+  await registerPages(app, adminPage)
   return app
 }

@@ -1,6 +1,6 @@
 import cors from '@fastify/cors'
 import helmet from '@fastify/helmet'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { Redis } from 'ioredis'
 import type { Config } from './config.js'
 import { occasionalWarning } from './observability/refusals.js'
@@ -28,24 +28,33 @@ export function rateLimitKey(request: FastifyRequest): string {
 }
 
 /**
+ * Pages a browser renders (the admin page, the API docs) get helmet's full set of headers, in a
+ * context of their own: helmet's hooks (one of them async) then run for those routes only, not on
+ * every API request, where they cost a promise and two hook calls each and set nothing.
+ */
+export async function registerPages(app: FastifyInstance, pages: FastifyPluginAsync): Promise<void> {
+  await app.register(async (scope) => {
+    await scope.register(helmet, {
+      contentSecurityPolicy: {
+        // Plain-HTTP deployments (loopback, behind a TLS-terminating proxy) must keep working.
+        directives: { upgradeInsecureRequests: null },
+      },
+      // HSTS belongs to whoever terminates TLS (nginx), not to a process that may be reached over HTTP.
+      strictTransportSecurity: false,
+    })
+    await scope.register(pages)
+  })
+}
+
+/**
  * Security headers, CORS and rate limiting. Registered after the auth plugin, so that the limit
  * counts per verified token subject (a forged token cannot spend another client's budget).
  */
 export async function registerSecurity(app: FastifyInstance, config: Config): Promise<void> {
-  // Pages a browser renders (the admin page, the API docs) get helmet's full set of headers;
-  // they must be registered after this. JSON answers get the API set below.
-  await app.register(helmet, {
-    global: false,
-    contentSecurityPolicy: {
-      // Plain-HTTP deployments (loopback, behind a TLS-terminating proxy) must keep working.
-      directives: { upgradeInsecureRequests: null },
-    },
-    // HSTS belongs to whoever terminates TLS (nginx), not to a process that may be reached over HTTP.
-    strictTransportSecurity: false,
-  })
+  // Pages (registerPages, after this) are marked so that JSON answers alone get the API set below.
   app.addHook('onRoute', (route) => {
     if (PAGE_PREFIXES.some((prefix) => route.url.startsWith(prefix))) {
-      route.config = { ...route.config, helmet: {} } // {}: helmet's configuration above
+      route.config = { ...route.config, helmet: {} } // {}: registerPages' helmet configuration
     }
   })
   // Helmet's dozen headers are for documents a browser renders; they cost a quarter of the

@@ -92,6 +92,9 @@ test('security headers are set; CORS answers only the allowed origins', async (t
     assert.equal(page.headers['cross-origin-opener-policy'], 'same-origin', url)
     assert.equal(page.headers['x-content-type-options'], 'nosniff', url)
   }
+  // Helmet lives in the pages' own contexts: its hooks (one async) do not run on API requests.
+  assert.equal(app.hasReplyDecorator('helmet'), false, 'helmet is not registered at the root')
+  assert.equal(res.headers['cross-origin-opener-policy'], undefined, 'no page header on a JSON answer')
   assert.equal(res.headers['access-control-allow-origin'], 'https://admin.example.com')
   const preflight = await app.inject({
     method: 'OPTIONS',
