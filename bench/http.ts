@@ -1,7 +1,12 @@
 // HTTP benchmark: Waybill against a minimal node:http server sending the same reply, and against bare
-// Fastify sending it too (the framework's own ceiling), all driven by autocannon in the same run, one
-// after the other; then a check of what the service stored. All three servers are child processes
-// on 127.0.0.1; the load generator runs in this process.
+// Fastify sending it too (the framework's own ceiling), all driven by autocannon in the same run; then
+// a check of what the service stored. All three servers are child processes on 127.0.0.1; the load
+// generator runs in this process.
+//
+// The three are measured in turns, one at a time, for several rounds (BENCH_ROUNDS, default 3): on a
+// shared machine whose speed drifts by a third within a minute (seen here), a baseline measured once,
+// before the service, can land in a fast minute and the service in a slow one. Each round's ratio
+// compares runs seconds apart; the ratio reported is the median of the rounds'.
 //
 // Every request carries a bearer token, as a real client's would: the service verifies it (and counts it
 // against the rate limit) on every request. The token is Waybill's own, signed with a SECRET_KEY made
@@ -72,8 +77,13 @@ export interface HttpBenchResult {
   /** Bare Fastify sending the same bytes: the framework's own ceiling on this machine. */
   framework: TargetFigures
   service: TargetFigures
-  ratio: number // service / baseline requests per second
-  frameworkRatio: number // framework / baseline requests per second
+  rounds: number
+  /** Median over the rounds of service / baseline requests per second, each round's runs side by side. */
+  ratio: number
+  /** Each round's service / baseline ratio, in order. */
+  ratios: number[]
+  /** Median over the rounds of framework / baseline requests per second. */
+  frameworkRatio: number
   /** 200s the service sent and the client read: the sample reply plus warm-up and measured runs. */
   answered: number
   stored: number // rows added to tracking_numbers during this run
@@ -95,10 +105,13 @@ export interface HttpBenchOptions {
   /** Extra environment for the service only (e.g. WEB_CONCURRENCY). */
   env?: Record<string, string>
   connections?: number
+  /** Seconds of each measured run (default BENCH_SECONDS or 10). */
   seconds?: number
+  /** Measured runs per server, taken in turns (default BENCH_ROUNDS or 3). */
+  rounds?: number
   /** Node flags for the service process, e.g. ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] (not NODE_OPTIONS-able). */
   serviceNodeArgs?: string[]
-  /** Awaited with the service's origin (http://host:port) right before and right after its measured run. */
+  /** Awaited with the service's origin (http://host:port) right before its first measured run and right after its last. */
   probe?: (origin: string, moment: 'before' | 'after') => Promise<void>
 }
 
@@ -217,40 +230,66 @@ function load(
   })
 }
 
-async function measure(
-  name: string,
+/** One measured run of one server: its figures, and the exact latency of each 2xx. */
+interface Run {
+  result: autocannon.Result
+  latencies: number[]
+  cpu?: CpuUse
+}
+
+async function measureOnce(
   server: Child,
   url: string,
   headers: Record<string, string>,
   connections: number,
   seconds: number,
-  beforeRun?: () => Promise<void> | undefined,
-) {
-  console.error(`http: ${name}: ${WARMUP_SECONDS} s warm-up, then ${seconds} s measured`)
-  const warmup = await load(url, headers, connections, WARMUP_SECONDS)
-  await beforeRun?.()
+): Promise<Run> {
   const latencies: number[] = []
   const pid = server.process.pid
   const cpuBefore = pid !== undefined && cpuMeasurable() ? sampleCpu(pid) : undefined
-  const run = await load(url, headers, connections, seconds, latencies)
+  const result = await load(url, headers, connections, seconds, latencies)
   const cpu = pid !== undefined && cpuBefore ? cpuUsed(cpuBefore, sampleCpu(pid)) : undefined
-  const sorted = Float64Array.from(latencies).sort() // typed arrays sort numerically
-  const figures: TargetFigures = {
+  return { result, latencies, ...(cpu ? { cpu } : {}) }
+}
+
+function sumCpu(uses: CpuUse[]): CpuUse {
+  const total: CpuUse = {}
+  for (const use of uses)
+    for (const [group, seconds] of Object.entries(use)) total[group] = (total[group] ?? 0) + seconds
+  return total
+}
+
+/** One server's measured runs, taken together, and its warm-up's failures. */
+function combine(warmup: autocannon.Result, runs: Run[]): TargetFigures {
+  const sorted = Float64Array.from(runs.flatMap((run) => run.latencies)).sort() // numerically
+  const sum = (pick: (result: autocannon.Result) => number) =>
+    runs.reduce((total, run) => total + pick(run.result), 0)
+  const cpus = runs.flatMap((run) => (run.cpu ? [run.cpu] : []))
+  return {
     // Not requests.average: that averages per-second samples, and a near-empty last sample (the stop
     // timer racing the 1 s tick) can pull it down by a tenth.
-    requestsPerSecond: run.requests.total / run.duration,
+    requestsPerSecond: sum((r) => r.requests.total) / sum((r) => r.duration),
     p50Ms: percentile(sorted, 0.5),
     p99Ms: percentile(sorted, 0.99),
-    responses2xx: run['2xx'],
+    responses2xx: sum((r) => r['2xx']),
     // Failures during the warm-up count too: they are requests the service got wrong.
-    non2xx: run.non2xx + warmup.non2xx,
-    errors: run.errors + warmup.errors,
-    timeouts: run.timeouts + warmup.timeouts,
+    non2xx: sum((r) => r.non2xx) + warmup.non2xx,
+    errors: sum((r) => r.errors) + warmup.errors,
+    timeouts: sum((r) => r.timeouts) + warmup.timeouts,
     warmup2xx: warmup['2xx'],
-    requests: run.requests.total,
-    ...(cpu ? { cpu } : {}),
+    requests: sum((r) => r.requests.total),
+    ...(cpus.length === runs.length && cpus.length > 0 ? { cpu: sumCpu(cpus) } : {}),
   }
-  return figures
+}
+
+const rate = (run: Run) => run.result.requests.total / run.result.duration
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
 }
 
 type Counts = { rows: number; distinct: number }
@@ -283,6 +322,9 @@ async function countNumbers(databaseUrl: string): Promise<Counts> {
 export async function benchHttp(options: HttpBenchOptions): Promise<HttpBenchResult> {
   const connections = options.connections ?? 64
   const seconds = options.seconds ?? (Number(process.env.BENCH_SECONDS) || 10)
+  const rounds = options.rounds ?? (Number(process.env.BENCH_ROUNDS) || 3)
+  if (!Number.isInteger(rounds) || rounds < 1)
+    throw new Error(`http: BENCH_ROUNDS must be 1 or more, got ${rounds}`)
   const logLevel = options.env?.LOG_LEVEL ?? process.env.LOG_LEVEL
   if (logLevel && !['info', 'debug', 'trace'].includes(logLevel)) {
     // PORT=0: the bound port is only known from the info-level "waybill is ready" line.
@@ -330,6 +372,7 @@ export async function benchHttp(options: HttpBenchOptions): Promise<HttpBenchRes
     const servicePort = await serviceReady(service, paths.log, paths.err)
     const origin = `http://${HOST}:${servicePort}`
     const serviceUrl = `${origin}${REQUEST_PATH}`
+    const probe = async (moment: 'before' | 'after') => options.probe?.(origin, moment)
     const before = await countNumbers(databaseUrl)
 
     const body = await captureReply(serviceUrl, headers)
@@ -345,30 +388,39 @@ export async function benchHttp(options: HttpBenchOptions): Promise<HttpBenchRes
       return { child, port: await baselinePort(child, errPath) }
     }
 
-    // One after the other, never at once: on a small machine they would compete for the same cores.
-    // The same request, token included, so that every server costs the client the same to drive.
+    // Every server is started before any is measured, and is measured alone: the others wait idle.
     const started = await reference('baseline', BASELINE_SCRIPT, paths.baselineErr)
     baseline = started.child
-    const baselineUrl = `http://${HOST}:${started.port}${REQUEST_PATH}`
-    const baselineFigures = await measure('baseline', baseline, baselineUrl, headers, connections, seconds)
-    await stop(baseline)
     const floor = await reference('framework', FRAMEWORK_SCRIPT, paths.frameworkErr)
     framework = floor.child
-    const frameworkUrl = `http://${HOST}:${floor.port}${REQUEST_PATH}`
-    const frameworkFigures = await measure(
-      'framework',
-      framework,
-      frameworkUrl,
-      headers,
-      connections,
-      seconds,
-    )
-    await stop(framework)
-    const probe = (moment: 'before' | 'after') => options.probe?.(origin, moment)
-    const serviceFigures = await measure('service', service, serviceUrl, headers, connections, seconds, () =>
-      probe('before'),
-    )
-    await probe('after')
+    // The same request, token included, so that every server costs the client the same to drive.
+    const targets = [
+      { name: 'baseline', child: baseline, url: `http://${HOST}:${started.port}${REQUEST_PATH}` },
+      { name: 'framework', child: framework, url: `http://${HOST}:${floor.port}${REQUEST_PATH}` },
+      { name: 'service', child: service, url: serviceUrl },
+    ] as const
+    const warmups: autocannon.Result[] = []
+    for (const target of targets) {
+      console.error(`http: ${target.name}: ${WARMUP_SECONDS} s warm-up`)
+      warmups.push(await load(target.url, headers, connections, WARMUP_SECONDS))
+    }
+    const runs: Run[][] = targets.map(() => [])
+    for (let round = 1; round <= rounds; round++) {
+      console.error(`http: round ${round} of ${rounds}: ${seconds} s measured for each server in turn`)
+      for (const [i, target] of targets.entries()) {
+        const isService = target.name === 'service'
+        if (isService && round === 1) await probe('before')
+        runs[i]?.push(await measureOnce(target.child, target.url, headers, connections, seconds))
+        if (isService && round === rounds) await probe('after')
+      }
+    }
+    const [baselineRuns, frameworkRuns, serviceRuns] = runs as [Run[], Run[], Run[]]
+    const [baselineFigures, frameworkFigures, serviceFigures] = targets.map((_, i) =>
+      combine(warmups[i] as autocannon.Result, runs[i] as Run[]),
+    ) as [TargetFigures, TargetFigures, TargetFigures]
+    const perRound = (server: Run[]) => server.map((run, i) => rate(run) / rate(baselineRuns[i] as Run))
+    const ratios = perRound(serviceRuns)
+    await Promise.all([stop(baseline), stop(framework)])
     // Stop first: a graceful shutdown flushes any batch still being committed before we count.
     const serviceExitCode = await stop(service)
     const after = await countNumbers(databaseUrl)
@@ -385,8 +437,10 @@ export async function benchHttp(options: HttpBenchOptions): Promise<HttpBenchRes
       baseline: baselineFigures,
       framework: frameworkFigures,
       service: serviceFigures,
-      ratio: serviceFigures.requestsPerSecond / baselineFigures.requestsPerSecond,
-      frameworkRatio: frameworkFigures.requestsPerSecond / baselineFigures.requestsPerSecond,
+      rounds,
+      ratio: median(ratios),
+      ratios,
+      frameworkRatio: median(perRound(frameworkRuns)),
       answered,
       stored,
       rows: after.rows,

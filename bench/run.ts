@@ -5,6 +5,7 @@
 //   npm run bench                           every part
 //   node dist/bench/run.js --only=postgres  one part (codec | sqlite | postgres | orders; http = sqlite)
 //   BENCH_SECONDS=N                         seconds per measured HTTP run (default 10)
+//   BENCH_ROUNDS=N                          measured runs per server, in turns (default 3)
 import { arch, cpus, loadavg, platform } from 'node:os'
 import { benchCodec } from './codec.js'
 import { MACHINE, othersSeconds } from './cpu.js'
@@ -133,14 +134,15 @@ function printCpu(result: HttpBenchResult, bar: number): void {
     ['service (waybill)', result.service],
   ]
   if (targets.some(([, figures]) => !figures.cpu)) return
+  const measured = result.seconds * result.rounds
   const perRequest = (figures: TargetFigures, group: string) =>
     ((figures.cpu?.[group] ?? 0) / Math.max(1, figures.requests)) * 1e6
   const cores = (figures: TargetFigures) =>
     Object.entries(figures.cpu ?? {}).reduce(
       (sum, [group, seconds]) => (group === MACHINE ? sum : sum + seconds),
       0,
-    ) / result.seconds
-  const others = (figures: TargetFigures) => othersSeconds(figures.cpu ?? {}) / result.seconds
+    ) / measured
+  const others = (figures: TargetFigures) => othersSeconds(figures.cpu ?? {}) / measured
   const withDatabase = result.database === 'postgres'
   console.log(
     `CPU per request in the measured runs, in µs (from /proc; the load generator is autocannon in this process${
@@ -193,7 +195,8 @@ function printHttp(result: HttpBenchResult, title: string, bar: number, extra: s
   const short = result.seconds < MIN_SECONDS ? ` (shorter than the ${MIN_SECONDS} s the issue asks for)` : ''
   console.log(
     `\nHTTP ${title} (${result.connections} connections; ` +
-      `${result.warmupSeconds} s warm-up + ${result.seconds} s measured per server${short}; ` +
+      `${result.warmupSeconds} s warm-up, then ${result.rounds} rounds of ${result.seconds} s measured per server, ` +
+      `in turns${short}; ` +
       `reply ${result.bodyBytes} bytes; a client bearer token on every request)`,
   )
   console.log(
@@ -209,13 +212,16 @@ function printHttp(result: HttpBenchResult, title: string, bar: number, extra: s
   )
   console.log(
     table([
-      ['ratio service/baseline', result.ratio.toFixed(3)],
+      [
+        'ratio service/baseline',
+        `${result.ratio.toFixed(3)} (median of the rounds: ${result.ratios.map((r) => r.toFixed(3)).join(', ')})`,
+      ],
       [
         'ratio framework/baseline',
         `${result.frameworkRatio.toFixed(3)} (the most any Fastify service can reach here; ` +
           `the service reaches ${((result.ratio / result.frameworkRatio) * 100).toFixed(0)} % of it)`,
       ],
-      ['numbers answered (200)', `${int(result.answered)} (1 sample + warm-up + measured)`],
+      ['numbers answered (200)', `${int(result.answered)} (1 sample + warm-up + measured runs)`],
       ['rows stored this run', `${int(result.stored)} (+${int(result.storedNotAnswered)} in flight at stop)`],
       ['rows / distinct in table', `${int(result.rows)} / ${int(result.distinct)}`],
       ['duplicates', int(result.duplicates)],
