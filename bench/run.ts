@@ -300,7 +300,7 @@ function reservationRows(r: Reservations): string[][] {
   const window = measuredWindow(r)
   const workers = r.workers === 1 ? '1 process' : `${r.workers} workers, gathered by the primary`
   return [
-    ['baseline', 'its own node:http run, measured in this run just before the service'],
+    ['baseline', 'its own node:http runs, measured in turns with the service in this run'],
     ['block reservations', 'one UPDATE counters … RETURNING next_value per block'],
     [
       '  measured run (bar)',
