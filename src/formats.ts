@@ -67,7 +67,7 @@ export function isRfc3339(value: string): boolean {
     i = end
   }
   const zone = value.charCodeAt(i)
-  if (zone === 90 || zone === 122) return i + 1 === length // Z or z
+  if (zone === 90 || zone === 122) return i + 1 === length && leapSecondAtMidnight(second, hour, minute, 0)
   if (zone !== 43 && zone !== 45) return false // + or -
   const offsetHour = digitsAt(value, i + 1, 2)
   const offsetMinute = digitsAt(value, i + 4, 2)
@@ -77,8 +77,16 @@ export function isRfc3339(value: string): boolean {
     offsetHour >= 0 &&
     offsetHour <= 23 &&
     offsetMinute >= 0 &&
-    offsetMinute <= 59
+    offsetMinute <= 59 &&
+    leapSecondAtMidnight(second, hour, minute, (zone === 43 ? 1 : -1) * (offsetHour * 60 + offsetMinute))
   )
+}
+
+/** A leap second (:60) is inserted only at 23:59:60 UTC; any other second is fine here. */
+function leapSecondAtMidnight(second: number, hour: number, minute: number, offsetMinutes: number): boolean {
+  if (second !== 60) return true
+  const utcMinute = (((hour * 60 + minute - offsetMinutes) % 1440) + 1440) % 1440
+  return utcMinute === 23 * 60 + 59
 }
 
 export const SLUG = /^[a-z0-9]+(?:-[a-z0-9]+)*$/

@@ -37,8 +37,15 @@ function referenceRfc3339(value: string): boolean {
     (hour as number) <= 23 &&
     (minute as number) <= 59 &&
     (second as number) <= 60 &&
-    (Number.isNaN(offsetHour) || ((offsetHour as number) <= 23 && (offsetMinute as number) <= 59))
+    (Number.isNaN(offsetHour) || ((offsetHour as number) <= 23 && (offsetMinute as number) <= 59)) &&
+    (second !== 60 || leapSecondInUtc(value))
   )
+}
+
+/** A leap second is 23:59:60 UTC: the same instant one second earlier is 23:59:59 UTC. */
+function leapSecondInUtc(value: string): boolean {
+  const earlier = new Date(Date.parse(value.toUpperCase().replace(/:60(?=[.Z+-])/, ':59')))
+  return earlier.getUTCHours() === 23 && earlier.getUTCMinutes() === 59
 }
 
 const WEIGHT = /^(?:0|[1-9][0-9]{0,5})(?:\.[0-9]{1,3})?$/
@@ -102,6 +109,11 @@ test('isRfc3339 agrees with the regular expression on edge cases', () => {
     '2000-02-29T00:00:00Z',
     '2018-04-31T00:00:00Z',
     '2018-12-31T23:59:60-23:59',
+    '2016-12-31T23:59:60Z',
+    '2017-01-01T07:59:60+08:00',
+    '2016-12-31T18:29:60-05:30',
+    '2018-11-20T10:00:60+08:00',
+    '2018-11-20T23:59:60+08:00',
     '2018-12-31T23:59:61Z',
     '2018-12-31T24:00:00Z',
     '2018-00-10T00:00:00Z',
