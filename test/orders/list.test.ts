@@ -4,6 +4,7 @@ import { CompiledQuery, type Kysely, type KyselyPlugin, sql } from 'kysely'
 import type { Tables } from '../../src/db/index.js'
 import { createOrderRepository, type OrderFilter } from '../../src/orders/repository.js'
 import { DEFAULT_ORDER_ORDERING } from '../../src/orders/schemas.js'
+import { checkCharacter } from '../../src/tracking/check-character.js'
 import { build, dialect, issueUrl, openDatabase, type TestApp } from '../helpers/build.js'
 import { createOrder, order, withCustomer } from '../helpers/orders.js'
 
@@ -104,6 +105,12 @@ test('search: item, customer name and code, tracking number; wildcards taken lit
   assert.deepEqual(await search(a?.tracking_number.toLowerCase() as string), [a?.id])
   assert.deepEqual(await search('%'), [])
   assert.deepEqual(await search('_tem'), [])
+  // Text that passes the tracking-number check by chance (a part number here) and is no order's
+  // number is searched for as text.
+  const partNumber = `ZZZZZZZZZZZZZZZ${checkCharacter('ZZZZZZZZZZZZZZZ')}`
+  const part = await createOrder(app, { ...order, item: `Spare part ${partNumber}` })
+  assert.deepEqual(await search(partNumber), [part.id])
+  assert.deepEqual(await search(partNumber.toLowerCase()), [part.id])
   const blank = await app.inject({ url: '/api/orders/search/?q=%20%20' })
   assert.equal(blank.statusCode, 400)
   assert.deepEqual(blank.json().details, { q: ['must not be blank'] })
