@@ -13,7 +13,7 @@ import { createCustomerService } from './customers/service.js'
 import { createDatabase, type DatabaseHandle } from './db/index.js'
 import { migrateToLatest } from './db/migrate.js'
 import { registerErrorHandling, renderFrameworkError } from './errors.js'
-import { clientErrorHandler, strictJsonBodies } from './http-edges.js'
+import { clientErrorHandler, parseQueryString, strictJsonBodies } from './http-edges.js'
 import { createSmsGateway } from './notifications/africastalking.js'
 import { listNotifications, outboxCounts } from './notifications/outbox.js'
 import { registerOutboxGauge } from './notifications/outbox-gauge.js'
@@ -65,7 +65,12 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
     logController: new RequestLog({ requestIdLogLabel: 'request_id' }),
     childLoggerFactory: requestLogger,
     // maxParamLength: a long path parameter reaches its schema, which names it, instead of a 404.
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1_000 },
+    routerOptions: {
+      ignoreTrailingSlash: true,
+      maxParamLength: 1_000,
+      // Text that is not valid percent-encoded UTF-8 is refused by validation, not stored as sent.
+      querystringParser: parseQueryString,
+    },
     trustProxy: config.http.trustProxy,
     bodyLimit: config.http.bodyLimit,
     requestTimeout: config.http.requestTimeoutMs,

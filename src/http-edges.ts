@@ -6,6 +6,7 @@ import { STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { AppError, type ErrorEnvelope } from './errors.js'
+import { MALFORMED_QUERY_KEYS } from './validation.js'
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })
 
@@ -14,6 +15,53 @@ declare global {
     /** ES2024; in V8 (Node 20) though not in this project's TypeScript lib. */
     isWellFormed(): boolean
   }
+}
+
+/** A key or value of a query string, decoded; undefined when its %-escapes are not UTF-8. */
+function decodeQueryComponent(text: string): string | undefined {
+  const spaced = text.includes('+') ? text.replaceAll('+', ' ') : text
+  if (!spaced.includes('%')) return spaced
+  try {
+    return decodeURIComponent(spaced)
+  } catch {
+    return undefined // %zz, a lone %FF, an encoded surrogate (URIError)
+  }
+}
+
+/**
+ * Fastify's querystringParser. As its default (fast-querystring): `+` is a space, keys are
+ * decoded too, a key given twice holds an array. Unlike it, text whose %-escapes are not valid
+ * UTF-8 (`50%25%zz`, `%FF`) is not kept undecoded, to be stored as sent: its keys are listed
+ * under MALFORMED_QUERY_KEYS, and validation refuses them with a 400 naming each.
+ */
+export function parseQueryString(text: string): Record<string, unknown> {
+  const query: Record<string, unknown> = Object.create(null)
+  let malformed: string[] | undefined
+  for (let start = 0; start < text.length; ) {
+    let end = text.indexOf('&', start)
+    if (end < 0) end = text.length
+    if (end > start) {
+      const equals = text.indexOf('=', start)
+      const split = equals >= 0 && equals < end
+      const rawKey = text.slice(start, split ? equals : end)
+      const rawValue = split ? text.slice(equals + 1, end) : ''
+      const key = decodeQueryComponent(rawKey)
+      const value = decodeQueryComponent(rawValue)
+      const name = key ?? rawKey
+      if (key === undefined || value === undefined) {
+        malformed ??= []
+        malformed.push(name)
+      }
+      const kept = value ?? rawValue
+      const existing = query[name]
+      if (existing === undefined) query[name] = kept
+      else if (Array.isArray(existing)) existing.push(kept)
+      else query[name] = [existing, kept]
+    }
+    start = end + 1
+  }
+  if (malformed) Object.defineProperty(query, MALFORMED_QUERY_KEYS, { value: malformed })
+  return query
 }
 
 /** The path of the first string in `value` holding an unpaired surrogate, or undefined. */

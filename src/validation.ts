@@ -90,8 +90,38 @@ export function createValidatorCompiler() {
   return ({ schema, httpPart }: { schema: object; httpPart?: string }) => {
     const compiled = withoutDocumentedForms(schema) as object
     if (httpPart === 'body') return strict.compile(compiled)
-    return withDecimalIntegers(coercing.compile(compiled), integerProperties(compiled))
+    const validate = withDecimalIntegers(coercing.compile(compiled), integerProperties(compiled))
+    return httpPart === 'querystring' ? withWellFormedText(validate) : validate
   }
+}
+
+/** On a parsed query string (src/http-edges.ts): the keys whose text was not valid percent-encoded UTF-8. */
+export const MALFORMED_QUERY_KEYS = Symbol('malformed query keys')
+const ENCODING_MESSAGE = 'must be valid percent-encoded UTF-8'
+
+/** Keys parseQueryString could not decode: refused, with the other fields' errors, not validated as sent. */
+function withWellFormedText(validate: ValidateFunction): ValidateFunction {
+  const checked = ((data: Record<string | symbol, unknown>) => {
+    const malformed = data?.[MALFORMED_QUERY_KEYS] as string[] | undefined
+    const valid = validate(data)
+    checked.errors = validate.errors
+    if (!malformed) return valid
+    const about = (name: string, error: { instancePath: string; params: unknown }) =>
+      error.instancePath === `/${name}` ||
+      (error.params as { missingProperty?: string }).missingProperty === name
+    checked.errors = [
+      ...malformed.map((name) => ({
+        instancePath: `/${name}`,
+        schemaPath: '#/properties',
+        keyword: 'x-encoding',
+        params: {},
+        message: ENCODING_MESSAGE,
+      })),
+      ...(validate.errors ?? []).filter((error) => !malformed.some((name) => about(name, error))),
+    ]
+    return false
+  }) as ValidateFunction
+  return checked
 }
 
 const DECIMAL_INTEGER = /^-?\d+$/

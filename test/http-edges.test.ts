@@ -3,7 +3,8 @@ import { connect, type Socket } from 'node:net'
 import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { toAppError } from '../src/errors.js'
-import { bearer, build, type TestApp, validIssue } from './helpers/build.js'
+import { parseQueryString } from '../src/http-edges.js'
+import { bearer, build, issueUrl, type TestApp, validIssue } from './helpers/build.js'
 
 async function listening(app: TestApp): Promise<number> {
   await app.listen({ host: '127.0.0.1', port: 0 })
@@ -63,6 +64,51 @@ test('an unpaired surrogate in a JSON string is a 400 naming its field, and noth
     payload: JSON.stringify({ ...validIssue, customer_name: 'Red Box \ud83d\ude00' }),
   })
   assert.equal(emoji.statusCode, 201, emoji.body)
+})
+
+test('query text that is not valid percent-encoded UTF-8 is a 400 naming each field; nothing is issued', async (t) => {
+  const app = await build(t)
+  const before = await app.inject({ url: '/metrics' })
+  const issued = (text: string) => Number(/^tracking_numbers_issued_total (\d+)/m.exec(text)?.[1])
+  // A valid query, then three of its values broken as clients break them: a stray %, a lone
+  // Latin-1 byte, an encoded surrogate. The weight's own error is reported with them.
+  const good = issueUrl()
+  const broken = good
+    .replace('customer_name=RedBox+Logistics', 'customer_name=50%25%zz')
+    .replace('customer_slug=redbox-logistics', 'customer_slug=a%FFb')
+    .replace('destination_country_id=ID', 'destination_country_id=%ED%A0%80')
+    .replace('weight=1.234', 'weight=0')
+  assert.notEqual(broken, good)
+  const res = await app.inject({ url: broken })
+  assert.equal(res.statusCode, 400, res.body)
+  assert.deepEqual(res.json().details, {
+    customer_name: ['must be valid percent-encoded UTF-8'],
+    customer_slug: ['must be valid percent-encoded UTF-8'],
+    destination_country_id: ['must be valid percent-encoded UTF-8'],
+    weight: [res.json().details.weight?.[0]],
+  })
+  assert.match(res.json().details.weight[0], /greater than 0/)
+  const after = await app.inject({ url: '/metrics' })
+  assert.equal(issued(after.body), issued(before.body), 'nothing was issued')
+  // Well-formed escapes, a + for a space and a repeated key are read as before.
+  const fine = await app.inject({
+    url: good.replace('customer_name=RedBox+Logistics', 'customer_name=50%25+off%2B'),
+  })
+  assert.equal(fine.statusCode, 200, fine.body)
+  assert.equal(fine.json().request_metadata.customer_name, '50% off+')
+})
+
+test('parseQueryString reads what fast-querystring reads, and marks what it cannot decode', () => {
+  const plain = (text: string) => ({ ...parseQueryString(text) })
+  assert.deepEqual(plain('a=1&a=2&a=3'), { a: ['1', '2', '3'] })
+  assert.deepEqual(plain('a&b=&=c&&d=%20x%2By+z'), { a: '', b: '', '': 'c', d: ' x+y z' })
+  assert.deepEqual(plain(''), {})
+  assert.equal(Object.getPrototypeOf(parseQueryString('__proto__=1')), null)
+  const broken = parseQueryString('ok=1&x=%zz&%FF=2')
+  assert.deepEqual(
+    Object.getOwnPropertySymbols(broken).map((s) => (broken as Record<symbol, unknown>)[s]),
+    [['x', '%FF']],
+  )
 })
 
 test('a compressed body is a 415: nothing here decompresses it', async (t) => {
