@@ -101,8 +101,10 @@ function tooManyRequests(limit: RateLimit, count: Count): AppError {
 
 /**
  * Counts every request against its client's budget (`key`), and refuses with a 429 past it. A
- * route with its own limit counts apart; `rateLimit: false` routes are not counted. A store that
- * fails (Redis down) lets the request through: the limiter never takes the service down with it.
+ * route with its own limit (sign-in, refresh) counts apart, per address: a bearer token sent
+ * along must not move password guesses to another budget. `rateLimit: false` routes are not
+ * counted. A store that fails (Redis down) lets the request through: the limiter never takes the
+ * service down with it.
  */
 export function registerRateLimit(
   app: FastifyInstance,
@@ -118,8 +120,10 @@ export function registerRateLimit(
     const own = request.routeOptions.config.rateLimit
     if (own === false) return done()
     const applied = own ?? limit
-    const client = key(request)
-    const counted = store.incr(own ? `${request.routeOptions.url} ${client}` : client, applied.windowMs)
+    const counted = store.incr(
+      own ? `${request.routeOptions.url} ip:${request.ip}` : key(request),
+      applied.windowMs,
+    )
     const decide = (count: Count) =>
       done(count.current > applied.max ? tooManyRequests(applied, count) : undefined)
     if (!(counted instanceof Promise)) return decide(counted)

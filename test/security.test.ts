@@ -51,6 +51,21 @@ test('login attempts are limited harder, per address', async (t) => {
   const statuses = []
   for (let i = 0; i < 4; i++) statuses.push((await attempt()).statusCode)
   assert.deepEqual(statuses, [401, 401, 401, 429])
+  // A valid token sent along does not open another budget for guesses from the same address.
+  const withToken = await app.inject({
+    method: 'POST',
+    url: '/api/token/',
+    payload: { username: 'x', password: 'guess' },
+    headers: { authorization: `Bearer ${await tokenFor('client', 777)}` },
+  })
+  assert.equal(withToken.statusCode, 429, withToken.body)
+  const elsewhere = await app.inject({
+    method: 'POST',
+    url: '/api/token/',
+    payload: { username: 'x', password: 'guess' },
+    remoteAddress: '10.0.0.9',
+  })
+  assert.equal(elsewhere.statusCode, 401, 'another address has its own budget')
   assert.equal(
     (await app.inject({ url: '/openapi.json' })).statusCode,
     200,
