@@ -308,7 +308,10 @@ export function validationDetails(
     const field = fieldOf(error, context)
     const values = allowed.get(field)
     const inUnion = error.keyword === 'anyOf' || error.schemaPath.includes('/anyOf/')
-    const message = values && inUnion ? `must be one of ${values.join(', ')}` : messageFor(error, context)
+    // A query key given twice is that, whatever values the field allows.
+    const repeated = context === 'querystring' && Array.isArray((error as { data?: unknown }).data)
+    const message =
+      values && inUnion && !repeated ? `must be one of ${values.join(', ')}` : messageFor(error, context)
     const messages = details[field] ?? []
     if (!messages.includes(message)) messages.push(message)
     details[field] = messages

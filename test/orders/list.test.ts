@@ -251,6 +251,16 @@ test('ordering: a bad value is a 400 that lists the allowed values, on the list 
     assert.equal(res.statusCode, 400, url)
     assert.deepEqual(res.json().details, { ordering: allowed }, url)
   }
+  // Given twice, even with allowed values: that is what is wrong.
+  for (const url of [
+    '/api/orders/?ordering=amount&ordering=-amount',
+    '/api/orders/?status=PENDING&status=PENDING',
+  ]) {
+    const res = await app.inject({ url })
+    assert.equal(res.statusCode, 400, url)
+    const field = url.includes('status') ? 'status' : 'ordering'
+    assert.deepEqual(res.json().details, { [field]: ['must be given once, not 2 times'] }, url)
+  }
   const doc = (await app.inject({ url: '/openapi.json' })).json()
   for (const path of ['/api/orders', '/api/orders/search']) {
     const parameter = doc.paths[path].get.parameters.find((p: { name: string }) => p.name === 'ordering')
