@@ -81,6 +81,22 @@ function malformedString(value: unknown, path: string[]): string[] | undefined {
  * customers' SMS that way. A 400 naming the field instead; parsing itself is Fastify's (prototype
  * poisoning refused).
  */
+/** Why Fastify's parser refused a body, naming the body: not JSON, or JSON with a prototype key. */
+function jsonProblem(text: string, error: Error): AppError {
+  try {
+    JSON.parse(text)
+  } catch {
+    return new AppError('bad_request', 'The request body is not valid JSON', { body: ['must be valid JSON'] })
+  }
+  // Valid JSON refused all the same: secure-json-parse's prototype-poisoning check.
+  return new AppError(
+    'bad_request',
+    'The request body holds a __proto__ or constructor.prototype key',
+    { body: ['must not hold a __proto__ or constructor.prototype key'] },
+    { cause: error },
+  )
+}
+
 export function strictJsonBodies(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser('error', 'error')
   app.removeContentTypeParser('application/json')
@@ -96,6 +112,19 @@ export function strictJsonBodies(app: FastifyInstance): void {
       )
       return
     }
+    const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(request.headers['content-type'] ?? '')?.[1]
+    if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
+      done(
+        new AppError('unsupported_media_type', `charset=${charset} is not supported: send the body as UTF-8`),
+      )
+      return
+    }
+    // A Content-Type sent with no body (some clients add it to every DELETE): no body, as if none
+    // was named. A route that needs one says so through its schema.
+    if ((body as Buffer).length === 0) {
+      done(null, undefined)
+      return
+    }
     let text: string
     try {
       text = UTF8.decode(body as Buffer)
@@ -104,7 +133,7 @@ export function strictJsonBodies(app: FastifyInstance): void {
       return
     }
     parseJson(request, text, (error, parsed) => {
-      if (error) return done(error)
+      if (error) return done(jsonProblem(text, error))
       const path = malformedString(parsed, [])
       if (path) {
         const field = path.length > 0 ? path.join('.') : 'body'

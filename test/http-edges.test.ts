@@ -196,3 +196,41 @@ test('a path parameter too long for a tracking number is a 400 naming it', async
   assert.deepEqual(Object.keys(res.json().details), ['tracking_number'])
   assert.ok(res.body.length < 600, 'the reply does not echo the whole path back')
 })
+
+test('JSON bodies: errors name the body; an empty one is no body; only UTF-8', async (t) => {
+  const app = await build(t, {}, { as: 'operator' })
+  const post = (payload: string, contentType = 'application/json') =>
+    app.inject({
+      method: 'POST',
+      url: '/tracking/generate/',
+      headers: { 'content-type': contentType },
+      payload,
+    })
+  const broken = await post('{"customer_name": ')
+  assert.equal(broken.statusCode, 400, broken.body)
+  assert.deepEqual(broken.json().details, { body: ['must be valid JSON'] })
+  const poisoned = await post(JSON.stringify({ ...validIssue }).replace('{', '{"__proto__":{"x":1},'))
+  assert.equal(poisoned.statusCode, 400, poisoned.body)
+  assert.deepEqual(poisoned.json().details, {
+    body: ['must not hold a __proto__ or constructor.prototype key'],
+  })
+  const latin1 = await post(JSON.stringify(validIssue), 'application/json; charset=iso-8859-1')
+  assert.equal(latin1.statusCode, 415, latin1.body)
+  assert.equal((await post(JSON.stringify(validIssue), 'application/json; charset=UTF-8')).statusCode, 201)
+  // A Content-Type with no body: a DELETE goes through; a POST that needs a body says so.
+  const empty = await post('')
+  assert.equal(empty.statusCode, 400, empty.body)
+  assert.equal(empty.json().code, 'validation_failed', empty.body)
+  const customer = await app.inject({
+    method: 'POST',
+    url: '/api/customers/',
+    payload: { code: 'EDGE1', name: 'Edge', phone_number: '+254722000001' },
+  })
+  assert.equal(customer.statusCode, 201, customer.body)
+  const deleted = await app.inject({
+    method: 'DELETE',
+    url: `/api/customers/${customer.json().id}/`,
+    headers: { 'content-type': 'application/json' },
+  })
+  assert.equal(deleted.statusCode, 204, deleted.body)
+})
