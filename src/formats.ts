@@ -148,7 +148,11 @@ export function isCalendarDate(value: string): boolean {
 // would silently turn it into U+FFFD). One regular expression: customer_name is checked on every
 // issue request, and this costs about what the old control-character check did.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
-const NOT_PLAIN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\p{Cs}]/u
+// Bidirectional-text controls (embeddings, overrides, isolates) reorder what follows them on
+// screen: "Acme\u202e gnp.exe" shows as "Acme exe.png". Names and items reach the admin page and
+// customers' SMS, so they are refused with the control characters.
+const BIDI_CONTROL = /[\u202a-\u202e\u2066-\u2069]/
+const NOT_PLAIN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\p{Cs}]/u
 // What String.prototype.trim() removes, beside the control characters already refused.
 const WHITESPACE = /\s/
 // Something other than whitespace and invisible format characters (zero-width space, joiners, …).
@@ -160,7 +164,7 @@ function isWhitespace(code: number): boolean {
   )
 }
 
-/** No control characters, line breaks or unpaired surrogates. */
+/** No control characters, line breaks, bidirectional-text controls or unpaired surrogates. */
 export function isPlainText(value: string): boolean {
   return !NOT_PLAIN.test(value)
 }
@@ -180,6 +184,8 @@ export function textProblem(value: unknown, trimmed: boolean): string {
   for (const char of text) {
     const code = char.codePointAt(0) as number
     if (code >= 0xd800 && code <= 0xdfff) return 'must be valid Unicode: it has an unpaired surrogate'
+    if (BIDI_CONTROL.test(char))
+      return 'must not contain bidirectional-text controls (U+202A to U+202E, U+2066 to U+2069)'
     if (NOT_PLAIN.test(char)) return 'must not contain line breaks or control characters (tabs, NUL, …)'
   }
   if (!trimmed) return 'is invalid'

@@ -6,6 +6,7 @@ import {
   isTrimmedText,
   parseAmountMinor,
   parseWeightGrams,
+  textProblem,
   toE164,
 } from '../src/formats.js'
 import {
@@ -282,9 +283,19 @@ test('plain text: no control characters, Unicode line breaks or unpaired surroga
     'half \ud83d emoji',
     'half \ude00 emoji',
     '\ude00\ud83d', // both halves, in the wrong order
+    'Acme\u202e gnp.exe', // right-to-left override: shows as "Acme exe.png"
+    'a\u202ab',
+    'a\u2066b\u2069',
+    'a\u2068b',
   ]) {
     assert.equal(isPlainText(bad), false, JSON.stringify(bad))
   }
+  // Joiners stay: scripts and emoji need them.
+  assert.equal(isPlainText('\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645'), true, 'ZWNJ (Persian)')
+  assert.equal(
+    textProblem('Acme\u202e gnp.exe', true),
+    'must not contain bidirectional-text controls (U+202A to U+202E, U+2066 to U+2069)',
+  )
 })
 
 test('trimmed text: plain, not blank, no whitespace at either end', () => {
