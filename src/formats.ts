@@ -147,11 +147,11 @@ export function isCalendarDate(value: string): boolean {
 // surrogate without its pair (not a character at all; UTF-8 cannot store it, so the database
 // would silently turn it into U+FFFD). One regular expression: customer_name is checked on every
 // issue request, and this costs about what the old control-character check did.
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
 // Bidirectional-text controls (embeddings, overrides, isolates) reorder what follows them on
 // screen: "Acme\u202e gnp.exe" shows as "Acme exe.png". Names and items reach the admin page and
 // customers' SMS, so they are refused with the control characters.
 const BIDI_CONTROL = /[\u202a-\u202e\u2066-\u2069]/
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
 const NOT_PLAIN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\p{Cs}]/u
 // What String.prototype.trim() removes, beside the control characters already refused.
 const WHITESPACE = /\s/
