@@ -215,6 +215,17 @@ function numberSyntaxProblems(known: Record<string, string | undefined>): Map<st
   return problems
 }
 
+/** TypeBox says "Expected union value"; a setting with a fixed set of values lists them instead. */
+function settingProblem(name: string, message: string): string {
+  const schema = (
+    EnvSchema.properties as Record<string, { type?: string; anyOf?: Array<{ const?: unknown }> }>
+  )[name]
+  const values = schema?.anyOf?.map((option) => option.const).filter((value) => typeof value === 'string')
+  if (values && values.length > 0) return `must be one of ${values.join(', ')}`
+  if (schema?.type === 'boolean') return 'must be true or false (or 1 or 0)'
+  return message
+}
+
 export function loadConfig(source: Record<string, string | undefined> = process.env) {
   const known = Object.fromEntries(
     Object.keys(EnvSchema.properties)
@@ -226,7 +237,10 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   const problems = [
     ...syntax.values(),
     ...[...Value.Errors(EnvSchema, env)]
-      .map((e) => ({ name: e.path.replace(/^\//, ''), message: e.message }))
+      .map((e) => {
+        const name = e.path.replace(/^\//, '')
+        return { name, message: settingProblem(name, e.message) }
+      })
       .filter(({ name }) => !syntax.has(name)) // already said, as written
       .map(({ name, message }) => `${name}: ${message} (got ${JSON.stringify(source[name])})`),
   ]

@@ -48,9 +48,14 @@ test('every bad value names its variable, all at once', () => {
       assert.ok(e instanceof ConfigError)
       for (const name of ['PORT', 'LOG_LEVEL', 'TRACKING_FORMAT', 'NODE_ENV'])
         assert.match(e.message, new RegExp(`${name}:`))
+      // A setting with a fixed set of values lists them.
+      assert.match(e.message, /NODE_ENV: must be one of development, production, test \(got "staging"\)/)
+      assert.match(e.message, /TRACKING_FORMAT: must be one of default, route /)
+      assert.match(e.message, /LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent /)
       return true
     },
   )
+  assert.throws(() => loadConfig({ SMS_WORKER: 'maybe' }), /SMS_WORKER: must be true or false \(or 1 or 0\)/)
   assert.throws(() => loadConfig({ TRACKING_KEY: 'short' }), /TRACKING_KEY:/)
   assert.throws(
     () => loadConfig({ TRACKING_BLOCK_MIN: '50', TRACKING_BLOCK_MAX: '10' }),
