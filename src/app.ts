@@ -131,9 +131,13 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
 
   const stopFlushing = flushLogsPeriodically(app.log)
   // From the start of closing (preClose): no new claim while requests drain, and a send in flight
-  // may take the shutdown budget but a tenth (left to close the rest); one still unanswered then is
-  // logged by id, as it may be sent twice. A second call returns the first one's promise.
-  const stopNotifications = () => notifications.stop(config.shutdownTimeoutMs * 0.9)
+  // may take the shutdown budget but what closing the rest needs (a tenth of it, and at least a
+  // second or half of it: flushing commits and closing the database take about as long whatever
+  // the budget); one still unanswered then is logged by id, as it may be sent twice. A second call
+  // returns the first one's promise.
+  const budget = config.shutdownTimeoutMs
+  const smsWaitMs = budget - Math.max(budget / 10, Math.min(1_000, budget / 2))
+  const stopNotifications = () => notifications.stop(smsWaitMs)
   app.addHook('onClose', async () => {
     stopFlushing()
     auth.close()
