@@ -75,12 +75,6 @@ function malformedString(value: unknown, path: string[]): string[] | undefined {
   return undefined
 }
 
-/**
- * JSON bodies must be valid UTF-8 and hold no unpaired surrogates (`"\ud800"`): both would
- * otherwise be stored as replacement characters or as bytes that are not UTF-8 at all, and reach
- * customers' SMS that way. A 400 naming the field instead; parsing itself is Fastify's (prototype
- * poisoning refused).
- */
 /** Why Fastify's parser refused a body, naming the body: not JSON, or JSON with a prototype key. */
 function jsonProblem(text: string, error: Error): AppError {
   try {
@@ -97,6 +91,12 @@ function jsonProblem(text: string, error: Error): AppError {
   )
 }
 
+/**
+ * JSON bodies must be valid UTF-8 and hold no unpaired surrogates (`"\ud800"`): both would
+ * otherwise be stored as replacement characters or as bytes that are not UTF-8 at all, and reach
+ * customers' SMS that way. A 400 naming the field instead; parsing itself is Fastify's (prototype
+ * poisoning refused). A charset other than UTF-8 is a 415; an empty body is no body.
+ */
 export function strictJsonBodies(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser('error', 'error')
   app.removeContentTypeParser('application/json')
