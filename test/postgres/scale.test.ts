@@ -9,10 +9,11 @@ import {
   waitFor,
 } from '../helpers/processes.js'
 
-const TOTAL = Number(process.env.SCALE_TOTAL ?? 200_000)
+// 40,000 in `npm test` (CI's time budget); `npm run soak` runs the full 200,000.
+const TOTAL = Number(process.env.SCALE_TOTAL ?? 40_000)
 const INSTANCES = 4
 
-test('four processes on one PostgreSQL, blocks of 10, 200,000 numbers, one killed -9 and restarted', async (t) => {
+test(`four processes on one PostgreSQL, blocks of 10, ${TOTAL} numbers, one killed -9 and restarted`, async (t) => {
   const databaseUrl = await testDatabaseUrl(t)
   const env = {
     DATABASE_URL: databaseUrl,
