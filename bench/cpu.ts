@@ -1,8 +1,7 @@
-// CPU time per request, read from Linux's /proc: where the machine's cores go during a measured run.
-// A ratio to the baseline only says how far apart two servers are; this says why. The servers, the
-// load generator (autocannon, in the benchmark's own process) and, for PostgreSQL, the database server
-// all share this machine's cores, so a server can be slower either because it does more per request
-// or because it waits.
+// CPU time per request, read from Linux's /proc: what a server costs for each answer, the figure the
+// benchmark's bars are set on. The servers, the load generator (wrk, a process of its own: see wrk.ts)
+// and, for PostgreSQL, the database server all share this machine's cores, so req/s moves with
+// whatever else runs; CPU per answered request moves much less.
 //
 // Per-thread figures come from /proc/<pid>/task/<tid>/stat (utime + stime, in USER_HZ ticks, which
 // the kernel reports as 1/100 s on every architecture Node supports). On other systems it reports
@@ -67,11 +66,11 @@ function tree(root: number, all: Stat[]): number[] {
 
 /**
  * One sample: for the server tree rooted at `server`, its main threads (one per process) apart from
- * its other threads (the SQLite writer, libuv's pool, V8's helpers); every process named `postgres`
- * on the machine (on a shared machine that includes other databases' work); and this process, the
- * load generator's (`process.cpuUsage`, in microseconds).
+ * its other threads (the SQLite writer, libuv's pool, V8's helpers); and, when `database` is given,
+ * every process named `postgres` on the machine but those in `database.exclude` (other databases'
+ * sessions: on a shared machine other work runs beside the benchmark).
  */
-export function sampleCpu(server: number): CpuSample {
+export function sampleCpu(server: number, database?: { exclude: Set<number> }): CpuSample {
   const sample: CpuSample = new Map()
   const add = (group: string, seconds: number) => sample.set(group, (sample.get(group) ?? 0) + seconds)
   const all = processes()
@@ -85,9 +84,10 @@ export function sampleCpu(server: number): CpuSample {
       if (thread) add(Number(tid) === pid ? 'serverMain' : 'serverOther', thread.seconds)
     }
   }
-  for (const p of all) if (p.name === 'postgres') add('database', p.seconds)
-  const own = process.cpuUsage()
-  add('loadGenerator', (own.user + own.system) / 1e6)
+  if (database) {
+    sample.set('database', 0)
+    for (const p of all) if (p.name === 'postgres' && !database.exclude.has(p.pid)) add('database', p.seconds)
+  }
   add(MACHINE, machineBusySeconds())
   return sample
 }

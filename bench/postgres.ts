@@ -139,18 +139,41 @@ async function reservationsSeen(url: string): Promise<number> {
   }
 }
 
+/**
+ * Processes of other databases (sessions, autovacuum workers): on a shared machine, other work's
+ * backends must not count as this run's database CPU. What is left is this run's backends and the
+ * server's own background processes (WAL writer, checkpointer…), which this run's commits drive.
+ */
+async function otherDatabasePids(client: pg.Client, database: string): Promise<Set<number>> {
+  const { rows } = await client.query<{ pid: number }>(
+    'select pid from pg_stat_activity where datname is not null and datname <> $1',
+    [database],
+  )
+  return new Set(rows.map((row) => row.pid))
+}
+
 /** One HTTP benchmark run (with its own node:http baseline) on a fresh database; workers = WEB_CONCURRENCY. */
 export async function benchPostgres(serverUrl: string, workers: number): Promise<PostgresBenchResult> {
   return withFreshDatabase(serverUrl, async (url, database) => {
     const counters: Partial<Record<'before' | 'after', ServiceCounters>> = {}
-    const http = await benchHttp({
-      label: workers === 1 ? 'postgres' : `postgres-x${workers}`,
-      databaseUrl: url,
-      env: { WEB_CONCURRENCY: String(workers) },
-      probe: async (origin, moment) => {
-        counters[moment] = await scrape(origin)
-      },
-    })
+    // One session for the whole run: connecting for each sample would itself start a backend.
+    const stats = new pg.Client({ connectionString: serverUrl })
+    await stats.connect()
+    let http: HttpBenchResult
+    try {
+      http = await benchHttp({
+        label: workers === 1 ? 'postgres' : `postgres-x${workers}`,
+        databaseUrl: url,
+        env: { WEB_CONCURRENCY: String(workers) },
+        ...(workers === 1 ? {} : { singlesOnly: true }),
+        otherDatabasePids: () => otherDatabasePids(stats, database),
+        probe: async (origin, moment) => {
+          counters[moment] = await scrape(origin)
+        },
+      })
+    } finally {
+      await stats.end()
+    }
     const { before, after } = counters
     if (!before || !after) throw new Error('postgres: /metrics was not read around the measured run')
     const seen = await reservationsSeen(url)

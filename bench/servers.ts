@@ -1,0 +1,150 @@
+// The HTTP benchmark's child processes (Waybill, the node:http baseline, bare Fastify) and the check
+// of what the service stored, read from the database directly.
+import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { createInterface } from 'node:readline'
+import type { Readable } from 'node:stream'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+import SQLite from 'better-sqlite3'
+import pg from 'pg'
+import { createAccessTokens, signingKeyFrom } from '../src/auth/tokens.js'
+
+const HERE = dirname(fileURLToPath(import.meta.url)) // dist/bench once compiled
+export const SERVICE_SCRIPT = join(HERE, '..', 'src', 'server.js')
+export const BASELINE_SCRIPT = join(HERE, 'baseline-server.js')
+export const FRAMEWORK_SCRIPT = join(HERE, 'fastify-server.js')
+const HOST = '127.0.0.1'
+// Longer than any run; the service checks the token's own expiry, not ACCESS_TOKEN_TTL_SECONDS.
+const TOKEN_TTL_SECONDS = 3_600
+const START_TIMEOUT_MS = 30_000
+// Above the service's own 10 s shutdown timeout, so a slow but graceful shutdown is not cut short.
+const STOP_TIMEOUT_MS = 15_000
+
+export interface Child {
+  name: string
+  process: ChildProcess
+  exited: Promise<number | string | null>
+}
+
+export function launch(name: string, args: string[], options: SpawnOptions): Child {
+  const child = spawn(process.execPath, args, options)
+  const exited = new Promise<number | string | null>((resolve) => {
+    child.once('exit', (code, signal) => resolve(code ?? signal))
+  })
+  return { name, process: child, exited }
+}
+
+export function running(child: Child | undefined): child is Child {
+  return child !== undefined && child.process.exitCode === null && child.process.signalCode === null
+}
+
+/** SIGTERM by pid, then SIGKILL if it has not exited in time. Safe to call twice. */
+export async function stop(child: Child | undefined): Promise<number | string | null> {
+  if (!child) return null
+  if (running(child)) {
+    child.process.kill('SIGTERM')
+    // Unref'd: a pending timer would otherwise keep the whole benchmark alive for 15 s after the exit.
+    const timedOut = await Promise.race([
+      child.exited.then(() => false),
+      sleep(STOP_TIMEOUT_MS, true, { ref: false }),
+    ])
+    if (timedOut && running(child)) {
+      console.error(`http: ${child.name} ignored SIGTERM for ${STOP_TIMEOUT_MS} ms; killing it`)
+      child.process.kill('SIGKILL')
+    }
+  }
+  return child.exited
+}
+
+function tail(path: string, lines = 15): string {
+  if (!existsSync(path)) return ''
+  return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n')
+}
+
+/** The service logs to a file; its bound port is in the "waybill is ready" line. */
+export async function serviceReady(child: Child, logPath: string, errPath: string): Promise<number> {
+  const deadline = Date.now() + START_TIMEOUT_MS
+  while (Date.now() < deadline) {
+    const ready = readFileSync(logPath, 'utf8')
+      .split('\n')
+      .find((line) => line.includes('"msg":"waybill is ready"'))
+    if (ready) return (JSON.parse(ready) as { port: number }).port
+    if (!running(child)) break
+    await sleep(50)
+  }
+  throw new Error(
+    `http: the service did not report "waybill is ready" (exit ${child.process.exitCode ?? 'none'})\n` +
+      `${tail(errPath)}\n${tail(logPath)}`,
+  )
+}
+
+/** A reference server (node:http or bare Fastify) sending the bytes in `bodyPath`, and its port. */
+export async function reference(name: string, script: string, bodyPath: string, dir: string) {
+  const errPath = join(dir, `${name}.err.log`)
+  const errFd = openSync(errPath, 'w')
+  const child = launch(name, [script], {
+    env: { ...process.env, BASELINE_BODY_FILE: bodyPath, PORT: '0', HOST },
+    cwd: dir,
+    stdio: ['ignore', 'pipe', errFd],
+  })
+  closeSync(errFd)
+  const lines = createInterface({ input: child.process.stdout as Readable })
+  const first = await Promise.race([
+    once(lines, 'line') as Promise<string[]>,
+    child.exited.then(() => undefined),
+    sleep(10_000, undefined, { ref: false }),
+  ])
+  lines.close()
+  if (!first?.[0]) throw new Error(`http: the ${name} server did not start\n${tail(errPath)}`)
+  return { child, port: (JSON.parse(first[0]) as { port: number }).port }
+}
+
+/** A client token the service accepts: signed with the key it derives from the same SECRET_KEY. */
+export function clientToken(secretKey: string): Promise<string> {
+  return createAccessTokens(signingKeyFrom(secretKey), TOKEN_TTL_SECONDS).sign({
+    id: 1,
+    username: 'bench',
+    role: 'client',
+  })
+}
+
+/** One real reply, byte for byte, so the reference servers send exactly as much. */
+export async function captureReply(url: string, headers: Record<string, string>): Promise<Buffer> {
+  const response = await fetch(url, { headers })
+  const body = Buffer.from(await response.arrayBuffer())
+  const parsed = JSON.parse(body.toString('utf8')) as { tracking_number?: unknown }
+  if (response.status !== 200 || typeof parsed.tracking_number !== 'string') {
+    throw new Error(`http: the service answered ${response.status}: ${body.toString('utf8').slice(0, 300)}`)
+  }
+  return body
+}
+
+type Counts = { rows: number; distinct: number }
+const COUNT_SQL =
+  'select count(*) as "rows", count(distinct tracking_number) as "distinct" from tracking_numbers'
+
+/** Reads the table directly, not through the service: the check must not trust what it checks. */
+export async function countNumbers(databaseUrl: string): Promise<Counts> {
+  const sqlitePath = /^(?:sqlite|file):(?:\/\/)?(.+)$/.exec(databaseUrl)?.[1]
+  if (sqlitePath) {
+    const db = new SQLite(sqlitePath, { readonly: true, fileMustExist: true })
+    try {
+      const row = db.prepare(COUNT_SQL).get() as { rows: number; distinct: number }
+      return { rows: Number(row.rows), distinct: Number(row.distinct) }
+    } finally {
+      db.close()
+    }
+  }
+  const client = new pg.Client({ connectionString: databaseUrl })
+  await client.connect()
+  try {
+    // count(*) is a bigint, which pg returns as a string.
+    const { rows } = await client.query<{ rows: string; distinct: string }>(COUNT_SQL)
+    return { rows: Number(rows[0]?.rows), distinct: Number(rows[0]?.distinct) }
+  } finally {
+    await client.end()
+  }
+}
