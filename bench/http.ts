@@ -115,8 +115,11 @@ export interface HttpBenchOptions {
   serviceNodeArgs?: string[]
   /** PostgreSQL: pids of postgres processes that are not this run's (read before each sample). */
   otherDatabasePids?: () => Promise<Set<number>>
-  /** Awaited with the service's origin right before its first measured run and right after its last. */
-  probe?: (origin: string, moment: 'before' | 'after') => Promise<void>
+  /**
+   * Awaited with the service's origin right before its first measured run of single numbers, right
+   * after its last, and once more at the end (after the batches, before it is stopped).
+   */
+  probe?: (origin: string, moment: 'before' | 'after' | 'end') => Promise<void>
   /** Skip the batch runs (profiling one route). */
   singlesOnly?: boolean
 }
@@ -238,6 +241,7 @@ export async function benchHttp(options: HttpBenchOptions): Promise<HttpBenchRes
         runs.push(r)
       }
     }
+    await options.probe?.(origin, 'end')
     await Promise.all([stop(baseline.child), stop(framework.child)])
     // Stop first: a graceful shutdown flushes any batch still being committed before we count.
     const serviceExitCode = await stop(service)

@@ -34,7 +34,9 @@ export interface Reservations {
   /** Right before and right after the measured run (the service still running). */
   before: ServiceCounters
   after: ServiceCounters
-  /** after.reserved ≤ database ≤ after.reserved + workers (a refill may still commit as the load stops). */
+  /** At the very end (after the batches, the service still running). */
+  end: ServiceCounters
+  /** end.reserved ≤ database ≤ end.reserved + workers (a refill may still commit as the load stops). */
   consistent: boolean
 }
 
@@ -155,7 +157,7 @@ async function otherDatabasePids(client: pg.Client, database: string): Promise<S
 /** One HTTP benchmark run (with its own node:http baseline) on a fresh database; workers = WEB_CONCURRENCY. */
 export async function benchPostgres(serverUrl: string, workers: number): Promise<PostgresBenchResult> {
   return withFreshDatabase(serverUrl, async (url, database) => {
-    const counters: Partial<Record<'before' | 'after', ServiceCounters>> = {}
+    const counters: Partial<Record<'before' | 'after' | 'end', ServiceCounters>> = {}
     // One session for the whole run: connecting for each sample would itself start a backend.
     const stats = new pg.Client({ connectionString: serverUrl })
     await stats.connect()
@@ -174,8 +176,8 @@ export async function benchPostgres(serverUrl: string, workers: number): Promise
     } finally {
       await stats.end()
     }
-    const { before, after } = counters
-    if (!before || !after) throw new Error('postgres: /metrics was not read around the measured run')
+    const { before, after, end } = counters
+    if (!before || !after || !end) throw new Error('postgres: /metrics was not read around the measured run')
     const seen = await reservationsSeen(url)
     const reservations: Reservations = {
       workers,
@@ -183,7 +185,8 @@ export async function benchPostgres(serverUrl: string, workers: number): Promise
       stored: http.rows,
       before,
       after,
-      consistent: after.reserved <= seen && seen <= after.reserved + workers,
+      end,
+      consistent: end.reserved <= seen && seen <= end.reserved + workers,
     }
     return { http, reservations, database }
   })

@@ -159,7 +159,7 @@ function reservationRows(r: Reservations): string[][] {
     ],
     [
       '  whole run, service',
-      `${int(r.after.reserved)} (/metrics at the end of the measured run): ` +
+      `${int(r.end.reserved)} (/metrics at the end, batches included): ` +
         (r.consistent ? 'agrees with the database' : 'DOES NOT AGREE with the database'),
     ],
   ]
@@ -173,7 +173,7 @@ function postgresBars(prefix: string, result: PostgresBenchResult, bars: Bar[]):
     pass: r.consistent && window.reserved * NUMBERS_PER_RESERVATION_BAR <= window.issued,
     value: r.consistent
       ? `${int(window.reserved)} for ${int(window.issued)}: ${perReservation(window.issued, window.reserved)}`
-      : `service counted ${int(r.after.reserved)}, database ${int(r.database)}: cannot tell`,
+      : `service counted ${int(r.end.reserved)}, database ${int(r.database)}: cannot tell`,
   })
 }
 

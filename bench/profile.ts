@@ -1,0 +1,85 @@
+// Profiles Waybill under wrk: starts dist/src/server.js with --cpu-prof on a fresh SQLite file (or
+// DATABASE_URL), drives one route for a while, stops it, and prints the profile's self time per
+// module and per function in µs per request (scripts/profile-summary.mjs).
+//
+//   npm run build && node dist/bench/profile.js [single|batch] [seconds=10]
+//
+// The profile is the main thread's only; the writer thread's CPU is printed from /proc beside it.
+import { execFileSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { closeSync, mkdtempSync, openSync, readdirSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { cpuUsed, sampleCpu } from './cpu.js'
+import { clientToken, launch, SERVICE_SCRIPT, serviceReady, stop } from './servers.js'
+import { runWrk } from './wrk.js'
+
+const mode = process.argv[2] === 'batch' ? 'batch' : 'single'
+const seconds = Number(process.argv[3]) || 10
+const dir = mkdtempSync(join(tmpdir(), 'waybill-profile-'))
+const secretKey = randomBytes(32).toString('hex')
+const fds = [openSync(join(dir, 'service.log'), 'w'), openSync(join(dir, 'service.err.log'), 'w')]
+const service = launch('service', ['--cpu-prof', `--cpu-prof-dir=${dir}`, SERVICE_SCRIPT], {
+  env: {
+    ...process.env,
+    DATABASE_URL: process.env.DATABASE_URL ?? `sqlite:${join(dir, 'waybill.db')}`,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    SECRET_KEY: secretKey,
+    LOG_LEVEL: 'info',
+    RATE_LIMIT_MAX: '1000000000',
+  },
+  cwd: dir,
+  stdio: ['ignore', ...fds],
+})
+for (const fd of fds) closeSync(fd)
+const origin = `http://127.0.0.1:${await serviceReady(service, join(dir, 'service.log'), join(dir, 'service.err.log'))}`
+const headers = { Authorization: `Bearer ${await clientToken(secretKey)}` }
+const fields = {
+  origin_country_id: 'MY',
+  destination_country_id: 'ID',
+  weight: '1.234',
+  created_at: '2018-11-20T19:29:32+08:00',
+  customer_id: 'de619854-b59b-425e-9db4-943979e1bd49',
+  customer_name: 'RedBox Logistics',
+  customer_slug: 'redbox-logistics',
+}
+const query = new URLSearchParams(fields).toString()
+const pid = service.process.pid as number
+const load = (run: number) =>
+  runWrk(
+    mode === 'batch'
+      ? {
+          url: `${origin}/tracking-numbers/batch`,
+          method: 'POST',
+          body: JSON.stringify({ ...fields, count: 1000 }),
+          headers,
+          connections: 16,
+          seconds: run,
+          dir,
+        }
+      : { url: `${origin}/next-tracking-number?${query}`, headers, connections: 64, seconds: run, dir },
+  )
+await load(2) // warm-up: the JIT's work is not the request's
+const before = sampleCpu(pid)
+const result = await load(seconds)
+const cpu = cpuUsed(before, sampleCpu(pid))
+await stop(service)
+const answered = result.requests - result.non2xx
+const per = (group: string) => (((cpu[group] ?? 0) / answered) * 1e6).toFixed(2)
+console.log(
+  `${mode}: ${answered} answered (${result.non2xx} non-2xx) in ${result.durationSeconds.toFixed(1)} s, ` +
+    `p99 ${result.p99Ms.toFixed(2)} ms; CPU per request: main ${per('serverMain')} µs, other threads ${per('serverOther')} µs` +
+    ` (profiling adds to the main thread's)`,
+)
+const profile = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'))
+if (!profile) throw new Error(`no .cpuprofile in ${dir}`)
+console.log(`profile: ${join(dir, profile)}`)
+const summary = new URL('../../scripts/profile-summary.mjs', import.meta.url)
+console.log(
+  execFileSync(
+    process.execPath,
+    [summary.pathname, join(dir, profile), String(answered), '45', String(result.durationSeconds)],
+    { encoding: 'utf8' },
+  ),
+)
