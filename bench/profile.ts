@@ -4,7 +4,9 @@
 //
 //   npm run build && node dist/bench/profile.js [single|batch] [seconds=10]
 //
-// The profile is the main thread's only; the writer thread's CPU is printed from /proc beside it.
+// V8's profiler samples wall-clock time: a thread descheduled by a busy machine, or blocked in a
+// system call (fsync, a socket write), shows up as the function it is in. Read the shares, and the
+// per-request CPU from /proc printed above them, not the µs as CPU.
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { closeSync, mkdtempSync, openSync, readdirSync } from 'node:fs'
@@ -72,14 +74,13 @@ console.log(
     `p99 ${result.p99Ms.toFixed(2)} ms; CPU per request: main ${per('serverMain')} µs, other threads ${per('serverOther')} µs` +
     ` (profiling adds to the main thread's)`,
 )
-const profile = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'))
-if (!profile) throw new Error(`no .cpuprofile in ${dir}`)
-console.log(`profile: ${join(dir, profile)}`)
+// One profile per thread, named CPU.<date>.<time>.<pid>.<thread id>.<n>: thread 0 is the main thread.
 const summary = new URL('../../scripts/profile-summary.mjs', import.meta.url)
-console.log(
-  execFileSync(
-    process.execPath,
-    [summary.pathname, join(dir, profile), String(answered), '45', String(result.durationSeconds)],
-    { encoding: 'utf8' },
-  ),
-)
+for (const profile of readdirSync(dir)
+  .filter((name) => name.endsWith('.cpuprofile'))
+  .sort()) {
+  const thread = profile.split('.')[4] === '0' ? 'main thread' : 'writer thread'
+  console.log(`\n${thread}: ${join(dir, profile)}`)
+  const args = [summary.pathname, join(dir, profile), String(answered), '40', String(result.durationSeconds)]
+  console.log(execFileSync(process.execPath, args, { encoding: 'utf8' }))
+}
