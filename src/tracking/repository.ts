@@ -1,6 +1,7 @@
-import { CompiledQuery } from 'kysely'
+import { CompiledQuery, PostgresAdapter } from 'kysely'
 import type { Database, PreparedExecutor } from '../db/index.js'
 import type { TrackingNumbersTable } from '../db/schema.js'
+import { type PackedBatch, unpackValues } from './packing.js'
 
 export type TrackingRecord = TrackingNumbersTable
 
@@ -31,23 +32,19 @@ const RECORD_COLUMNS = [
 ] as const satisfies readonly (keyof TrackingRecord)[]
 const WIDTH = RECORD_COLUMNS.length
 
-/**
- * A group commit's entries as plain values: every record's column values in one array, row after
- * row. Cheap to send to the writer thread (one array of strings and numbers is copied about twice
- * as fast as the same records as objects), and the parameters of one multi-row INSERT as they are.
- */
-export interface PackedBatch {
+/** A group commit's entries as one multi-row INSERT's parameters, with what each entry adds. */
+interface Rows {
   values: Array<string | number>
   /** Records per entry, in order. */
   rows: number[]
   /** The entries that carry an idempotency key, by index. */
-  keys: Array<{ entry: number; key: string; requestHash: string; createdAt: string }>
+  keys: PackedBatch['keys']
 }
 
-export function packBatch(entries: WriteEntry[]): PackedBatch {
+function flatten(entries: WriteEntry[]): Rows {
   const values: Array<string | number> = []
   const rows: number[] = []
-  const keys: PackedBatch['keys'] = []
+  const keys: Rows['keys'] = []
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i] as WriteEntry
     for (const r of entry.records) {
@@ -78,6 +75,23 @@ const ROWS_PER_INSERT = 1_000
 const INSERT_SQL_CACHE = 64
 const PREPARED_ROWS = 64
 
+// PostgreSQL: a batch larger than PREPARED_ROWS as one array per column, one statement whatever the
+// number of rows. A 1,000-row VALUES list is 11,000 parameters the server parses and plans anew on
+// every call; this is 11, planned once per connection.
+const UNNEST_SQL = `insert into tracking_numbers (${RECORD_COLUMNS.join(', ')})
+  select * from unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::integer[],
+    $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])`
+
+/** Row-after-row values as one array per column. */
+function columnsOf(values: Rows['values']): Array<Array<string | number>> {
+  const columns = RECORD_COLUMNS.map(() => [] as Array<string | number>)
+  for (let i = 0; i < values.length; i += WIDTH) {
+    for (let c = 0; c < WIDTH; c++)
+      (columns[c] as Array<string | number>).push(values[i + c] as string | number)
+  }
+  return columns
+}
+
 function compareKeys(a: string, b: string): number {
   if (a === b) return 0
   return a < b ? -1 : 1
@@ -105,11 +119,16 @@ export function createTrackingRepository(db: Database, executePrepared?: Prepare
     return text
   }
 
-  function insertRecords(executor: Database, values: PackedBatch['values'], rowCount: number) {
+  const postgres = db.getExecutor().adapter instanceof PostgresAdapter
+
+  function insertRecords(executor: Database, values: Rows['values'], rowCount: number) {
+    if (postgres && rowCount > PREPARED_ROWS) {
+      return executor.executeQuery(CompiledQuery.raw(UNNEST_SQL, columnsOf(values)))
+    }
     return executor.executeQuery(CompiledQuery.raw(insertSqlFor(rowCount), values))
   }
 
-  async function insertAll(executor: Database, values: PackedBatch['values']): Promise<void> {
+  async function insertAll(executor: Database, values: Rows['values']): Promise<void> {
     const step = ROWS_PER_INSERT * WIDTH
     for (let i = 0; i < values.length; i += step) {
       const chunk = values.slice(i, i + step)
@@ -117,12 +136,14 @@ export function createTrackingRepository(db: Database, executePrepared?: Prepare
     }
   }
 
-  async function writePacked(batch: PackedBatch): Promise<boolean[]> {
+  async function writeRows(batch: Rows): Promise<boolean[]> {
     // The common case, one multi-row INSERT, is atomic by itself: no BEGIN/COMMIT round trips.
     if (batch.keys.length === 0 && batch.values.length <= ROWS_PER_INSERT * WIDTH) {
       const rowCount = batch.values.length / WIDTH
       if (executePrepared && rowCount > 0 && rowCount <= PREPARED_ROWS) {
         await executePrepared(`waybill_insert_tracking_${rowCount}`, insertSqlFor(rowCount), batch.values)
+      } else if (executePrepared && postgres && rowCount > 0) {
+        await executePrepared('waybill_insert_tracking_unnest', UNNEST_SQL, columnsOf(batch.values))
       } else if (rowCount > 0) {
         await insertRecords(db, batch.values, rowCount)
       }
@@ -176,11 +197,13 @@ export function createTrackingRepository(db: Database, executePrepared?: Prepare
      * its idempotency key was already taken (by another process), in which case none of its records are.
      */
     writeBatch(entries: WriteEntry[]): Promise<boolean[]> {
-      return writePacked(packBatch(entries))
+      return writeRows(flatten(entries))
     },
 
     /** writeBatch for entries packed by packBatch (the writer thread receives them so). */
-    writePacked,
+    writePacked(batch: PackedBatch): Promise<boolean[]> {
+      return writeRows({ values: unpackValues(batch), rows: batch.rows, keys: batch.keys })
+    },
 
     async findBySequences(sequences: number[]): Promise<TrackingRecord[]> {
       if (sequences.length === 0) return []

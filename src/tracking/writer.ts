@@ -1,12 +1,7 @@
 import { Worker } from 'node:worker_threads'
 import type { Config } from '../config.js'
-import {
-  type Block,
-  type PackedBatch,
-  packBatch,
-  type TrackingRepository,
-  type WriteEntry,
-} from './repository.js'
+import { type PackedBatch, packBatch } from './packing.js'
+import type { Block, TrackingRepository, WriteEntry } from './repository.js'
 
 /** Every write of the tracking feature: block reservations, group commits, key clean-up. */
 export interface TrackingWriter {
@@ -95,7 +90,7 @@ export function threadedWriter(database: Config['database']): TrackingWriter {
 
   return {
     reserveBlock: (size) => call<Block>({ method: 'reserveBlock', args: [size] }),
-    // Packed here: plain values cross to the thread faster than records as objects.
+    // Packed here: a few buffers cross to the thread faster than records as objects (packing.ts).
     writeBatch: (entries) => call<boolean[]>({ method: 'writePacked', args: [packBatch(entries)] }),
     deleteIdempotencyKeysBefore: (createdAt) =>
       call<number>({ method: 'deleteIdempotencyKeysBefore', args: [createdAt] }),

@@ -7,7 +7,8 @@ import { loadConfig } from '../../src/config.js'
 import { isUniqueViolation } from '../../src/db/errors.js'
 import { createDatabase } from '../../src/db/index.js'
 import { migrateToLatest } from '../../src/db/migrate.js'
-import { createTrackingRepository, packBatch, type TrackingRecord } from '../../src/tracking/repository.js'
+import { packBatch, unpackValues } from '../../src/tracking/packing.js'
+import { createTrackingRepository, type TrackingRecord } from '../../src/tracking/repository.js'
 import { threadedWriter } from '../../src/tracking/writer.js'
 import { migratedDatabase, tempDir, testDatabaseUrl, testEnv, testRecord } from '../helpers/build.js'
 
@@ -60,13 +61,33 @@ test('expired idempotency keys are deleted through the writer, newer ones kept',
   )
 })
 
-test('a packed batch lists each record the way Kysely binds it: a multi-row INSERT takes it as is', async (t) => {
+test('a packed batch unpacks to each record the way Kysely binds it: a multi-row INSERT takes it as is', async (t) => {
   const db = await migratedDatabase(t)
-  const records = [testRecord(1), testRecord(2), testRecord(3)]
+  // Records 3 to 5 share everything but their number (one request's batch); 6 differs in its time only.
+  const third = testRecord(3)
+  const sibling = (sequence: number) => ({ ...third, ...testRecord(sequence), ...sharedOf(third) })
+  const sharedOf = ({ sequence, tracking_number, uuid, ...rest }: TrackingRecord) => rest
+  const records = [
+    testRecord(1),
+    testRecord(2),
+    third,
+    sibling(4),
+    sibling(5),
+    { ...sibling(6), created_at: 'x' },
+  ]
   const compiled = db.insertInto('tracking_numbers').values(records).compile()
-  const packed = packBatch([{ records: [records[0] as TrackingRecord] }, { records: records.slice(1) }])
-  assert.deepEqual(packed.values, compiled.parameters)
-  assert.deepEqual(packed.rows, [1, 2])
+  const packed = packBatch([
+    { records: records.slice(0, 1) },
+    { records: records.slice(1, 4) },
+    { records: records.slice(4) },
+  ])
+  assert.deepEqual(unpackValues(packed), compiled.parameters)
+  assert.deepEqual(packed.rows, [1, 3, 2])
+  assert.deepEqual(
+    packed.runs.filter((_, i) => i % 9 === 0),
+    [1, 1, 3, 1],
+    'shared columns are sent once per run of records that share them',
+  )
 })
 
 test('batches larger than one INSERT, with and without keys, are written whole; a taken key skips its records', async (t) => {
@@ -125,11 +146,13 @@ test('group commits through prepared statements: each size prepared once, reused
     stored.map((r) => Number(r.sequence)),
     Array.from({ length: next }, (_, i) => i),
   )
-  // Up to 64 records a statement is prepared; a larger batch is not (the server keeps few of them).
+  // Up to 64 records a statement is prepared per size; on PostgreSQL a larger batch goes as one array
+  // per column through one statement, prepared too (its SQL does not depend on the batch's size).
   assert.deepEqual([...new Set(prepared)].sort(), [
     'waybill_insert_tracking_1',
     'waybill_insert_tracking_3',
     'waybill_insert_tracking_64',
+    ...(database.kind === 'postgres' ? ['waybill_insert_tracking_unnest'] : []),
   ])
   // A duplicate in a prepared batch fails the whole batch, as an unprepared one does.
   const duplicate = await repository
