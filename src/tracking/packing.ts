@@ -3,17 +3,17 @@ import type { TrackingRecord, WriteEntry } from './repository.js'
 /**
  * A group commit's entries as the writer thread receives them. Every value sent is copied twice
  * (structured clone: serialised here, deserialised there), value by value for an array; so what
- * differs per record travels as a few flat buffers, and what a request's records share is sent
- * once per run of records. A batch of 1,000 numbers is three buffers, one string and nine values,
+ * differs per record travels as a few flat arrays of numbers and one string, and what a request's records share is sent
+ * once per run of records. A batch of 1,000 numbers is three arrays of numbers, one string and nine values,
  * not 11,000 values.
  */
 export interface PackedBatch {
   /** Each record's sequence value. */
-  sequences: Float64Array
+  sequences: number[]
   /** Each record's tracking number then UUID, end to end; their lengths are in `lengths`. */
   text: string
   /** Two per record: the length of its tracking number, then of its UUID. */
-  lengths: Uint16Array
+  lengths: number[]
   /** Runs of consecutive records sharing the other columns: a count, then the SHARED columns' values. */
   runs: Array<string | number>
   /** Records per entry, in order. */
@@ -41,25 +41,20 @@ function shares(a: TrackingRecord, b: TrackingRecord): boolean {
 }
 
 export function packBatch(entries: WriteEntry[]): PackedBatch {
-  let total = 0
-  for (const entry of entries) total += entry.records.length
-  const sequences = new Float64Array(total)
-  const lengths = new Uint16Array(total * 2)
+  const sequences: number[] = []
+  const lengths: number[] = []
   const text: string[] = []
   const runs: Array<string | number> = []
   const rows: number[] = []
   const keys: PackedBatch['keys'] = []
-  let n = 0
   let run = -1 // where the current run's count is in `runs`
   let previous: TrackingRecord | undefined
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i] as WriteEntry
     for (const r of entry.records) {
-      sequences[n] = r.sequence
-      lengths[2 * n] = r.tracking_number.length
-      lengths[2 * n + 1] = r.uuid.length
+      sequences.push(r.sequence)
+      lengths.push(r.tracking_number.length, r.uuid.length)
       text.push(r.tracking_number, r.uuid)
-      n++
       if (previous && shares(previous, r)) {
         ;(runs[run] as number)++
       } else {

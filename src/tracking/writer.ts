@@ -90,7 +90,7 @@ export function threadedWriter(database: Config['database']): TrackingWriter {
 
   return {
     reserveBlock: (size) => call<Block>({ method: 'reserveBlock', args: [size] }),
-    // Packed here: a few buffers cross to the thread faster than records as objects (packing.ts).
+    // Packed here: a few flat arrays and one string cross to the thread faster than records as objects (packing.ts).
     writeBatch: (entries) => call<boolean[]>({ method: 'writePacked', args: [packBatch(entries)] }),
     deleteIdempotencyKeysBefore: (createdAt) =>
       call<number>({ method: 'deleteIdempotencyKeysBefore', args: [createdAt] }),
