@@ -48,12 +48,61 @@ for (const [id, us] of self) {
   const mod = callFrame.url ? moduleOf(callFrame.url) : callFrame.functionName || '(native)'
   modules.set(mod, (modules.get(mod) ?? 0) + us)
 }
+// A request's stages: each sample goes to the innermost frame on its stack that names one (a
+// randomUUID called by the service is the service's; a socket write is Node's whatever called it).
+const STAGES = [
+  ['auth hook + token cache', /\/src\/auth\/|\/jose\//],
+  ['rate limit', /\/src\/rate-limit/],
+  ['query parsing', /\/src\/http-edges/],
+  [
+    'validation (ajv and formats)',
+    /\/ajv|\/src\/validation|\/src\/formats|\/src\/countries|^validate\d*$|^anonymous\d*$/,
+  ],
+  [
+    'issue: service, supply, codec, UUID',
+    /\/src\/tracking\/(service|supply|allocator|codec|check-character|key)/,
+  ],
+  [
+    'recorder + hand-off to the writer',
+    /\/src\/tracking\/(recorder|writer|packing|repository|index)|node:internal\/worker|^postMessage$/,
+  ],
+  ['writer thread: SQLite/kysely', /\/kysely\/|\/better-sqlite3\/|\/src\/db\/|writer-thread/],
+  ['metrics', /\/prom-client\/|\/src\/observability\/metrics/],
+  ['logging (request loggers)', /\/pino|\/sonic-boom|\/src\/observability\/logger/],
+  ['reply serialization', /fast-json-stringify/],
+  ['headers, request id (onSend hooks)', /\/src\/security|\/src\/app\.js/],
+  ['tracking routes (handler)', /\/src\/tracking\/routes/],
+  [
+    'Fastify lifecycle and router',
+    /\/fastify\/|\/find-my-way\/|\/avvio\/|\/light-my-request|\/toad-cache|\/fast-querystring/,
+  ],
+  [
+    'Node HTTP, streams, sockets',
+    /^node:(_http|net|internal\/streams|internal\/stream_base|stream)|^(writev|writeUtf8String|writeBuffer|writeLatin1String|close|read)$/,
+  ],
+  ['pg driver', /\/pg\/|\/pg-protocol\/|\/pg-pool\//],
+]
+const parents = new Map()
+for (const node of profile.nodes) for (const child of node.children ?? []) parents.set(child, node.id)
+function stageOf(id) {
+  for (let at = id; at !== undefined; at = parents.get(at)) {
+    const { url, functionName } = byId.get(at).callFrame
+    for (const [stage, pattern] of STAGES) if (pattern.test(url || functionName)) return stage
+  }
+  const leaf = byId.get(id).callFrame.functionName
+  return leaf.startsWith('(') ? leaf : '(other: Node internals, microtasks)'
+}
+const stages = new Map()
+for (const [id, us] of self) stages.set(stageOf(id), (stages.get(stageOf(id)) ?? 0) + us)
+
 const line = (name, us) => {
   const share = ((us / total) * 100).toFixed(1).padStart(5)
   const per = requests ? `${(us / requests).toFixed(2).padStart(8)} µs/req` : ''
   return `${share} %  ${per}  ${name}`
 }
 console.log(`${(total / 1e6).toFixed(2)} s sampled${requests ? `, ${requests} requests` : ''}`)
+console.log('\nBy stage (innermost frame naming one)')
+for (const [name, us] of [...stages].sort((a, b) => b[1] - a[1])) console.log(line(name, us))
 console.log('\nBy module (self time)')
 for (const [name, us] of [...modules].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(line(name, us))
 console.log('\nBy function (self time)')
