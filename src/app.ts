@@ -10,7 +10,7 @@ import type { Config } from './config.js'
 import { createCustomerRepository, findCustomerByCode } from './customers/repository.js'
 import { customerRoutes } from './customers/routes.js'
 import { createCustomerService } from './customers/service.js'
-import { createDatabase, type DatabaseHandle } from './db/index.js'
+import { createDatabase, type DatabaseHandle, durabilityWarnings } from './db/index.js'
 import { migrateToLatest } from './db/migrate.js'
 import { registerErrorHandling, renderFrameworkError } from './errors.js'
 import { clientErrorHandler, parseQueryString, strictJsonBodies } from './http-edges.js'
@@ -44,14 +44,16 @@ import { createValidatorCompiler } from './validation.js'
 const STATS_FLUSH_MS = 5_000
 
 /** Opens the database, migrates it and checks the tracking key; closes it again if any step fails. */
-async function openDatabase(config: Config): Promise<{ database: DatabaseHandle; key: Buffer }> {
+async function openDatabase(
+  config: Config,
+): Promise<{ database: DatabaseHandle; key: Buffer; warnings: string[] }> {
   // On SQLite the tracking writer thread checkpoints (src/tracking/writer-thread.ts): never the
   // event loop.
   const database = createDatabase(config.database, { checkpoints: 'elsewhere' })
   try {
     await migrateToLatest(database.db)
     const key = await resolveTrackingKey(database.db, config.tracking.key, config.tracking.format)
-    return { database, key }
+    return { database, key, warnings: await durabilityWarnings(database) }
   } catch (error) {
     await database.close()
     throw error
@@ -88,7 +90,8 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
     frameworkErrors: (error, request, reply) => renderFrameworkError(error, request, reply as FastifyReply),
   })
 
-  const { database, key } = await openDatabase(config)
+  const { database, key, warnings } = await openDatabase(config)
+  for (const warning of warnings) app.log.warn(`database durability: ${warning}`)
   app.log.info(
     {
       fingerprint: keyFingerprint(key),

@@ -76,14 +76,28 @@ export class ConfigError extends Error {
   override name = 'ConfigError'
 }
 
-export type DatabaseTarget = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string }
+export type DatabaseTarget =
+  | { kind: 'sqlite'; path: string }
+  | { kind: 'postgres'; url: string }
+  | { kind: 'mysql'; url: string }
 
 export function parseDatabaseUrl(url: string): DatabaseTarget {
   const sqlite = /^(?:sqlite|file):(?:\/\/)?(.+)$/.exec(url)
   if (sqlite?.[1]) return { kind: 'sqlite', path: sqlite[1] }
   if (/^postgres(?:ql)?:\/\//.test(url)) return { kind: 'postgres', url }
+  // mariadb:// is the same protocol: mysql2 takes it once the scheme reads mysql.
+  const mysql = /^(?:mysql|mariadb):\/\/(.*)$/.exec(url)
+  if (mysql) {
+    const normalized = `mysql://${mysql[1]}`
+    if (!URL.canParse(normalized) || new URL(normalized).pathname.length <= 1) {
+      throw new ConfigError(
+        `DATABASE_URL: expected mysql://USER:PASSWORD@HOST:PORT/DATABASE but got "${redactUrl(url)}"`,
+      )
+    }
+    return { kind: 'mysql', url: normalized }
+  }
   throw new ConfigError(
-    `DATABASE_URL: expected sqlite:PATH, file:PATH or postgres://… but got "${redactUrl(url)}"`,
+    `DATABASE_URL: expected sqlite:PATH, file:PATH, postgres://…, mysql://… or mariadb://… but got "${redactUrl(url)}"`,
   )
 }
 

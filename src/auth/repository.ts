@@ -1,6 +1,7 @@
-import type { Selectable } from 'kysely'
+import type { ExpressionBuilder, Selectable } from 'kysely'
+import { dialectOf } from '../db/dialect.js'
 import { isUniqueViolation } from '../db/errors.js'
-import type { Database } from '../db/index.js'
+import type { Database, Tables } from '../db/index.js'
 import type { UsersTable } from '../db/schema.js'
 import { AppError } from '../errors.js'
 import type { TokenState } from './authenticator.js'
@@ -60,11 +61,12 @@ export type SetDisabledOutcome =
 
 /** Revokes a token id (`jti`, or `sid:<family>` for a whole sign-in) until `until`. */
 async function revoke(db: Database, tokenId: string, until: string): Promise<void> {
-  await db
-    .insertInto('revoked_tokens')
-    .values({ token_id: tokenId, expires_at: until })
-    .onConflict((oc) => oc.column('token_id').doNothing())
-    .execute()
+  const insert = db.insertInto('revoked_tokens').values({ token_id: tokenId, expires_at: until })
+  // MySQL has no ON CONFLICT: INSERT IGNORE skips a token id revoked already.
+  await (dialectOf(db) === 'mysql'
+    ? insert.ignore()
+    : insert.onConflict((oc) => oc.column('token_id').doNothing())
+  ).execute()
 }
 
 /**
@@ -82,6 +84,8 @@ async function endSignIn(db: Database, familyId: string, now: string, accessExpi
 }
 
 export function createAuthRepository(db: Database) {
+  // MySQL and MariaDB have no RETURNING: rows are read back, under the locks the write took.
+  const mysql = dialectOf(db) === 'mysql'
   return {
     async insertUser(user: {
       username: string
@@ -90,19 +94,25 @@ export function createAuthRepository(db: Database) {
       now: string
     }): Promise<User> {
       try {
-        const row = await db
-          .insertInto('users')
-          .values({
-            username: user.username,
-            password_hash: user.passwordHash,
-            role: user.role,
-            disabled: 0,
-            created_at: user.now,
-            updated_at: user.now,
-          })
-          .returning(USER_COLUMNS)
-          .executeTakeFirstOrThrow()
-        return toUser(row)
+        const insert = db.insertInto('users').values({
+          username: user.username,
+          password_hash: user.passwordHash,
+          role: user.role,
+          disabled: 0,
+          created_at: user.now,
+          updated_at: user.now,
+        })
+        if (mysql) {
+          // No RETURNING on MySQL: the row is read back by the id the insert reports.
+          const { insertId } = await insert.executeTakeFirstOrThrow()
+          const row = await db
+            .selectFrom('users')
+            .select(USER_COLUMNS)
+            .where('id', '=', Number(insertId))
+            .executeTakeFirstOrThrow()
+          return toUser(row)
+        }
+        return toUser(await insert.returning(USER_COLUMNS).executeTakeFirstOrThrow())
       } catch (error) {
         if (isUniqueViolation(error)) {
           throw new AppError('validation_failed', 'The request is invalid', {
@@ -139,19 +149,23 @@ export function createAuthRepository(db: Database) {
         // A write that changes nothing, first: it locks the user's row (and, when guarding, every
         // enabled admin's), so a concurrent disable waits for this transaction and then sees its
         // outcome; on SQLite the transaction holds the write lock from here.
-        const locked = await trx
-          .updateTable('users')
-          .set((eb) => ({ disabled: eb.ref('disabled') }))
-          .where((eb) =>
-            guard
-              ? eb.or([
-                  eb('username', '=', username),
-                  eb.and([eb('role', '=', 'admin'), eb('disabled', '=', 0)]),
-                ])
-              : eb('username', '=', username),
-          )
-          .returning(['username', 'role', 'disabled', 'tokens_valid_after'])
-          .execute()
+        const lockedColumns = ['username', 'role', 'disabled', 'tokens_valid_after'] as const
+        const which = (eb: ExpressionBuilder<Tables, 'users'>) =>
+          guard
+            ? eb.or([
+                eb('username', '=', username),
+                eb.and([eb('role', '=', 'admin'), eb('disabled', '=', 0)]),
+              ])
+            : eb('username', '=', username)
+        // On MySQL a locking read (FOR UPDATE) takes the same row locks; it has no RETURNING.
+        const locked = mysql
+          ? await trx.selectFrom('users').select(lockedColumns).where(which).forUpdate().execute()
+          : await trx
+              .updateTable('users')
+              .set((eb) => ({ disabled: eb.ref('disabled') }))
+              .where(which)
+              .returning(lockedColumns)
+              .execute()
         const before = locked.find((r) => r.username === username)
         if (!before) return { kind: 'not_found' }
         const enabledAdmins = locked.filter((r) => r.role === 'admin' && r.disabled === 0)
@@ -161,7 +175,7 @@ export function createAuthRepository(db: Database) {
         // Strictly increasing even if clocks disagree or two disables share a millisecond.
         const previous = generationOf(before.tokens_valid_after)
         const generation = disabled ? Math.max(Date.parse(now), previous + 1) : previous
-        const row = await trx
+        const update = trx
           .updateTable('users')
           .set(
             disabled
@@ -169,8 +183,17 @@ export function createAuthRepository(db: Database) {
               : { disabled: 0, updated_at: now },
           )
           .where('username', '=', username)
-          .returning(USER_COLUMNS)
-          .executeTakeFirstOrThrow()
+        const row = mysql
+          ? await update
+              .execute()
+              .then(() =>
+                trx
+                  .selectFrom('users')
+                  .select(USER_COLUMNS)
+                  .where('username', '=', username)
+                  .executeTakeFirstOrThrow(),
+              )
+          : await update.returning(USER_COLUMNS).executeTakeFirstOrThrow()
         if (disabled) {
           await trx
             .updateTable('refresh_tokens')
@@ -240,7 +263,7 @@ export function createAuthRepository(db: Database) {
       accessExpiry: string,
     ): Promise<RotateOutcome> {
       const outcome = await db.transaction().execute(async (trx): Promise<RotateOutcome> => {
-        const used = await trx
+        const use = trx
           .updateTable('refresh_tokens')
           .set({ used_at: now })
           .where('token_hash', '=', hash)
@@ -254,12 +277,25 @@ export function createAuthRepository(db: Database) {
                 .whereRef('users.id', '=', 'refresh_tokens.user_id')
                 .where('users.disabled', '=', 0)
                 .where((eb) =>
-                  eb('users.tokens_valid_after', 'is not distinct from', eb.ref('refresh_tokens.generation')),
+                  eb(
+                    'users.tokens_valid_after',
+                    mysql ? '<=>' : 'is not distinct from',
+                    eb.ref('refresh_tokens.generation'),
+                  ),
                 ),
             ),
           )
-          .returning(['family_id', 'user_id', 'generation'])
-          .executeTakeFirst()
+        const usedColumns = ['family_id', 'user_id', 'generation'] as const
+        // MySQL: the UPDATE's count (matched rows: mysql2 asks for found rows), then the row it locked.
+        const used = mysql
+          ? Number((await use.executeTakeFirst()).numUpdatedRows) === 1
+            ? await trx
+                .selectFrom('refresh_tokens')
+                .select(usedColumns)
+                .where('token_hash', '=', hash)
+                .executeTakeFirst()
+            : undefined
+          : await use.returning(usedColumns).executeTakeFirst()
         if (!used) {
           const known = await trx
             .selectFrom('refresh_tokens')
@@ -304,12 +340,19 @@ export function createAuthRepository(db: Database) {
       access?: { jti: string; sid: string; expiresAt: string },
     ): Promise<string | undefined> {
       return db.transaction().execute(async (trx) => {
-        const row = await trx
+        const revoking = trx
           .updateTable('refresh_tokens')
           .set({ revoked_at: now })
           .where('token_hash', '=', hash)
-          .returning('family_id')
-          .executeTakeFirst()
+        const row = mysql
+          ? Number((await revoking.executeTakeFirst()).numUpdatedRows) === 1
+            ? await trx
+                .selectFrom('refresh_tokens')
+                .select('family_id')
+                .where('token_hash', '=', hash)
+                .executeTakeFirst()
+            : undefined
+          : await revoking.returning('family_id').executeTakeFirst()
         if (!row) return undefined
         await endSignIn(trx, row.family_id, now, accessExpiry)
         if (access && access.sid !== row.family_id) await revoke(trx, access.jti, access.expiresAt)

@@ -1,6 +1,7 @@
 import { type ExpressionBuilder, type RawBuilder, type Selectable, sql, type Updateable } from 'kysely'
+import { dialectOf } from '../db/dialect.js'
 import type { Database, Tables } from '../db/index.js'
-import { containsPattern } from '../db/like.js'
+import { containsPattern, likeEscape } from '../db/like.js'
 import type { CustomersTable } from '../db/schema.js'
 import { type Page, type PageRequest, sortOf } from '../pagination.js'
 import type { CustomerOrdering, CustomerSortField } from './schemas.js'
@@ -18,12 +19,12 @@ const PHONE_LIKE = /^[+\d\s().-]*\d[+\d\s().-]*$/
  * folds every letter, SQLite only A-Z, so a non-ASCII letter matches there in its own case only.
  * ESCAPE is spelled out: SQLite has no default escape character.
  */
-function matching(term: string) {
+function matching(term: string, escaping: RawBuilder<unknown>) {
   return (eb: ExpressionBuilder<Tables, 'customers'>) => {
     const pattern = containsPattern(term)
     const conditions = [
-      sql<boolean>`lower(name) like lower(${pattern}) escape '\\'`,
-      sql<boolean>`lower(code) like lower(${pattern}) escape '\\'`,
+      sql<boolean>`lower(name) like lower(${pattern}) ${escaping}`,
+      sql<boolean>`lower(code) like lower(${pattern}) ${escaping}`,
     ]
     if (PHONE_LIKE.test(term)) {
       conditions.push(sql<boolean>`phone_number like ${containsPattern(term.replace(/\D/g, ''))}`)
@@ -47,6 +48,9 @@ export async function findCustomerByCode(db: Database, code: string): Promise<Cu
 }
 
 export function createCustomerRepository(db: Database) {
+  const escaping = likeEscape(db)
+  // MySQL and MariaDB have no RETURNING: rows are read back by their id.
+  const mysql = dialectOf(db) === 'mysql'
   return {
     async list(
       filter: { q?: string | undefined },
@@ -54,7 +58,9 @@ export function createCustomerRepository(db: Database) {
       ordering: CustomerOrdering,
     ): Promise<Page<Customer>> {
       const term = filter.q?.trim()
-      const base = term ? db.selectFrom('customers').where(matching(term)) : db.selectFrom('customers')
+      const base = term
+        ? db.selectFrom('customers').where(matching(term, escaping))
+        : db.selectFrom('customers')
       const total = await base
         .select((eb) => eb.fn.countAll<number | string>().as('count'))
         .executeTakeFirst()
@@ -74,11 +80,22 @@ export function createCustomerRepository(db: Database) {
     findByCode: (code: string) => findCustomerByCode(db, code),
 
     async insert(customer: NewCustomer): Promise<Customer> {
-      return db.insertInto('customers').values(customer).returningAll().executeTakeFirstOrThrow()
+      const insert = db.insertInto('customers').values(customer)
+      if (!mysql) return insert.returningAll().executeTakeFirstOrThrow()
+      const { insertId } = await insert.executeTakeFirstOrThrow()
+      return db
+        .selectFrom('customers')
+        .selectAll()
+        .where('id', '=', Number(insertId))
+        .executeTakeFirstOrThrow()
     },
 
     async update(id: number, changes: CustomerChanges): Promise<Customer | undefined> {
-      return db.updateTable('customers').set(changes).where('id', '=', id).returningAll().executeTakeFirst()
+      const update = db.updateTable('customers').set(changes).where('id', '=', id)
+      if (!mysql) return update.returningAll().executeTakeFirst()
+      const { numUpdatedRows } = await update.executeTakeFirst()
+      if (Number(numUpdatedRows) === 0) return undefined
+      return db.selectFrom('customers').selectAll().where('id', '=', id).executeTakeFirst()
     },
 
     /** Whether the row was there to delete. */

@@ -12,6 +12,7 @@ import {
 } from 'kysely'
 import pg from 'pg'
 import type { Config } from '../config.js'
+import { createMysqlDatabase, mysqlDurabilityWarnings } from './mysql.js'
 import type { Tables } from './schema.js'
 
 export type { Tables } from './schema.js'
@@ -120,6 +121,7 @@ export function createDatabase(
       },
     )
   }
+  if (target.kind === 'mysql') return createMysqlDatabase(options, target.url)
 
   const pool = new pg.Pool({
     connectionString: target.url,
@@ -152,6 +154,11 @@ export function createDatabase(
     },
     async () => {},
   )
+}
+
+/** Server settings weaker than "durable before the reply" needs, one message each (MySQL's; SQLite's are set above). */
+export function durabilityWarnings(database: DatabaseHandle): Promise<string[]> {
+  return database.kind === 'mysql' ? mysqlDurabilityWarnings(database.db) : Promise.resolve([])
 }
 
 function handle(

@@ -1,3 +1,4 @@
+import { dialectOf } from './dialect.js'
 import type { Database } from './index.js'
 
 // A small key-value table for facts that must outlive a process: the tracking key, its fingerprint.
@@ -9,11 +10,12 @@ export async function getSetting(db: Database, name: string): Promise<string | u
 
 /** Stores `value` unless the setting exists; returns what is stored afterwards (first writer wins). */
 export async function claimSetting(db: Database, name: string, value: string): Promise<string> {
-  await db
-    .insertInto('settings')
-    .values({ name, value })
-    .onConflict((oc) => oc.column('name').doNothing())
-    .execute()
+  const insert = db.insertInto('settings').values({ name, value })
+  // MySQL has no ON CONFLICT; INSERT IGNORE skips the row whose name is taken.
+  await (dialectOf(db) === 'mysql'
+    ? insert.ignore()
+    : insert.onConflict((oc) => oc.column('name').doNothing())
+  ).execute()
   const stored = await getSetting(db, name)
   if (stored === undefined) throw new Error(`setting ${name} vanished after being claimed`)
   return stored

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import { PostgresAdapter, type Selectable, sql, type UpdateObject } from 'kysely'
+import { type Selectable, sql, type UpdateObject } from 'kysely'
+import { dialectOf } from '../db/dialect.js'
 import type { Database, Tables } from '../db/index.js'
 import type { NotificationsTable } from '../db/schema.js'
 
@@ -32,21 +33,20 @@ export async function enqueueNotification(
   now: Date = new Date(),
 ): Promise<number> {
   const at = now.toISOString()
-  const row = await db
-    .insertInto('notifications')
-    .values({
-      order_id: n.orderId,
-      event: n.event,
-      recipient: n.recipient,
-      message: n.message,
-      status: 'pending',
-      attempts: 0,
-      next_attempt_at: at,
-      created_at: at,
-      updated_at: at,
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow()
+  const insert = db.insertInto('notifications').values({
+    order_id: n.orderId,
+    event: n.event,
+    recipient: n.recipient,
+    message: n.message,
+    status: 'pending',
+    attempts: 0,
+    next_attempt_at: at,
+    created_at: at,
+    updated_at: at,
+  })
+  // MySQL has no RETURNING: the insert reports the id it generated.
+  if (dialectOf(db) === 'mysql') return Number((await insert.executeTakeFirstOrThrow()).insertId)
+  const row = await insert.returning('id').executeTakeFirstOrThrow()
   return Number(row.id)
 }
 
@@ -65,30 +65,47 @@ export async function claimDue(
   // PostgreSQL: concurrent claimers skip each other's locked rows instead of queueing behind them,
   // and a row another claimer just committed is re-checked against the WHERE and dropped.
   // SQLite: the single UPDATE holds the database's only write lock from start to end.
-  const postgres = db.getExecutor().adapter instanceof PostgresAdapter
-  const rows = await db
-    .updateTable('notifications')
-    .set((eb) => ({
-      status: 'sending',
-      attempts: eb('attempts', '+', 1),
-      claim_token: token,
-      claimed_until: claimedUntil,
-      next_attempt_at: claimedUntil,
-      updated_at: now,
-    }))
-    .where('id', 'in', (eb) => {
-      const due = eb
-        .selectFrom('notifications')
-        .select('id')
-        .where('status', 'in', ['pending', 'sending'])
-        .where('next_attempt_at', '<=', now)
-        .orderBy('next_attempt_at')
-        .orderBy('id')
-        .limit(options.limit)
-      return postgres ? due.forUpdate().skipLocked() : due
-    })
-    .returning(['id', 'order_id', 'event', 'recipient', 'message', 'attempts'])
-    .execute()
+  // MySQL/MariaDB 10.6+: the same locking read, in a transaction with the UPDATE, which can
+  // neither select from its own table in a subquery with LIMIT nor return rows.
+  const dialect = dialectOf(db)
+  const claim = {
+    status: 'sending' as const,
+    claim_token: token,
+    claimed_until: claimedUntil,
+    next_attempt_at: claimedUntil,
+    updated_at: now,
+  }
+  const dueIds = (from: Database) =>
+    from
+      .selectFrom('notifications')
+      .select('id')
+      .where('status', 'in', ['pending', 'sending'])
+      .where('next_attempt_at', '<=', now)
+      .orderBy('next_attempt_at')
+      .orderBy('id')
+      .limit(options.limit)
+  const columns = ['id', 'order_id', 'event', 'recipient', 'message', 'attempts'] as const
+  const rows =
+    dialect === 'mysql'
+      ? await db.transaction().execute(async (trx) => {
+          const ids = (await dueIds(trx).forUpdate().skipLocked().execute()).map((r) => r.id)
+          if (ids.length === 0) return []
+          await trx
+            .updateTable('notifications')
+            .set((eb) => ({ ...claim, attempts: eb('attempts', '+', 1) }))
+            .where('id', 'in', ids)
+            .execute()
+          return trx.selectFrom('notifications').select(columns).where('id', 'in', ids).execute()
+        })
+      : await db
+          .updateTable('notifications')
+          .set((eb) => ({ ...claim, attempts: eb('attempts', '+', 1) }))
+          .where('id', 'in', () => {
+            const due = dueIds(db)
+            return dialect === 'postgres' ? due.forUpdate().skipLocked() : due
+          })
+          .returning(columns)
+          .execute()
   return rows
     .map((row) => ({ ...row, id: Number(row.id), attempts: Number(row.attempts), claim_token: token }))
     .sort((a, b) => a.id - b.id)

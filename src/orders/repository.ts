@@ -1,6 +1,7 @@
-import { type RawBuilder, type SelectQueryBuilder, SqliteAdapter, sql } from 'kysely'
+import { type RawBuilder, type SelectQueryBuilder, sql } from 'kysely'
+import { dialectOf } from '../db/dialect.js'
 import type { Database, Tables } from '../db/index.js'
-import { containsPattern } from '../db/like.js'
+import { containsPattern, likeEscape } from '../db/like.js'
 import type { OrderStatus } from '../db/schema.js'
 import { enqueueNotification, type NewNotification } from '../notifications/outbox.js'
 import { type Page, type PageRequest, sortOf } from '../pagination.js'
@@ -63,7 +64,20 @@ const SORT_KEYS: Record<OrderSortField, RawBuilder<unknown>> = {
 }
 
 export function createOrderRepository(db: Database) {
-  const sqlite = db.getExecutor().adapter instanceof SqliteAdapter
+  const dialect = dialectOf(db)
+  const sqlite = dialect === 'sqlite'
+  // MySQL 8's ngram FULLTEXT index on item (migration 0007; MariaDB has none), looked up once.
+  let ngrams: Promise<boolean> | undefined
+  const hasNgramIndex = () => {
+    ngrams ??= sql<{ n: number }>`select count(*) as n from information_schema.statistics
+        where table_schema = database() and table_name = 'orders' and index_name = 'orders_item_ngrams'`
+      .execute(db)
+      .then(({ rows }) => Number(rows[0]?.n) > 0)
+    ngrams.catch(() => {
+      ngrams = undefined
+    })
+    return ngrams
+  }
   const joined = () =>
     db.selectFrom('orders').innerJoin('customers as c', 'c.id', 'orders.customer_id') as Joined
 
@@ -99,28 +113,44 @@ export function createOrderRepository(db: Database) {
     return { count: Number(total?.count ?? 0), results: results as OrderRow[] }
   }
 
+  /**
+   * MySQL and MariaDB. MySQL 8: the ngram index finds the candidates (each
+   * holds every two-character piece of the term) and LIKE keeps the real matches; a term of one
+   * character has no piece. MariaDB: LIKE over the index on item, read whole instead of the table.
+   */
+  async function mysqlMatches(term: string, pattern: string) {
+    const escaping = likeEscape(db)
+    const like = sql`lower(item) like lower(${pattern}) ${escaping}`
+    const byItem =
+      term.length >= 2 && (await hasNgramIndex())
+        ? sql`select id from orders where match (item) against (${`"${term.replaceAll('"', ' ')}"`} in boolean mode) and ${like}`
+        : sql`select id from orders where ${like}`
+    const byCustomer = sql`select id from orders where customer_id in (select id from customers where lower(name) like lower(${pattern}) or lower(code) like lower(${pattern}))`
+    return sql<boolean>`orders.id in (${byItem} union ${byCustomer})`
+  }
+
   return {
     /** The order and its notification, in one transaction: both are stored, or neither. */
     async create(order: NewOrder, notification: Omit<NewNotification, 'orderId'>): Promise<number> {
       return db.transaction().execute(async (trx) => {
-        const row = await trx
-          .insertInto('orders')
-          .values({
-            customer_id: order.customerId,
-            item: order.item,
-            amount_minor: order.amountMinor,
-            origin_country: order.origin,
-            destination_country: order.destination,
-            weight_grams: order.weightGrams,
-            tracking_sequence: order.trackingSequence,
-            tracking_number: order.trackingNumber,
-            status: 'PENDING',
-            order_time: order.now,
-            updated_at: order.now,
-          })
-          .returning('id')
-          .executeTakeFirstOrThrow()
-        const id = Number(row.id)
+        const insert = trx.insertInto('orders').values({
+          customer_id: order.customerId,
+          item: order.item,
+          amount_minor: order.amountMinor,
+          origin_country: order.origin,
+          destination_country: order.destination,
+          weight_grams: order.weightGrams,
+          tracking_sequence: order.trackingSequence,
+          tracking_number: order.trackingNumber,
+          status: 'PENDING',
+          order_time: order.now,
+          updated_at: order.now,
+        })
+        // MySQL has no RETURNING: the insert reports the id it generated.
+        const id =
+          dialect === 'mysql'
+            ? Number((await insert.executeTakeFirstOrThrow()).insertId)
+            : Number((await insert.returning('id').executeTakeFirstOrThrow()).id)
         await enqueueNotification(trx, { ...notification, orderId: id }, new Date(order.now))
         return id
       })
@@ -182,6 +212,8 @@ export function createOrderRepository(db: Database) {
      */
     async search(term: string, request: PageRequest, ordering: OrderOrdering): Promise<Page<OrderRow>> {
       const pattern = containsPattern(term)
+      if (dialect === 'mysql')
+        return page(joined().where(await mysqlMatches(term, pattern)), request, ordering)
       const byItem = sqlite
         ? // FTS5's trigram index serves LIKE only without an ESCAPE clause: plain terms go that way.
           /[\\%_]/.test(term)
@@ -189,7 +221,8 @@ export function createOrderRepository(db: Database) {
           : sql`select rowid from orders_item_search where item like ${`%${term}%`}`
         : // PostgreSQL's LIKE escapes with a backslash by default; pg_trgm serves it.
           sql`select id from orders where lower(item) like lower(${pattern})`
-      const byCustomer = sql`select id from orders where customer_id in (select id from customers where lower(name) like lower(${pattern}) escape '\\' or lower(code) like lower(${pattern}) escape '\\')`
+      const escaping = likeEscape(db)
+      const byCustomer = sql`select id from orders where customer_id in (select id from customers where lower(name) like lower(${pattern}) ${escaping} or lower(code) like lower(${pattern}) ${escaping})`
       return page(
         joined().where(sql<boolean>`orders.id in (${byItem} union ${byCustomer})`),
         request,

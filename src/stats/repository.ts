@@ -1,24 +1,36 @@
 import { sql } from 'kysely'
+import { dialectOf } from '../db/dialect.js'
 import type { Database } from '../db/index.js'
 import type { OrderStatus } from '../db/schema.js'
 
 // The instance name of the rolled-up rows: one per day, for days older than the chart.
 const DAILY = 'daily'
 
+type IssueCount = { minute: string; instance: string; count: number }
+
+/** Inserts the rows, adding each count to the row's existing one, if any. */
+async function addTo(db: Database, rows: IssueCount[]): Promise<void> {
+  const insert = db.insertInto('issue_counts').values(rows)
+  await (dialectOf(db) === 'mysql'
+    ? // MySQL's upsert: VALUES(count) is the count the row would have been inserted with.
+      insert.onDuplicateKeyUpdate({ count: sql<number>`count + values(count)` })
+    : insert.onConflict((oc) =>
+        oc.columns(['minute', 'instance']).doUpdateSet((eb) => ({
+          count: eb('issue_counts.count', '+', eb.ref('excluded.count')),
+        })),
+      )
+  ).execute()
+}
+
 export function createStatsRepository(db: Database) {
   return {
     /** Adds this process's counts to its own rows. */
     async addIssueCounts(instance: string, counts: Array<{ minute: string; count: number }>): Promise<void> {
       if (counts.length === 0) return
-      await db
-        .insertInto('issue_counts')
-        .values(counts.map((c) => ({ ...c, instance })))
-        .onConflict((oc) =>
-          oc.columns(['minute', 'instance']).doUpdateSet((eb) => ({
-            count: eb('issue_counts.count', '+', eb.ref('excluded.count')),
-          })),
-        )
-        .execute()
+      await addTo(
+        db,
+        counts.map((c) => ({ ...c, instance })),
+      )
     },
 
     async issuedSince(since?: string): Promise<number> {
@@ -62,17 +74,10 @@ export function createStatsRepository(db: Database) {
           .where('minute', '<', before)
           .where('instance', '<>', DAILY)
           .execute()
-        await trx
-          .insertInto('issue_counts')
-          .values(
-            rows.map((r) => ({ minute: `${r.day}T00:00:00.000Z`, instance: DAILY, count: Number(r.n) })),
-          )
-          .onConflict((oc) =>
-            oc.columns(['minute', 'instance']).doUpdateSet((eb) => ({
-              count: eb('issue_counts.count', '+', eb.ref('excluded.count')),
-            })),
-          )
-          .execute()
+        await addTo(
+          trx,
+          rows.map((r) => ({ minute: `${r.day}T00:00:00.000Z`, instance: DAILY, count: Number(r.n) })),
+        )
       })
     },
 

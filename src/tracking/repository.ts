@@ -1,4 +1,5 @@
-import { CompiledQuery, PostgresAdapter } from 'kysely'
+import { CompiledQuery, PostgresAdapter, sql } from 'kysely'
+import { dialectOf } from '../db/dialect.js'
 import type { Database, PreparedExecutor } from '../db/index.js'
 import type { TrackingNumbersTable } from '../db/schema.js'
 import { type PackedBatch, unpackValues } from './packing.js'
@@ -102,6 +103,8 @@ function compareKeys(a: string, b: string): number {
  * as a prepared statement: on PostgreSQL that halves the server's work per record.
  */
 export function createTrackingRepository(db: Database, executePrepared?: PreparedExecutor) {
+  // MySQL and MariaDB have no INSERT … ON CONFLICT and no RETURNING.
+  const mysql = dialectOf(db) === 'mysql'
   // The SQL of an INSERT of n records, compiled by Kysely for this dialect, kept for the next
   // batch of the same size: its parameters are exactly a packed batch's values.
   const insertSql = new Map<number, string>()
@@ -163,13 +166,21 @@ export function createTrackingRepository(db: Database, executePrepared?: Prepare
       const keys = [...batch.keys].sort((a, b) => compareKeys(a.key, b.key))
       for (const { entry, key, requestHash, createdAt } of keys) {
         const sequences = valuesOf(entry).filter((_, v) => v % WIDTH === 0)
-        const row = await trx
+        const insert = trx
           .insertInto('idempotency_keys')
           .values({ key, request_hash: requestHash, sequences: sequences.join(','), created_at: createdAt })
-          .onConflict((oc) => oc.column('key').doNothing())
-          .returning('key')
-          .executeTakeFirst()
-        written[entry] = row !== undefined
+        if (mysql) {
+          // INSERT IGNORE skips a taken key: no row inserted. (It would also turn a value too long
+          // into a truncated one: the key's column holds more than the API lets through.)
+          const result = await insert.ignore().executeTakeFirst()
+          written[entry] = Number(result.numInsertedOrUpdatedRows) === 1
+        } else {
+          const row = await insert
+            .onConflict((oc) => oc.column('key').doNothing())
+            .returning('key')
+            .executeTakeFirst()
+          written[entry] = row !== undefined
+        }
       }
       const values = written.every(Boolean)
         ? batch.values
@@ -182,6 +193,23 @@ export function createTrackingRepository(db: Database, executePrepared?: Prepare
   return {
     /** Moves the counter forward by `size` in one committed statement; the caller owns [start, end). */
     async reserveBlock(size: number): Promise<Block> {
+      if (mysql) {
+        // LAST_INSERT_ID(expr) stores the new value in the session, and the server returns it in
+        // the statement's reply (the OK packet's insert id): the value this UPDATE wrote, read
+        // under its row lock, with no second statement and no other connection's value.
+        const result = await db.executeQuery(
+          db
+            .updateTable('counters')
+            .set({ next_value: sql`last_insert_id(next_value + ${size})` })
+            .where('name', '=', 'tracking')
+            .compile(),
+        )
+        if (Number(result.numAffectedRows) !== 1 || result.insertId === undefined) {
+          throw new Error('the tracking counter is missing')
+        }
+        const end = Number(result.insertId)
+        return { start: end - size, end }
+      }
       const row = await db
         .updateTable('counters')
         .set((eb) => ({ next_value: eb('next_value', '+', size) }))

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, type TestContext } from 'node:test'
 import type { FastifyInstance, InjectOptions } from 'fastify'
+import { createConnection } from 'mysql2/promise'
 import pg from 'pg'
 import { buildApp } from '../../src/app.js'
 import { ROLES, type Role } from '../../src/auth/roles.js'
@@ -16,8 +17,10 @@ import type { TrackingRecord } from '../../src/tracking/repository.js'
 export const TEST_KEY = 'a3f1c2d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90'
 
 /** Which database this run of the suite uses (scripts/test.mjs runs it once per dialect). */
-export const dialect: 'sqlite' | 'postgres' =
-  process.env.WAYBILL_TEST_DIALECT === 'postgres' ? 'postgres' : 'sqlite'
+export const dialect: 'sqlite' | 'postgres' | 'mysql' =
+  process.env.WAYBILL_TEST_DIALECT === 'postgres' || process.env.WAYBILL_TEST_DIALECT === 'mysql'
+    ? process.env.WAYBILL_TEST_DIALECT
+    : 'sqlite'
 
 /** A temporary folder removed after the test. */
 export function tempDir(t: TestContext): string {
@@ -64,13 +67,42 @@ if (dialect === 'postgres') {
   })
 }
 
+export function mysqlServerUrl(): string {
+  const url = process.env.TEST_MYSQL_URL
+  if (!url) throw new Error('WAYBILL_TEST_DIALECT=mysql needs TEST_MYSQL_URL')
+  return url
+}
+
+/** Runs SQL on the MySQL/MariaDB test server, as the user of TEST_MYSQL_URL. */
+export async function mysqlAdmin(statement: string, url = mysqlServerUrl()): Promise<void> {
+  const connection = await createConnection({ uri: url })
+  try {
+    await connection.query(statement)
+  } finally {
+    await connection.end()
+  }
+}
+
+// MySQL has no schemas inside a database: each test gets a database of its own, named after the
+// file's process so that leftovers of a killed run are easy to find and drop.
+const mysqlPrefix = `waybill_test_${process.pid}_${randomBytes(3).toString('hex')}`
+async function mysqlTestDatabaseUrl(t: TestContext): Promise<string> {
+  const name = `${mysqlPrefix}_${randomBytes(4).toString('hex')}`
+  await mysqlAdmin(`create database ${name} character set utf8mb4 collate utf8mb4_bin`)
+  t.after(() => mysqlAdmin(`drop database if exists ${name}`))
+  const url = new URL(mysqlServerUrl())
+  url.pathname = `/${name}`
+  return url.toString()
+}
+
 /**
- * A database of the test's own: a new SQLite file, or a new PostgreSQL schema (selected through
- * the connection's search_path) in the file's database, dropped after the test. No two tests
- * share a table.
+ * A database of the test's own: a new SQLite file, a new PostgreSQL schema (selected through
+ * the connection's search_path) in the file's database, or a new MySQL database, dropped after
+ * the test. No two tests share a table.
  */
 export async function testDatabaseUrl(t: TestContext): Promise<string> {
   if (dialect === 'sqlite') return `sqlite:${join(tempDir(t), 'waybill.db')}`
+  if (dialect === 'mysql') return mysqlTestDatabaseUrl(t)
   const database = await fileDatabaseUrl()
   const schema = `test_${randomBytes(6).toString('hex')}`
   await postgresAdmin(`create schema ${schema}`, database)

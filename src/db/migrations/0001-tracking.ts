@@ -1,15 +1,16 @@
 import { type Kysely, SqliteAdapter, sql } from 'kysely'
+import { createTable, keyText } from './dialect.js'
 
-// One migration set for SQLite and PostgreSQL: only types and statements both understand.
+// One migration set for SQLite, PostgreSQL and MySQL: only types and statements all understand
+// (MySQL's few differences are in ./dialect.ts).
 export async function up(db: Kysely<unknown>): Promise<void> {
   // SQLite's INTEGER PRIMARY KEY is the rowid itself (64-bit): no second index on every insert.
   // tracking_number has no index: the codec is a keyed bijection, so a number decodes to its
   // sequence (the primary key) and is unique because the sequence is. A unique index on random
   // text would double the pages each group commit writes.
   const sequenceType = db.getExecutor().adapter instanceof SqliteAdapter ? 'integer' : 'bigint'
-  await db.schema
-    .createTable('counters')
-    .addColumn('name', 'text', (c) => c.primaryKey())
+  await createTable(db, 'counters')
+    .addColumn('name', keyText(db, 64), (c) => c.primaryKey())
     .addColumn('next_value', 'bigint', (c) => c.notNull())
     .execute()
   await db
@@ -17,14 +18,12 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .values({ name: 'tracking', next_value: 1 } as never)
     .execute()
 
-  await db.schema
-    .createTable('settings')
-    .addColumn('name', 'text', (c) => c.primaryKey())
+  await createTable(db, 'settings')
+    .addColumn('name', keyText(db, 64), (c) => c.primaryKey())
     .addColumn('value', 'text', (c) => c.notNull())
     .execute()
 
-  await db.schema
-    .createTable('tracking_numbers')
+  await createTable(db, 'tracking_numbers')
     .addColumn('sequence', sequenceType, (c) => c.primaryKey())
     .addColumn('tracking_number', 'text', (c) => c.notNull())
     .addColumn('uuid', 'text', (c) => c.notNull())
@@ -38,12 +37,12 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('created_at', 'text', (c) => c.notNull())
     .execute()
 
-  await db.schema
-    .createTable('idempotency_keys')
-    .addColumn('key', 'text', (c) => c.primaryKey())
+  await createTable(db, 'idempotency_keys')
+    // The client's subject and its Idempotency-Key header (up to 255 characters each).
+    .addColumn('key', keyText(db, 700), (c) => c.primaryKey())
     .addColumn('request_hash', 'text', (c) => c.notNull())
     .addColumn('sequences', 'text', (c) => c.notNull())
-    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('created_at', keyText(db, 40), (c) => c.notNull())
     .execute()
   await db.schema
     .createIndex('idempotency_keys_created_at')

@@ -1,4 +1,5 @@
 import { type Kysely, SqliteAdapter, sql } from 'kysely'
+import { createTable, dialectOf, keyText } from './dialect.js'
 
 // The SMS outbox. Rows are written in the same transaction as the order change they announce, so
 // a committed change always has its notification and a rolled-back one never does.
@@ -8,20 +9,21 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   // row (ids are shown in the API). PostgreSQL: an identity column; int8 is read as a JS number.
   // order_id has the same type as the id, ready for the orders table (no foreign key: it comes later).
   const idType = sqlite ? 'integer' : 'bigint'
-  await db.schema
-    .createTable('notifications')
+  await createTable(db, 'notifications')
     .addColumn('id', idType, (c) =>
-      sqlite ? c.primaryKey().autoIncrement() : c.primaryKey().generatedByDefaultAsIdentity(),
+      dialectOf(db) === 'postgres'
+        ? c.primaryKey().generatedByDefaultAsIdentity()
+        : c.primaryKey().autoIncrement(),
     )
     .addColumn('order_id', idType, (c) => c.notNull())
     .addColumn('event', 'text', (c) => c.notNull())
     .addColumn('recipient', 'text', (c) => c.notNull())
     .addColumn('message', 'text', (c) => c.notNull())
-    .addColumn('status', 'text', (c) =>
+    .addColumn('status', keyText(db, 16), (c) =>
       c.notNull().check(sql`status in ('pending', 'sending', 'sent', 'failed')`),
     )
     .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
-    .addColumn('next_attempt_at', 'text', (c) => c.notNull())
+    .addColumn('next_attempt_at', keyText(db, 40), (c) => c.notNull())
     .addColumn('claim_token', 'text')
     .addColumn('claimed_until', 'text')
     .addColumn('last_error', 'text')
