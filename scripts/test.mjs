@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// Runs the whole test suite on SQLite, then again on PostgreSQL when TEST_DATABASE_URL is set.
-// In CI (CI=true) PostgreSQL is required: a run without it fails instead of skipping silently.
+// Runs the whole test suite on SQLite, then again on PostgreSQL when TEST_DATABASE_URL is set, and
+// on MySQL/MariaDB when TEST_MYSQL_URL is set (e.g. mysql://root@127.0.0.1:3306/: a user that may
+// create databases). In CI (CI=true) both servers are required: a run without one fails instead of
+// skipping silently.
 // Extra arguments are test files to run instead of all of them.
 import { spawnSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
@@ -17,23 +19,39 @@ function testFiles(dir) {
 const chosen = process.argv.slice(2)
 const all = chosen.length > 0 ? chosen : testFiles('test').sort()
 const postgresOnly = (file) => file.split(/[\\/]/).includes('postgres')
+const mysqlOnly = (file) => file.split(/[\\/]/).includes('mysql')
 // A file that never opens a database (it uses none of the helpers that do) runs once, on SQLite.
 const usesDatabase = (file) => /helpers\/(build|processes|orders)\.js/.test(readFileSync(file, 'utf8'))
 const postgresUrl = process.env.TEST_DATABASE_URL
+const mysqlUrl = process.env.TEST_MYSQL_URL
 
 if (process.env.CI === 'true' && !postgresUrl) {
   console.error('CI=true but TEST_DATABASE_URL is not set: the PostgreSQL tests are required in CI.')
   process.exit(1)
 }
+if (process.env.CI === 'true' && !mysqlUrl) {
+  console.error('CI=true but TEST_MYSQL_URL is not set: the MySQL/MariaDB tests are required in CI.')
+  process.exit(1)
+}
 
-const runs = [{ dialect: 'sqlite', files: all.filter((f) => !postgresOnly(f)) }]
+const runs = [{ dialect: 'sqlite', files: all.filter((f) => !postgresOnly(f) && !mysqlOnly(f)) }]
 if (postgresUrl)
-  runs.push({ dialect: 'postgres', files: all.filter((f) => postgresOnly(f) || usesDatabase(f)) })
-else console.log('TEST_DATABASE_URL is not set: running on SQLite only (set it to run on PostgreSQL too).')
+  runs.push({
+    dialect: 'postgres',
+    files: all.filter((f) => postgresOnly(f) || (!mysqlOnly(f) && usesDatabase(f))),
+  })
+else console.log('TEST_DATABASE_URL is not set: not running on PostgreSQL (set it to run there too).')
+if (mysqlUrl)
+  runs.push({
+    dialect: 'mysql',
+    files: all.filter((f) => mysqlOnly(f) || (!postgresOnly(f) && usesDatabase(f))),
+  })
+else console.log('TEST_MYSQL_URL is not set: not running on MySQL/MariaDB (set it to run there too).')
 
 let failed = false
 for (const run of runs) {
   if (run.files.length === 0) continue
+  const started = Date.now()
   console.log(`\n=== ${run.dialect}: ${run.files.length} test files`)
   const result = spawnSync(
     process.execPath,
@@ -44,5 +62,6 @@ for (const run of runs) {
     failed = true
     console.error(`=== ${run.dialect}: FAILED (exit ${result.status ?? result.signal})`)
   }
+  console.log(`=== ${run.dialect}: ${Math.round((Date.now() - started) / 1000)} s`)
 }
 process.exit(failed ? 1 : 0)

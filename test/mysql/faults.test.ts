@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict'
+import { type TestContext, test } from 'node:test'
+import { bearer, issueUrl, openDatabase, TEST_KEY, validIssue } from '../helpers/build.js'
+import { startPrivateMariadb } from '../helpers/private-mariadb.js'
+import { issueMany, startServer, waitFor } from '../helpers/processes.js'
+
+async function get(port: number, path: string) {
+  const started = performance.now()
+  const res = await fetch(`http://127.0.0.1:${port}${path}`, { headers: await bearer('client') })
+  const body = (await res.json()) as { code?: string; correlation_id?: string }
+  return { status: res.status, headers: res.headers, body, ms: performance.now() - started }
+}
+
+/**
+ * Requests that commit inside an explicit transaction: keyed GETs (idempotency row + record) and
+ * batches of 600 (two of them exceed one INSERT). Collects every number answered.
+ */
+async function transactionalLoad(port: number, stop: () => boolean): Promise<string[]> {
+  const numbers: string[] = []
+  const auth = await bearer('client')
+  let n = 0
+  const worker = async () => {
+    while (!stop()) {
+      const i = n++
+      try {
+        if (i % 2 === 0) {
+          const res = await fetch(`http://127.0.0.1:${port}${issueUrl()}`, {
+            headers: { ...auth, 'idempotency-key': `load-${i}-${Math.random()}` },
+          })
+          if (res.status === 200)
+            numbers.push(((await res.json()) as { tracking_number: string }).tracking_number)
+          else await res.arrayBuffer()
+        } else {
+          const res = await fetch(`http://127.0.0.1:${port}/tracking-numbers/batch`, {
+            method: 'POST',
+            headers: { ...auth, 'content-type': 'application/json' },
+            body: JSON.stringify({ ...validIssue, count: 600 }),
+          })
+          if (res.status === 201)
+            numbers.push(...((await res.json()) as { tracking_numbers: string[] }).tracking_numbers)
+          else await res.arrayBuffer()
+        }
+      } catch {
+        // connection refused or reset while the database is down: not an answered number
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: 8 }, worker))
+  return numbers
+}
+
+// MariaDB stopped and started again under load, as test/postgres/faults.test.ts does with
+// PostgreSQL: cleanly (SIGTERM), or killed (SIGKILL: crash recovery must keep every commit).
+async function outage(t: TestContext, signal: 'SIGTERM' | 'SIGKILL') {
+  const db = await startPrivateMariadb(t)
+  const server = await startServer(
+    {
+      DATABASE_URL: db.url,
+      TRACKING_KEY: TEST_KEY,
+      DATABASE_CONNECT_TIMEOUT_MS: '1000',
+      DATABASE_QUERY_TIMEOUT_MS: '2000',
+    },
+    // Two servers of its own and a process on a shared machine: starting may take a while.
+    60_000,
+  )
+  t.after(() => server.kill9())
+
+  const before = await issueMany(server.port, 500, 16)
+  assert.equal(before.failures, 0)
+
+  // Stop the database while requests are in flight.
+  let down = false
+  const during = issueMany(server.port, 1_000_000, 16, () => down)
+  const transactional = transactionalLoad(server.port, () => down)
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  await db.stop(signal)
+  down = true
+  const inFlight = await during
+  const inTransactions = await transactional
+  assert.equal(server.child.exitCode, null, `the process died during the outage:\n${server.output.join('')}`)
+
+  const outage = await Promise.all(Array.from({ length: 20 }, () => get(server.port, issueUrl())))
+  for (const res of outage) {
+    assert.equal(res.status, 503)
+    assert.equal(res.headers.get('retry-after'), '1')
+    assert.equal(res.body.code, 'unavailable')
+    assert.ok(res.body.correlation_id)
+    assert.ok(res.ms < 3_000, `answered in ${Math.round(res.ms)} ms`)
+  }
+  assert.equal((await get(server.port, '/ready')).status, 503)
+  assert.equal((await get(server.port, '/health')).status, 200)
+  // Logged once in full, then counted: a few lines, which may wait for the logs' 1 s flush.
+  const logged = () =>
+    server.logs.some((l) => l.level === 50 && l.msg === 'The database is unavailable; try again shortly')
+  await waitFor(logged, 3_000)
+  assert.ok(logged(), 'the outage is logged')
+
+  await db.start()
+  // Recovers without a restart: retry until the pool reconnects.
+  let recovered = false
+  for (let i = 0; i < 50 && !recovered; i++) {
+    recovered = (await get(server.port, issueUrl())).status === 200
+    if (!recovered) await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+  assert.ok(recovered, 'issuing works again once the database is back')
+  assert.equal((await get(server.port, '/ready')).status, 200)
+  const after = await issueMany(server.port, 500, 16)
+  assert.equal(after.failures, 0)
+  assert.equal(await server.stop(), 0, 'the process never crashed')
+
+  const answered = [...before.numbers, ...inFlight.numbers, ...inTransactions, ...after.numbers]
+  assert.equal(new Set(answered).size, answered.length, 'no duplicate across the outage')
+  const rows = await openDatabase(t, db.url)
+    .selectFrom('tracking_numbers')
+    .select('tracking_number')
+    .execute()
+  const stored = new Set(rows.map((r) => r.tracking_number))
+  assert.deepEqual(
+    answered.filter((n) => !stored.has(n)),
+    [],
+    'every number answered before, during and after the outage is stored',
+  )
+}
+
+test('MariaDB stopped under load: 503 fast, not ready, still alive; recovers by itself with no loss', (t) =>
+  outage(t, 'SIGTERM'))
+
+test('MariaDB killed under load (SIGKILL): every answered number survives its crash recovery', (t) =>
+  outage(t, 'SIGKILL'))
