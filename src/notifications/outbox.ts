@@ -65,8 +65,9 @@ export async function claimDue(
   // PostgreSQL: concurrent claimers skip each other's locked rows instead of queueing behind them,
   // and a row another claimer just committed is re-checked against the WHERE and dropped.
   // SQLite: the single UPDATE holds the database's only write lock from start to end.
-  // MySQL/MariaDB 10.6+: the same locking read, in a transaction with the UPDATE, which can
-  // neither select from its own table in a subquery with LIMIT nor return rows.
+  // MySQL/MariaDB 10.6+: a locking read that skips locked rows too (lockDueMysql), in a
+  // transaction with the UPDATE, which can neither select from its own table in a subquery with
+  // LIMIT nor return rows.
   const dialect = dialectOf(db)
   const claim = {
     status: 'sending' as const,
@@ -88,7 +89,7 @@ export async function claimDue(
   const rows =
     dialect === 'mysql'
       ? await db.transaction().execute(async (trx) => {
-          const ids = (await dueIds(trx).forUpdate().skipLocked().execute()).map((r) => r.id)
+          const ids = await lockDueMysql(trx, now, options.limit)
           if (ids.length === 0) return []
           await trx
             .updateTable('notifications')
@@ -109,6 +110,36 @@ export async function claimDue(
   return rows
     .map((row) => ({ ...row, id: Number(row.id), attempts: Number(row.attempts), claim_token: token }))
     .sort((a, b) => a.id - b.id)
+}
+
+/**
+ * InnoDB locks every row a locking read sorts: `status in (…) order by next_attempt_at` over the
+ * (status, next_attempt_at) index would sort, so lock, every due row, and a second claimer would
+ * skip them all. One status at a time, the index gives the order and the scan stops at the limit;
+ * the oldest `limit` of both are claimed (the few extra rows are unlocked at commit).
+ */
+async function lockDueMysql(trx: Database, now: string, limit: number): Promise<number[]> {
+  const due: Array<{ id: number; next_attempt_at: string }> = []
+  for (const status of ['pending', 'sending'] as const) {
+    const rows = await trx
+      .selectFrom('notifications')
+      .select(['id', 'next_attempt_at'])
+      .where('status', '=', status)
+      .where('next_attempt_at', '<=', now)
+      .orderBy('next_attempt_at')
+      .orderBy('id')
+      .limit(limit)
+      .forUpdate()
+      .skipLocked()
+      .execute()
+    due.push(...rows)
+  }
+  return due
+    .sort((a, b) =>
+      a.next_attempt_at === b.next_attempt_at ? a.id - b.id : a.next_attempt_at < b.next_attempt_at ? -1 : 1,
+    )
+    .slice(0, limit)
+    .map((r) => r.id)
 }
 
 interface Held {
