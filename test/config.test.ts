@@ -26,19 +26,28 @@ test('values are parsed and typed', () => {
   assert.equal(config.database.target.kind, 'postgres')
 })
 
-test('database URLs: sqlite:, file: and postgres:// are understood; others are refused', () => {
+test('database URLs: sqlite:, file:, postgres://, mysql:// and mariadb:// are understood; others are refused', () => {
   assert.deepEqual(parseDatabaseUrl('sqlite:/tmp/a.db'), { kind: 'sqlite', path: '/tmp/a.db' })
   assert.deepEqual(parseDatabaseUrl('file:data/x.db'), { kind: 'sqlite', path: 'data/x.db' })
   assert.equal(parseDatabaseUrl('postgres://localhost/db').kind, 'postgres')
-  assert.throws(
-    () => parseDatabaseUrl('mysql://u:secret@host/db'),
-    (e: Error) => {
-      assert.ok(e instanceof ConfigError)
-      assert.match(e.message, /^DATABASE_URL:/)
-      assert.doesNotMatch(e.message, /secret/, 'the password is not echoed')
-      return true
-    },
-  )
+  assert.deepEqual(parseDatabaseUrl('mysql://u:p@host:3306/db'), {
+    kind: 'mysql',
+    url: 'mysql://u:p@host:3306/db',
+  })
+  // mariadb:// is the same protocol: mysql2 is handed a mysql:// URL.
+  assert.deepEqual(parseDatabaseUrl('mariadb://u:p@host/db'), { kind: 'mysql', url: 'mysql://u:p@host/db' })
+  for (const url of ['mongodb://u:secret@host/db', 'mysql://u:secret@host/', 'mariadb://u:secret@host']) {
+    assert.throws(
+      () => parseDatabaseUrl(url),
+      (e: Error) => {
+        assert.ok(e instanceof ConfigError)
+        assert.match(e.message, /^DATABASE_URL:/)
+        assert.doesNotMatch(e.message, /secret/, 'the password is not echoed')
+        return true
+      },
+      url,
+    )
+  }
 })
 
 test('every bad value names its variable, all at once', () => {

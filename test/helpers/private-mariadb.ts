@@ -23,6 +23,9 @@ export interface PrivateMariadb {
   stop(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>
   /** Starts it again (on the same port and data) and waits until it answers. */
   start(): Promise<void>
+  /** SIGSTOP: the server hangs, connections stay open and nothing answers; SIGCONT resumes it. */
+  pause(): void
+  resume(): void
 }
 
 /**
@@ -78,10 +81,13 @@ export async function startPrivateMariadb(t: TestContext, options: string[] = []
       }
       throw new Error(`the private mariadbd on port ${port} did not start`)
     },
+    pause: () => child?.kill('SIGSTOP'),
+    resume: () => child?.kill('SIGCONT'),
     async stop(signal = 'SIGTERM') {
       const running = child
       if (!running || running.exitCode !== null) return
       const exited = new Promise((resolve) => running.once('exit', resolve))
+      running.kill('SIGCONT')
       running.kill(signal)
       await exited
     },

@@ -127,3 +127,51 @@ test('MariaDB stopped under load: 503 fast, not ready, still alive; recovers by 
 
 test('MariaDB killed under load (SIGKILL): every answered number survives its crash recovery', (t) =>
   outage(t, 'SIGKILL'))
+
+test('a hung MariaDB (SIGSTOP): 503 within the timeouts, never a request left waiting; recovers on SIGCONT', async (t) => {
+  const db = await startPrivateMariadb(t)
+  const server = await startServer(
+    {
+      DATABASE_URL: db.url,
+      TRACKING_KEY: TEST_KEY,
+      DATABASE_CONNECT_TIMEOUT_MS: '1000',
+      DATABASE_QUERY_TIMEOUT_MS: '2000',
+    },
+    60_000,
+  )
+  t.after(() => server.kill9())
+  const before = await issueMany(server.port, 200, 8)
+  assert.equal(before.failures, 0)
+
+  db.pause()
+  t.after(() => db.resume())
+  // Blocks in hand may still answer a few; once they are spent, every request needs the server.
+  const hung = await Promise.all(Array.from({ length: 400 }, () => get(server.port, issueUrl())))
+  const refused = hung.filter((res) => res.status !== 200)
+  assert.ok(refused.length > 0, 'requests needed the hung server')
+  for (const res of refused) {
+    assert.equal(res.status, 503, JSON.stringify(res.body))
+    assert.equal(res.headers.get('retry-after'), '1')
+  }
+  // Connect timeout (1 s) or query timeout (2 s, and the client's own 1 s later), plus the load.
+  const slowest = Math.max(...hung.map((res) => res.ms))
+  assert.ok(slowest < 8_000, `the slowest request took ${Math.round(slowest)} ms`)
+  assert.equal((await get(server.port, '/ready')).status, 503)
+  assert.equal(server.child.exitCode, null, 'still alive')
+
+  db.resume()
+  let recovered = false
+  for (let i = 0; i < 50 && !recovered; i++) {
+    recovered = (await get(server.port, issueUrl())).status === 200
+    if (!recovered) await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+  assert.ok(recovered, 'issuing works again once the server resumes')
+  const answered = [
+    ...before.numbers,
+    ...hung
+      .filter((r) => r.status === 200)
+      .map((r) => (r.body as { tracking_number: string }).tracking_number),
+  ]
+  assert.equal(new Set(answered).size, answered.length, 'no duplicate')
+  assert.equal(await server.stop(), 0, 'the process never crashed')
+})

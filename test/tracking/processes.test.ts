@@ -34,7 +34,6 @@ test('two processes on one database, small blocks: no overlap, all stored', asyn
   stopAfter(t, a, b)
 
   const [fromA, fromB] = await Promise.all([issueMany(a.port, 3_000, 32), issueMany(b.port, 3_000, 32)])
-  console.log('DEBUG', JSON.stringify([...a.logs, ...b.logs].filter((l) => l.level >= 50).slice(0, 3)))
   assert.equal(fromA.failures + fromB.failures, 0)
   const all = [...fromA.numbers, ...fromB.numbers]
   assert.equal(new Set(all).size, 6_000, 'the two processes never issued the same number')
