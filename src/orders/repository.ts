@@ -66,20 +66,13 @@ const SORT_KEYS: Record<OrderSortField, RawBuilder<unknown>> = {
 export function createOrderRepository(db: Database) {
   const dialect = dialectOf(db)
   const sqlite = dialect === 'sqlite'
-  // MySQL 8's ngram FULLTEXT index on item (migration 0007; MariaDB has none), looked up once.
-  let ngrams: Promise<boolean> | undefined
-  const hasNgramIndex = () => {
-    ngrams ??= sql<{ n: number }>`select count(*) as n from information_schema.statistics
-        where table_schema = database() and table_name = 'orders' and index_name = 'orders_item_ngrams'`
-      .execute(db)
-      .then(({ rows }) => Number(rows[0]?.n) > 0)
-    ngrams.catch(() => {
-      ngrams = undefined
-    })
-    return ngrams
-  }
+  // MariaDB reads the smaller customers table first and sorts the orders it joins, for lists
+  // that need only a page of orders read in index order: STRAIGHT_JOIN keeps orders first.
   const joined = () =>
-    db.selectFrom('orders').innerJoin('customers as c', 'c.id', 'orders.customer_id') as Joined
+    db
+      .selectFrom('orders')
+      .innerJoin('customers as c', 'c.id', 'orders.customer_id')
+      .$if(dialect === 'mysql', (q) => q.modifyFront(sql`straight_join`)) as Joined
 
   const columns = (query: Joined) =>
     query.select([
@@ -114,18 +107,13 @@ export function createOrderRepository(db: Database) {
   }
 
   /**
-   * MySQL and MariaDB. MySQL 8: the ngram index finds the candidates (each
-   * holds every two-character piece of the term) and LIKE keeps the real matches; a term of one
-   * character has no piece. MariaDB: LIKE over the index on item, read whole instead of the table.
+   * MySQL and MariaDB: LIKE over the index on item, read whole instead of the table (no index
+   * serves a substring there yet: docs/databases.md).
    */
-  async function mysqlMatches(term: string, pattern: string) {
+  function mysqlMatches(pattern: string) {
     const escaping = likeEscape(db)
-    const like = sql`lower(item) like lower(${pattern}) ${escaping}`
-    const byItem =
-      term.length >= 2 && (await hasNgramIndex())
-        ? sql`select id from orders where match (item) against (${`"${term.replaceAll('"', ' ')}"`} in boolean mode) and ${like}`
-        : sql`select id from orders where ${like}`
-    const byCustomer = sql`select id from orders where customer_id in (select id from customers where lower(name) like lower(${pattern}) or lower(code) like lower(${pattern}))`
+    const byItem = sql`select id from orders where lower(item) like lower(${pattern}) ${escaping}`
+    const byCustomer = sql`select id from orders where customer_id in (select id from customers where lower(name) like lower(${pattern}) ${escaping} or lower(code) like lower(${pattern}) ${escaping})`
     return sql<boolean>`orders.id in (${byItem} union ${byCustomer})`
   }
 
@@ -212,8 +200,7 @@ export function createOrderRepository(db: Database) {
      */
     async search(term: string, request: PageRequest, ordering: OrderOrdering): Promise<Page<OrderRow>> {
       const pattern = containsPattern(term)
-      if (dialect === 'mysql')
-        return page(joined().where(await mysqlMatches(term, pattern)), request, ordering)
+      if (dialect === 'mysql') return page(joined().where(mysqlMatches(pattern)), request, ordering)
       const byItem = sqlite
         ? // FTS5's trigram index serves LIKE only without an ESCAPE clause: plain terms go that way.
           /[\\%_]/.test(term)

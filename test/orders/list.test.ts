@@ -315,6 +315,42 @@ async function planOf(
   })
 }
 
+/** `count` orders of 300 customers, written directly (the HTTP path would take minutes). */
+async function fillOrders(db: Kysely<Tables>, count: number): Promise<void> {
+  const now = '2026-01-01T00:00:00.000Z'
+  // Many customers, as in production: with one, joining from it and sorting is cheapest.
+  await db
+    .insertInto('customers')
+    .values(
+      Array.from({ length: 300 }, (_, i) => ({
+        name: `Fill ${i}`,
+        code: i === 0 ? 'CUST001' : `FILL${i}`,
+        phone_number: `+2547229${String(i).padStart(5, '0')}`,
+        email: null,
+        created_at: now,
+        updated_at: now,
+      })),
+    )
+    .execute()
+  const ids = (await db.selectFrom('customers').select('id').execute()).map((r) => r.id)
+  const statuses = ['PENDING', 'CONFIRMED', 'SHIPPED', 'DELIVERED', 'CANCELLED'] as const
+  const rows = Array.from({ length: count }, (_, i) => ({
+    customer_id: ids[i % ids.length] as number,
+    item: `item ${i}`,
+    amount_minor: i,
+    origin_country: null,
+    destination_country: null,
+    weight_grams: null,
+    tracking_sequence: 1_000_000 + i,
+    tracking_number: `F${String(i).padStart(15, '0')}`,
+    status: statuses[i % statuses.length] as (typeof statuses)[number],
+    order_time: new Date(Date.parse(now) + i * 60_000).toISOString(),
+    updated_at: now,
+  }))
+  await db.insertInto('orders').values(rows).execute()
+  await sql`analyze table orders, customers`.execute(db)
+}
+
 test('the filters use indexes (query plan)', async (t) => {
   const app = await build(t, {}, { as: 'operator' })
   const db = openDatabase(t, app.databaseUrl)
@@ -354,10 +390,10 @@ test('a search for part of an item goes through the trigram index, not a scan', 
     const plan = await planOf(db, `select rowid from orders_item_search where item like '%kettle%'`)
     assert.match(plan, /VIRTUAL TABLE INDEX 0:L/, plan) // L: the LIKE constraint is the index's
   } else if (dialect === 'mysql') {
-    // MariaDB has no ngram parser: the search reads the narrow index on item whole, not the table
-    // (docs/databases.md). MySQL 8 would use its ngram FULLTEXT index, orders_item_ngrams.
+    // No index serves a substring here: the search reads the narrow index on item whole, not the
+    // table (docs/databases.md).
     const plan = await planOf(db, `select id from orders where lower(item) like lower('%kettle%')`)
-    assert.match(plan, /^orders (index|fulltext) orders_item(_ngrams)? /, plan)
+    assert.match(plan, /^orders index orders_item .*Using index/, plan)
   } else {
     const plan = await planOf(db, `select id from orders where lower(item) like lower('%kettle%')`)
     assert.match(plan, /orders_item_trigrams/, plan)
@@ -375,6 +411,9 @@ test('a search for part of an item goes through the trigram index, not a scan', 
 test("the default ordering reads an index in order: the repository's own page queries", async (t) => {
   const app = await build(t, {}, { as: 'operator' })
   const db = openDatabase(t, app.databaseUrl)
+  // MySQL's planner has no switch that forbids table scans, and scans and sorts an empty table:
+  // give it the rows that make reading an index in order the cheaper plan, as in production.
+  if (dialect === 'mysql') await fillOrders(db, 3_000)
   // The SQL the repository sends, as sent (with its parameters), to explain it.
   const sent: CompiledQuery[] = []
   const recorder: KyselyPlugin = {

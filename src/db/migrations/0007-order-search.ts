@@ -4,20 +4,13 @@ import { dialectOf } from './dialect.js'
 // Substring search over order items (GET /api/orders/search/?q=) with an index: a LIKE '%term%'
 // that no b-tree serves took about a second over a million orders. Trigrams serve it on both
 // databases: SQLite's FTS5 trigram tokenizer (an external-content table kept by triggers), and
-// PostgreSQL's pg_trgm (a trusted extension: the database owner may create it). MySQL 8: a
-// FULLTEXT index with its ngram parser. MariaDB has no ngram parser: a plain index on item, which
-// a search reads whole instead of the table (docs/databases.md has its measured cost).
+// PostgreSQL's pg_trgm (a trusted extension: the database owner may create it). MySQL and
+// MariaDB: a plain index on item, which a search reads whole instead of the table (MariaDB has no
+// ngram parser; MySQL 8's ngram FULLTEXT is not used yet: docs/databases.md says why and what it
+// needs, and has the fallback's measured cost).
 export async function up(db: Kysely<unknown>): Promise<void> {
   if (dialectOf(db) === 'mysql') {
-    const { rows } = await sql<{ version: string }>`select version() as version`.execute(db)
-    if (/mariadb/i.test(rows[0]?.version ?? '')) {
-      await sql`create index orders_item on orders (item)`.execute(db)
-    } else {
-      // With the default stopword list the ngram parser drops every piece that contains a
-      // stopword ('a', 'i', …): most two-letter pieces. The setting applies when the index is built.
-      await sql`set session innodb_ft_enable_stopword = 0`.execute(db)
-      await sql`create fulltext index orders_item_ngrams on orders (item) with parser ngram`.execute(db)
-    }
+    await sql`create index orders_item on orders (item)`.execute(db)
     return
   }
   if (db.getExecutor().adapter instanceof SqliteAdapter) {
@@ -51,12 +44,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 
 export async function down(db: Kysely<unknown>): Promise<void> {
   if (dialectOf(db) === 'mysql') {
-    const { rows } = await sql<{ name: string }>`
-      select index_name as name from information_schema.statistics
-      where table_schema = database() and table_name = 'orders' and index_name in ('orders_item', 'orders_item_ngrams')`.execute(
-      db,
-    )
-    for (const { name } of rows) await sql`drop index ${sql.id(name)} on orders`.execute(db)
+    await sql`drop index orders_item on orders`.execute(db)
     return
   }
   if (db.getExecutor().adapter instanceof SqliteAdapter) {
