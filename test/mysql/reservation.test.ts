@@ -8,7 +8,14 @@ import { testDatabaseUrl, testEnv, testRecord } from '../helpers/build.js'
 import { startPrivateMariadb } from '../helpers/private-mariadb.js'
 
 function open(t: import('node:test').TestContext, url: string, poolSize = 8) {
-  const handle = createDatabase(loadConfig(testEnv(url, { DATABASE_POOL_SIZE: String(poolSize) })).database)
+  // Generous timeouts: 600 reservations queue for one row lock, on a shared machine; this file
+  // tests what they return, test/mysql/faults.test.ts the timeouts.
+  const env = {
+    DATABASE_POOL_SIZE: String(poolSize),
+    DATABASE_CONNECT_TIMEOUT_MS: '30000',
+    DATABASE_QUERY_TIMEOUT_MS: '30000',
+  }
+  const handle = createDatabase(loadConfig(testEnv(url, env)).database)
   t.after(() => handle.close())
   return handle
 }
