@@ -3,6 +3,7 @@ import { isIP } from 'node:net'
 import { type Static, Type } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { isRole, ROLES, type Role } from './auth/roles.js'
+import { parsePostgresUrl } from './db/postgres-hosts.js'
 
 // Every setting Waybill reads, in one schema: defaults, types and limits live here and nowhere else.
 const EnvSchema = Type.Object({
@@ -20,6 +21,8 @@ const EnvSchema = Type.Object({
   // Milliseconds stay below 2^31: Node's timers fire at once beyond it.
   DATABASE_CONNECT_TIMEOUT_MS: Type.Integer({ minimum: 1, maximum: 2_147_483_647, default: 2_000 }),
   DATABASE_QUERY_TIMEOUT_MS: Type.Integer({ minimum: 1, maximum: 2_147_483_647, default: 5_000 }),
+  // PostgreSQL: issue numbers only while the primary has a synchronous standby attached (503 otherwise).
+  DATABASE_REQUIRE_SYNC_STANDBY: Type.Boolean({ default: false }),
   TRACKING_KEY: Type.Optional(Type.String()),
   TRACKING_FORMAT: Type.Union([Type.Literal('default'), Type.Literal('route')], { default: 'default' }),
   TRACKING_BLOCK_MIN: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 100 }),
@@ -84,7 +87,14 @@ export type DatabaseTarget =
 export function parseDatabaseUrl(url: string): DatabaseTarget {
   const sqlite = /^(?:sqlite|file):(?:\/\/)?(.+)$/.exec(url)
   if (sqlite?.[1]) return { kind: 'sqlite', path: sqlite[1] }
-  if (/^postgres(?:ql)?:\/\//.test(url)) return { kind: 'postgres', url }
+  if (/^postgres(?:ql)?:\/\//.test(url)) {
+    try {
+      parsePostgresUrl(url)
+    } catch (error) {
+      throw new ConfigError(`DATABASE_URL: ${(error as Error).message} in "${redactUrl(url)}"`)
+    }
+    return { kind: 'postgres', url }
+  }
   // mariadb:// is the same protocol: mysql2 takes it once the scheme reads mysql.
   const mysql = /^(?:mysql|mariadb):\/\/(.*)$/.exec(url)
   if (mysql) {
@@ -263,6 +273,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     // A send still waiting on the gateway must not be claimed again by another worker.
     throw new ConfigError('SMS_CLAIM_TIMEOUT_MS: must be greater than SMS_TIMEOUT_MS')
   }
+  if (env.DATABASE_REQUIRE_SYNC_STANDBY && parseDatabaseUrl(env.DATABASE_URL).kind !== 'postgres') {
+    throw new ConfigError(
+      'DATABASE_REQUIRE_SYNC_STANDBY: only PostgreSQL has standbys; set DATABASE_URL=postgres://…',
+    )
+  }
   if (env.TRACKING_BLOCK_MIN > env.TRACKING_BLOCK_MAX) {
     throw new ConfigError('TRACKING_BLOCK_MIN: must not be greater than TRACKING_BLOCK_MAX')
   }
@@ -277,6 +292,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       poolSize: env.DATABASE_POOL_SIZE,
       connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS,
       queryTimeoutMs: env.DATABASE_QUERY_TIMEOUT_MS,
+      // Optional in the type: tools build a database config by hand, without it.
+      ...(env.DATABASE_REQUIRE_SYNC_STANDBY ? { requireSyncStandby: true as boolean } : {}),
     },
     tracking: {
       key: env.TRACKING_KEY ? parseTrackingKey(env.TRACKING_KEY) : undefined,

@@ -13,6 +13,9 @@ import {
 import pg from 'pg'
 import type { Config } from '../config.js'
 import { createMysqlDatabase, mysqlDurabilityWarnings } from './mysql.js'
+import { failoverClient } from './failover-client.js'
+import { HostLocator, parsePostgresUrl } from './postgres-hosts.js'
+import { type ReplicationStatus, replicationStatus } from './replication.js'
 import type { Tables } from './schema.js'
 
 export type { Tables } from './schema.js'
@@ -38,6 +41,10 @@ export interface DatabaseHandle {
    */
   checkpoint(): Promise<void>
   close(): Promise<void>
+  /** PostgreSQL: where the primary of a (multi-host) URL is, and which server and timeline it is. */
+  server?: HostLocator
+  /** PostgreSQL: whether the primary has a synchronous standby now. */
+  replication?: () => Promise<ReplicationStatus>
 }
 
 export interface DatabaseOptions {
@@ -123,8 +130,11 @@ export function createDatabase(
   }
   if (target.kind === 'mysql') return createMysqlDatabase(options, target.url)
 
+  const locator = new HostLocator(parsePostgresUrl(target.url), options.connectTimeoutMs)
   const pool = new pg.Pool({
-    connectionString: target.url,
+    ...locator.url.base,
+    // Each new connection goes to the current primary of the URL's hosts (pg takes only one).
+    Client: failoverClient(locator),
     max: options.poolSize,
     // Fail fast when the server is down or slow: a request gets a 503, never an endless wait.
     connectionTimeoutMillis: options.connectTimeoutMs,
@@ -146,14 +156,18 @@ export function createDatabase(
   pool.on('connect', (client) => {
     client.on('error', () => {})
   })
-  return handle(
-    new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) }),
-    'postgres',
-    async (name, text, values) => {
-      await pool.query({ name, text, values: [...values] })
-    },
-    async () => {},
-  )
+  return {
+    ...handle(
+      new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) }),
+      'postgres',
+      async (name, text, values) => {
+        await pool.query({ name, text, values: [...values] })
+      },
+      async () => {},
+    ),
+    server: locator,
+    replication: () => replicationStatus(pool),
+  }
 }
 
 /** Server settings weaker than "durable before the reply" needs, one message each (MySQL's; SQLite's are set above). */
