@@ -199,7 +199,11 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
     // A cluster worker answers a scrape with every worker's counts, gathered by the primary.
     ...(cluster.isWorker ? { gather: groupMetrics(metrics.registry) } : {}),
   })
-  await app.register(healthRoutes, { ping: database.ping, writes: tracking.writes })
+  await app.register(healthRoutes, {
+    ping: database.ping,
+    writes: tracking.writes,
+    replication: tracking.replication,
+  })
   // Probes and scrapes above are not rate limited; everything below is.
   await registerSecurity(app, config)
   await registerPages(app, async (pages) => {

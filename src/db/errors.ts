@@ -117,6 +117,7 @@ export function isUnavailable(error: unknown): boolean {
       code === '57014' ||
       code === '25006' ||
       MYSQL_UNAVAILABLE.has(code) ||
+      code === 'NO_SYNC_STANDBY' ||
       SQLITE_CANNOT_WRITE.test(code))
   ) {
     return true

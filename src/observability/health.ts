@@ -1,11 +1,15 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { driverCode, isUnavailable } from '../db/errors.js'
+import type { ReplicationWatch } from './replication.js'
 
 const Status = Type.Object({
   status: Type.String(),
   reason: Type.Optional(Type.String({ description: 'Why not ready, e.g. the driver error code' })),
   since: Type.Optional(Type.String({ description: 'When writes began to fail (RFC 3339)' })),
+  synchronous_standbys: Type.Optional(
+    Type.Integer({ description: 'PostgreSQL: standbys confirming each commit, as the primary last said' }),
+  ),
 })
 // Probes are public and never rate limited: load balancers and orchestrators poll them.
 const PROBE = { auth: 'public', rateLimit: false } as const
@@ -93,11 +97,15 @@ export class WriteStatus {
   }
 }
 
-type Readiness = { status: string; reason?: string; since?: string }
+type Readiness = { status: string; reason?: string; since?: string; synchronous_standbys?: number }
 
 export async function healthRoutes(
   app: FastifyInstance,
-  options: { ping: () => Promise<void>; writes: Pick<WriteStatus, 'failing'> },
+  options: {
+    ping: () => Promise<void>
+    writes: Pick<WriteStatus, 'failing'>
+    replication?: Pick<ReplicationWatch, 'current' | 'refusal'> | undefined
+  },
 ) {
   // The last answer, to log changes only: probes poll every few seconds, outages last minutes.
   let last: Readiness = { status: 'ready' }
@@ -111,9 +119,13 @@ export async function healthRoutes(
         cause: failure.message,
       }
     }
+    const standbys = options.replication?.current()?.synchronousStandbys
+    const promise = standbys === undefined ? {} : { synchronous_standbys: standbys }
+    const refusal = options.replication?.refusal()
+    if (refusal) return { answer: { status: 'no synchronous standby', reason: refusal.code, ...promise } }
     try {
       await options.ping()
-      return { answer: { status: 'ready' } }
+      return { answer: { status: 'ready', ...promise } }
     } catch (error) {
       return {
         answer: { status: 'database unavailable', reason: driverCode(error) ?? 'no answer' },

@@ -31,6 +31,11 @@ export function createMetrics() {
       help: 'Size of the most recently reserved block',
       registers: [registry],
     }),
+    syncStandbys: new Gauge({
+      name: 'database_synchronous_standbys',
+      help: 'PostgreSQL standbys confirming each commit (sync or quorum) as the primary last reported',
+      registers: [registry],
+    }),
     commitBatchSize: new Histogram({
       name: 'tracking_commit_batch_size',
       help: 'Records written per group commit',

@@ -11,6 +11,11 @@ export interface AllocatorOptions {
   refillAt?: number
   now?: () => number
   onReserve?: (block: Block) => void
+  /**
+   * After `fence()`, run before the next reservation: makes sure the counter is past `end`, the
+   * highest end of a block this process reserved (the new server may have lost reservations).
+   */
+  fence?: (end: number) => Promise<void>
   onError?: (error: unknown) => void
 }
 
@@ -38,6 +43,10 @@ export class Allocator {
   private issuedSinceReserve = 0
   private lastSize: number
   private lastReserveAt: number
+  /** Counts fences: a reservation that began before the latest one is never handed out. */
+  private generation = 0
+  private fencePending = false
+  private highestEnd = 0
   private readonly now: () => number
   private readonly refillAt: number
 
@@ -71,6 +80,17 @@ export class Allocator {
     }
   }
 
+  /**
+   * The database is now another server or timeline (a failover): the unused rest of every block
+   * reserved before is dropped, and the counter is checked before the next reservation.
+   */
+  fence(): void {
+    this.generation++
+    this.fencePending = true
+    this.current = { start: 0, end: 0, next: 0, size: 0 }
+    this.spare = undefined
+  }
+
   /** The block size for the observed rate (a block should last about `blockSeconds`), growing gradually. */
   nextBlockSize(): number {
     const { minBlock, maxBlock, blockSeconds } = this.options
@@ -83,8 +103,16 @@ export class Allocator {
   private reserve(): Promise<void> {
     this.reserving ??= (async () => {
       try {
+        const generation = this.generation
+        if (this.fencePending && this.options.fence) {
+          await this.options.fence(this.highestEnd)
+          if (generation === this.generation) this.fencePending = false
+        }
         const size = this.nextBlockSize()
         const block = await this.options.reserve(size)
+        this.highestEnd = Math.max(this.highestEnd, block.end)
+        // Reserved on the server before a failover: its values may be unknown to the new one.
+        if (generation !== this.generation) return
         this.lastSize = size
         this.issuedSinceReserve = 0
         this.lastReserveAt = this.now()

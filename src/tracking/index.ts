@@ -4,6 +4,7 @@ import type { DatabaseHandle } from '../db/index.js'
 import { WriteStatus } from '../observability/health.js'
 import type { Metrics } from '../observability/metrics.js'
 import { occasionalWarning } from '../observability/refusals.js'
+import { ReplicationWatch } from '../observability/replication.js'
 import { Allocator } from './allocator.js'
 import { createCodec } from './codec.js'
 import { Recorder } from './recorder.js'
@@ -41,10 +42,23 @@ export function createTracking(deps: {
     intervalMs: RESERVE_WARN_MS,
     countField: 'failures',
   })
+  const replication = database.replication
+    ? new ReplicationWatch({
+        read: database.replication,
+        log,
+        onStatus: (status) => metrics.syncStandbys.set(status.synchronousStandbys),
+        require: config.database.requireSyncStandby === true,
+      })
+    : undefined
+  const refuseWithoutStandby = () => {
+    const refusal = replication?.refusal()
+    if (refusal) throw refusal
+  }
   const allocator = new Allocator({
     reserve: async (size) => {
       const started = performance.now()
       try {
+        refuseWithoutStandby()
         const block = await writer.reserveBlock(size)
         writes.succeeded(started)
         return block
@@ -62,9 +76,33 @@ export function createTracking(deps: {
       log.debug({ start: block.start, size: block.end - block.start }, 'reserved a block of sequence values')
     },
     onError: (error) => reserveFailed({ err: error }),
+    fence: async (end) => {
+      const moved = await repository.advanceCounterPast(end)
+      if (moved) {
+        log.error(
+          { ...moved, cause: 'the new primary lost block reservations (asynchronous failover)' },
+          'the counter was behind a block this process reserved: moved it past that block',
+        )
+      }
+    },
   })
+  const supply = new Supply(allocator, codec)
+  database.server?.onServer((next, previous) => {
+    void replication?.refresh(previous ? 'new primary' : 'start')
+    if (!previous) return
+    allocator.fence()
+    supply.drop()
+    log.warn(
+      { previous, next },
+      'PostgreSQL: now on another server or timeline (a failover); unused sequence values dropped',
+    )
+  })
+  replication?.start()
   const recorder = new Recorder<WriteEntry>({
-    write: (entries) => writer.writeBatch(entries),
+    write: (entries) => {
+      refuseWithoutStandby()
+      return writer.writeBatch(entries)
+    },
     sizeOf: (entry) => entry.records.length,
     maxBatch: config.tracking.commitMaxBatch,
     // SQLite: two in flight, so the next batch waits in the writer thread's queue rather than
@@ -81,7 +119,7 @@ export function createTracking(deps: {
   })
   const service = createTrackingService({
     repository,
-    supply: new Supply(allocator, codec),
+    supply,
     recorder,
     codec,
     ...(deps.findOrder ? { findOrder: deps.findOrder } : {}),
@@ -103,9 +141,12 @@ export function createTracking(deps: {
     service,
     /** Whether the database takes this feature's writes: what /ready asks besides a ping. */
     writes,
+    /** PostgreSQL: whether a synchronous standby confirms commits (for /ready). */
+    replication,
     /** Answers every request already accepted (their commits), then stops the writer. */
     async close(): Promise<void> {
       clearInterval(cleanup)
+      replication?.stop()
       await recorder.flush()
       await writer.close()
     },

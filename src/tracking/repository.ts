@@ -221,6 +221,32 @@ export function createTrackingRepository(db: Database, executePrepared?: Prepare
     },
 
     /**
+     * PostgreSQL after a failover: moves the counter past `end` (a block this process reserved)
+     * and past every stored record, if it is behind. Returns where it was and where it is now.
+     */
+    async advanceCounterPast(end: number): Promise<{ from: number; to: number } | undefined> {
+      return db.transaction().execute(async (trx) => {
+        const counter = await trx
+          .selectFrom('counters')
+          .select('next_value')
+          .where('name', '=', 'tracking')
+          .forUpdate()
+          .executeTakeFirstOrThrow()
+        const stored = await trx
+          .selectFrom('tracking_numbers')
+          .select((eb) => eb.fn.max('sequence').as('highest'))
+          .executeTakeFirst()
+        const highest =
+          stored?.highest === null || stored?.highest === undefined ? -1 : Number(stored.highest)
+        const from = Number(counter.next_value)
+        const to = Math.max(end, highest + 1)
+        if (from >= to) return undefined
+        await trx.updateTable('counters').set({ next_value: to }).where('name', '=', 'tracking').execute()
+        return { from, to }
+      })
+    },
+
+    /**
      * Writes all entries in one transaction. Returns, per entry, whether it was written: false when
      * its idempotency key was already taken (by another process), in which case none of its records are.
      */

@@ -15,6 +15,7 @@ export class Supply {
   private bodies: string[] = []
   private index = 0
   private refilling: Promise<void> | undefined
+  private generation = 0
 
   constructor(
     private readonly allocator: Pick<Allocator, 'nextRange'>,
@@ -39,8 +40,17 @@ export class Supply {
     }
   }
 
+  /** Forgets the values encoded and waiting: their block is no longer trusted (see Allocator.fence). */
+  drop(): void {
+    this.generation++
+    this.bodies = []
+    this.index = 0
+  }
+
   private async refill(): Promise<void> {
+    const generation = this.generation
     const range = await this.allocator.nextRange(CHUNK)
+    if (generation !== this.generation) return // taken before a drop: lost, like a block's rest
     this.bodies = this.codec.bodies(range.start, range.count)
     this.start = range.start
     this.index = 0

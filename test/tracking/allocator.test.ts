@@ -132,3 +132,50 @@ test('a failed reservation fails the waiting caller, and the allocator recovers'
   const { count } = await a.nextRange(1)
   assert.equal(count, 1)
 })
+
+test('fence: the unused rest of every block is dropped and the counter checked before the next reservation', async () => {
+  let counter = 0
+  const fences: number[] = []
+  const a = allocator(
+    async (size) => {
+      counter += size
+      return { start: counter - size, end: counter }
+    },
+    {
+      refillAt: 0,
+      fence: async (end) => {
+        fences.push(end)
+        counter = Math.max(counter, end) // as the database does: the counter moves past the block
+      },
+    },
+  )
+  assert.deepEqual(await take(a, 3), [0, 1, 2])
+  // A failover to a server that lost the reservation of [0, 10): its counter is back at 0.
+  counter = 0
+  a.fence()
+  const after = await take(a, 3)
+  assert.deepEqual(fences, [10])
+  assert.deepEqual(after, [10, 11, 12], 'neither the rest of the old block nor its values again')
+  a.fence()
+  await take(a, 1)
+  assert.deepEqual(fences, [10, 20], 'the highest end reserved so far')
+})
+
+test('fence: a reservation that was in flight when the server changed is never handed out', async () => {
+  let counter = 100
+  let release: () => void = () => {}
+  const a = allocator(
+    async (size) => {
+      counter += size
+      const block = { start: counter - size, end: counter }
+      if (block.start === 100) await new Promise<void>((resolve) => (release = resolve))
+      return block
+    },
+    { fence: async () => {} },
+  )
+  const pending = a.nextRange(5)
+  await new Promise((resolve) => setImmediate(resolve))
+  a.fence()
+  release()
+  assert.deepEqual(await pending, { start: 110, count: 5 })
+})
