@@ -25,7 +25,12 @@ test('user, password, default port, IPv6 and options are kept', () => {
     { host: '::1', port: 6543 },
   ])
   assert.equal(url.targetSessionAttrs, 'primary')
-  assert.deepEqual(url.base, { user: 'app', password: 's@cret', database: 'orders', options: '-c search_path=x' })
+  assert.deepEqual(url.base, {
+    user: 'app',
+    password: 's@cret',
+    database: 'orders',
+    options: '-c search_path=x',
+  })
 })
 
 test('one host without target_session_attrs: any server', () => {

@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { bearer, issueUrl, TEST_KEY } from '../helpers/build.js'
+import { issueMany, startServer, waitFor } from '../helpers/processes.js'
+import { startReplicaPair } from '../helpers/replica-pair.js'
+
+// A primary and its streaming standby of the test's own (pg_basebackup, pg_ctl promote): the
+// failover cases that need no pg_auto_failover monitor, in seconds.
+
+const env = (url: string, extra: Record<string, string> = {}) => ({
+  DATABASE_URL: url,
+  TRACKING_KEY: TEST_KEY,
+  DATABASE_CONNECT_TIMEOUT_MS: '1000',
+  DATABASE_QUERY_TIMEOUT_MS: '3000',
+  TRACKING_BLOCK_MIN: '20',
+  TRACKING_BLOCK_MAX: '20',
+  SMS_WORKER: 'false',
+  ...extra,
+})
+
+test('the URL lists the standby first: Waybill writes to the primary', async (t) => {
+  const { primary, standby } = await startReplicaPair(t)
+  const url = `postgres://postgres@127.0.0.1:${standby.port},127.0.0.1:${primary.port}/postgres?target_session_attrs=read-write&sslmode=prefer`
+  const server = await startServer(env(url))
+  t.after(() => server.kill9())
+  const { numbers, failures } = await issueMany(server.port, 60, 8)
+  assert.equal(failures, 0)
+  const { rows } = await primary.query(
+    'select count(*)::int as n from tracking_numbers where tracking_number = any($1)',
+    [numbers],
+  )
+  assert.equal(rows[0].n, 60)
+  const ready = await fetch(`http://127.0.0.1:${server.port}/ready`)
+  assert.equal(ready.status, 200)
+  assert.equal(((await ready.json()) as { synchronous_standbys?: number }).synchronous_standbys, 0)
+})
+
+test('asynchronous failover: the promoted standby lost reservations; the counter is moved on, no number repeats', async (t) => {
+  const { primary, standby } = await startReplicaPair(t)
+  const url = `postgres://postgres@127.0.0.1:${primary.port},127.0.0.1:${standby.port}/postgres?target_session_attrs=read-write`
+  const server = await startServer(env(url))
+  t.after(() => server.kill9())
+  const answered: string[] = []
+  const before = await issueMany(server.port, 100, 8)
+  answered.push(...before.numbers)
+  await waitFor(() => false, 300) // let the standby replay the first blocks
+  standby.stop('fast')
+  // Reserved and answered on the primary alone: lost with it.
+  const lost = await issueMany(server.port, 100, 8)
+  answered.push(...lost.numbers)
+  primary.stop('immediate')
+  standby.start()
+  standby.promote()
+  const deadline = Date.now() + 30_000
+  let after = 0
+  while (after < 100 && Date.now() < deadline) {
+    const round = await issueMany(server.port, 50, 8)
+    after += round.numbers.length
+    answered.push(...round.numbers)
+  }
+  assert.ok(after >= 100, `issuing resumed on the promoted standby (${after} answered)`)
+  assert.equal(new Set(answered).size, answered.length, 'no number answered twice')
+  const fenced = server.logs.find((log) => String(log.msg).startsWith('the counter was behind'))
+  assert.ok(fenced, 'the lost reservation is logged')
+  assert.equal(fenced.level, 50)
+  assert.ok(Number(fenced.to) > Number(fenced.from))
+})
+
+test('a commit whose wait for the synchronous standby is cancelled is not answered 200', async (t) => {
+  const { primary, standby } = await startReplicaPair(t)
+  await primary.query(`alter system set synchronous_standby_names = '*'`)
+  await primary.query('select pg_reload_conf()')
+  const url = `postgres://postgres@127.0.0.1:${primary.port},127.0.0.1:${standby.port}/postgres?target_session_attrs=read-write`
+  const server = await startServer(env(url, { DATABASE_QUERY_TIMEOUT_MS: '60000' }))
+  t.after(() => server.kill9())
+  const auth = await bearer('client')
+  const first = await fetch(`http://127.0.0.1:${server.port}${issueUrl()}`, { headers: auth })
+  assert.equal(first.status, 200)
+  standby.stop('fast')
+  const pending = fetch(`http://127.0.0.1:${server.port}${issueUrl()}`, { headers: auth })
+  // Wait until Waybill's commit waits for the standby, then cancel that wait (as an operator would).
+  let cancelled = 0
+  const deadline = Date.now() + 15_000
+  while (cancelled === 0 && Date.now() < deadline) {
+    const { rows } = await primary.query(
+      `select pg_cancel_backend(pid) from pg_stat_activity where wait_event = 'SyncRep'`,
+    )
+    cancelled = rows.length
+    if (cancelled === 0) await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  assert.ok(cancelled > 0, 'a commit waited for the standby')
+  const answer = await pending
+  assert.equal(answer.status, 503)
+  assert.ok(answer.headers.get('retry-after'))
+})
