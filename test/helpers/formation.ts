@@ -179,7 +179,8 @@ export async function startFormation(options: { database?: string } = {}): Promi
       async primary() {
         const rows = await query(
           admin,
-          `select nodename from pgautofailover.node where reportedstate in ('primary', 'wait_primary', 'single')`,
+          `select nodename from pgautofailover.node
+            where reportedstate in ('primary', 'wait_primary', 'single') and goalstate = reportedstate`,
         )
         const node = nodes.find((n) => n.name === rows[0]?.nodename)
         if (!node) throw new Error('no primary')
