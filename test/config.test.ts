@@ -209,3 +209,21 @@ test('HTTP settings: CORS origins listed, trusted proxies', () => {
   // Checked even while OpenID Connect is off.
   assert.throws(() => loadConfig({ OIDC_ROLE_MAP: 'garbage' }), /OIDC_ROLE_MAP:/)
 })
+
+test('DATABASE_REQUIRE_SYNC_STANDBY: PostgreSQL only; off unless asked', () => {
+  assert.throws(
+    () => loadConfig({ DATABASE_REQUIRE_SYNC_STANDBY: 'true' }),
+    /DATABASE_REQUIRE_SYNC_STANDBY: only PostgreSQL has standbys/,
+  )
+  assert.throws(
+    () => loadConfig({ DATABASE_REQUIRE_SYNC_STANDBY: 'often' }),
+    /DATABASE_REQUIRE_SYNC_STANDBY: must be true or false/,
+  )
+  const url =
+    'postgres://127.0.0.1:6011,127.0.0.1:6012/waybill?target_session_attrs=read-write&sslmode=prefer'
+  assert.equal(
+    loadConfig({ DATABASE_URL: url, DATABASE_REQUIRE_SYNC_STANDBY: 'true' }).database.requireSyncStandby,
+    true,
+  )
+  assert.equal(loadConfig({ DATABASE_URL: url }).database.requireSyncStandby, undefined)
+})

@@ -93,3 +93,34 @@ test('a commit whose wait for the synchronous standby is cancelled is not answer
   assert.equal(answer.status, 503)
   assert.ok(answer.headers.get('retry-after'))
 })
+
+test('DATABASE_REQUIRE_SYNC_STANDBY: no issuing and not ready until a synchronous standby is attached', async (t) => {
+  const { primary, standby } = await startReplicaPair(t)
+  const url = `postgres://postgres@127.0.0.1:${primary.port},127.0.0.1:${standby.port}/postgres?target_session_attrs=read-write`
+  const server = await startServer(env(url, { DATABASE_REQUIRE_SYNC_STANDBY: 'true' }))
+  t.after(() => server.kill9())
+  const auth = await bearer('client')
+  const refused = await fetch(`http://127.0.0.1:${server.port}${issueUrl()}`, { headers: auth })
+  assert.equal(refused.status, 503)
+  assert.ok(refused.headers.get('retry-after'))
+  const notReady = await fetch(`http://127.0.0.1:${server.port}/ready`)
+  assert.equal(notReady.status, 503)
+  assert.deepEqual(await notReady.json(), {
+    status: 'no synchronous standby',
+    reason: 'NO_SYNC_STANDBY',
+    synchronous_standbys: 0,
+  })
+  await primary.query(`alter system set synchronous_standby_names = '*'`)
+  await primary.query('select pg_reload_conf()')
+  let status = 0
+  const deadline = Date.now() + 15_000
+  while (status !== 200 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 250))
+    status = (await fetch(`http://127.0.0.1:${server.port}${issueUrl()}`, { headers: auth })).status
+  }
+  assert.equal(status, 200, 'issuing resumes once the standby is synchronous')
+  const ready = await fetch(`http://127.0.0.1:${server.port}/ready`)
+  assert.equal(((await ready.json()) as { synchronous_standbys?: number }).synchronous_standbys, 1)
+  const warned = server.logs.find((log) => String(log.msg).startsWith('PostgreSQL: no synchronous standby'))
+  assert.ok(warned, 'the missing synchronous standby is logged')
+})
