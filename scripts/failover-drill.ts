@@ -26,7 +26,6 @@ try {
           DATABASE_CONNECT_TIMEOUT_MS: '1000',
           DATABASE_QUERY_TIMEOUT_MS: '3000',
           SMS_WORKER: 'false',
-          LOG_LEVEL: 'warn',
         },
         60_000,
       ),

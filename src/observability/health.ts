@@ -112,6 +112,10 @@ export async function healthRoutes(
 
   // The answer, and for the log what the body leaves out (driver messages are not for clients).
   async function readiness(): Promise<{ answer: Readiness; cause?: unknown }> {
+    const standbys = options.replication?.current()?.synchronousStandbys
+    const promise = standbys === undefined ? {} : { synchronous_standbys: standbys }
+    const refusal = options.replication?.refusal()
+    if (refusal) return { answer: { status: 'no synchronous standby', reason: refusal.code, ...promise } }
     const failure = await options.writes.failing()
     if (failure) {
       return {
@@ -119,10 +123,6 @@ export async function healthRoutes(
         cause: failure.message,
       }
     }
-    const standbys = options.replication?.current()?.synchronousStandbys
-    const promise = standbys === undefined ? {} : { synchronous_standbys: standbys }
-    const refusal = options.replication?.refusal()
-    if (refusal) return { answer: { status: 'no synchronous standby', reason: refusal.code, ...promise } }
     try {
       await options.ping()
       return { answer: { status: 'ready', ...promise } }
