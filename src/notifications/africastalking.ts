@@ -85,6 +85,17 @@ function classifyRecipient(recipient: RecipientAnswer): SendOutcome {
 async function classifyResponse(response: Response): Promise<SendOutcome> {
   const text = await response.text()
   const excerpt = text.slice(0, 200).replace(/\s+/g, ' ').trim()
+  // Never followed (see send): the gateway did not take the message, and AT_BASE_URL most likely
+  // points at the wrong place (http for https, an old host). Retried without using up attempts,
+  // like a bad key, so nothing is lost while an operator fixes the setting.
+  if ((response.status >= 300 && response.status < 400) || response.type === 'opaqueredirect') {
+    const location = response.headers.get('location')
+    return {
+      kind: 'retry',
+      reason: `HTTP ${response.status} redirect${location ? ` to ${location}` : ''} not followed (check AT_BASE_URL)`,
+      operatorAction: true,
+    }
+  }
   if (response.status === 401) {
     // A bad or revoked API key: an operator fixing it must not find the messages gone.
     return {
@@ -145,6 +156,9 @@ export function createSmsGateway(
             'Content-Type': 'application/x-www-form-urlencoded',
           },
           body: form.toString(),
+          // A redirect would carry the apiKey header and the customer's number and text to
+          // wherever it points: never followed.
+          redirect: 'manual',
           // Covers the body too: a gateway that stalls mid-answer is a timeout as well.
           signal: AbortSignal.timeout(settings.timeoutMs),
         })

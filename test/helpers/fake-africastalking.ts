@@ -18,7 +18,7 @@ export interface SmsRequest {
 export type FakeReply =
   /** 201 with this per-recipient statusCode (101 Sent, 403 InvalidPhoneNumber, ...). */
   | { recipient: number }
-  | { http: number; body?: string }
+  | { http: number; body?: string; headers?: Record<string, string> }
   | { slowMs: number; then?: FakeReply }
   | { destroy: true }
 
@@ -69,7 +69,9 @@ function answer(res: ServerResponse, request: SmsRequest, reply: FakeReply, time
     return
   }
   if ('http' in reply) {
-    res.writeHead(reply.http, { 'content-type': 'text/plain' }).end(reply.body ?? 'Internal Server Error')
+    res
+      .writeHead(reply.http, { 'content-type': 'text/plain', ...reply.headers })
+      .end(reply.body ?? 'Internal Server Error')
     return
   }
   const sent = reply.recipient >= 100 && reply.recipient <= 102

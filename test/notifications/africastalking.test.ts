@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
-import { createServer } from 'node:net'
+import { once } from 'node:events'
+import { createServer as createHttpServer } from 'node:http'
+import { type AddressInfo, createServer } from 'node:net'
 import { type TestContext, test } from 'node:test'
 import {
   createSmsGateway,
@@ -159,4 +161,41 @@ test('a dropped connection and a refused one are retries', async (t) => {
   }).send(sms)
   assert.equal(refused.kind, 'retry')
   assert.match(refused.kind === 'retry' ? refused.reason : '', /ECONNREFUSED/)
+})
+
+test('a redirect is never followed: no key, number or text leaves for its target; a retry for an operator', async (t) => {
+  const { fake, gateway } = await setup(t)
+  const hits: Array<{ method?: string; apiKey?: string | string[]; body: string }> = []
+  const target = createHttpServer((req, res) => {
+    let body = ''
+    req.on('data', (chunk: Buffer) => {
+      body += chunk.toString('utf8')
+    })
+    req.on('end', () => {
+      hits.push({ method: req.method, apiKey: req.headers.apikey, body })
+      res.writeHead(201, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          SMSMessageData: { Recipients: [{ statusCode: 101, status: 'Success', messageId: 'x', cost: '0' }] },
+        }),
+      )
+    })
+  })
+  target.listen(0, '127.0.0.1')
+  await once(target, 'listening')
+  t.after(() => {
+    target.closeAllConnections()
+    target.close()
+  })
+  const location = `http://127.0.0.1:${(target.address() as AddressInfo).port}/version1/messaging`
+  for (const status of [301, 302, 307, 308]) {
+    fake.queue({ http: status, body: '', headers: { location } })
+    const outcome = await gateway.send(sms)
+    assert.equal(outcome.kind, 'retry', `HTTP ${status}`)
+    assert.equal(outcome.kind !== 'sent' && outcome.operatorAction, true)
+    assert.match(
+      outcome.kind !== 'sent' ? outcome.reason : '',
+      new RegExp(`HTTP ${status} redirect.*AT_BASE_URL`),
+    )
+  }
+  assert.deepEqual(hits, [])
 })
