@@ -64,15 +64,47 @@ export function parseQueryString(text: string): Record<string, unknown> {
   return query
 }
 
-/** The path of the first string in `value` holding an unpaired surrogate, or undefined. */
-function malformedString(value: unknown, path: string[]): string[] | undefined {
-  if (typeof value === 'string') return value.isWellFormed() ? undefined : path
+/**
+ * The path of the first string in `value` holding an unpaired surrogate, or undefined. Depth is
+ * bounded by MAX_JSON_DEPTH (checked before parsing); the path is built only for what is found.
+ */
+function malformedString(value: unknown): string[] | undefined {
+  if (typeof value === 'string') return value.isWellFormed() ? undefined : []
   if (typeof value !== 'object' || value === null) return undefined
-  for (const [key, item] of Object.entries(value)) {
-    const found = malformedString(item, [...path, key])
-    if (found) return found
+  for (const key in value) {
+    const found = malformedString((value as Record<string, unknown>)[key])
+    if (found) {
+      found.unshift(key)
+      return found
+    }
   }
   return undefined
+}
+
+/** Far deeper than any body of this API (three levels at most), far below what a stack holds. */
+export const MAX_JSON_DEPTH = 64
+
+/**
+ * Whether JSON text nests arrays and objects deeper than `limit`: one pass over the text, no
+ * recursion, no allocation, before anything parses it. A deep body (`[[[[…`) would otherwise
+ * cost every later walk over it time and stack, and overflow the stack past a few thousand levels.
+ */
+export function nestedDeeperThan(text: string, limit: number): boolean {
+  if (text.length <= limit) return false
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c)
+        i++ // a backslash: the next character is escaped
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) inString = true
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return true
+    } else if (c === 0x5d || c === 0x7d) depth--
+  }
+  return false
 }
 
 /** Why Fastify's parser refused a body, naming the body: not JSON, or JSON with a prototype key. */
@@ -132,9 +164,14 @@ export function strictJsonBodies(app: FastifyInstance): void {
       done(new AppError('bad_request', 'The request body is not valid UTF-8', { body: ['must be UTF-8'] }))
       return
     }
+    if (nestedDeeperThan(text, MAX_JSON_DEPTH)) {
+      const message = `must not nest arrays and objects more than ${MAX_JSON_DEPTH} levels deep`
+      done(new AppError('bad_request', `The request body is nested too deeply`, { body: [message] }))
+      return
+    }
     parseJson(request, text, (error, parsed) => {
       if (error) return done(jsonProblem(text, error))
-      const path = malformedString(parsed, [])
+      const path = malformedString(parsed)
       if (path) {
         const field = path.length > 0 ? path.join('.') : 'body'
         return done(

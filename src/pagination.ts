@@ -22,6 +22,13 @@ export const PageQueryFields = {
   ),
 }
 
+// A list or search refuses a query parameter it does not know (src/validation.ts): a misspelt
+// filter must never answer the whole list.
+export const LIST_QUERY = { additionalProperties: false } as const
+
+/** The query of a list that takes no parameters at all: any one sent is refused, named. */
+export const NoListQuery = Type.Object({}, LIST_QUERY)
+
 export const PageQuery = Type.Object(PageQueryFields)
 export type PageQuery = Static<typeof PageQuery>
 

@@ -24,6 +24,9 @@ interface Format {
   message: string | ((value: unknown) => string)
 }
 
+const RFC3339_MESSAGE =
+  'must be an RFC 3339 timestamp with a time zone offset, e.g. 2018-11-20T19:29:32+08:00'
+
 const FORMATS: Record<string, Format> = {
   country: {
     validate: isCountryCode,
@@ -31,7 +34,11 @@ const FORMATS: Record<string, Format> = {
   },
   rfc3339: {
     validate: isRfc3339,
-    message: 'must be an RFC 3339 timestamp with a time zone offset, e.g. 2018-11-20T19:29:32+08:00',
+    // `curl -G -d created_at=…+08:00` sends the + unencoded, and a query string reads it as a space.
+    message: (value) =>
+      typeof value === 'string' && / \d{2}:?\d{2}$/.test(value)
+        ? `${RFC3339_MESSAGE}; in a query string send the + of the offset as %2B (an unencoded + reads as a space)`
+        : RFC3339_MESSAGE,
   },
   slug: {
     validate: (value) => SLUG.test(value),
@@ -91,7 +98,7 @@ export function createValidatorCompiler() {
     const compiled = withoutDocumentedForms(schema) as object
     if (httpPart === 'body') return strict.compile(compiled)
     const checks = [
-      ...(httpPart === 'querystring' ? [malformedText] : []),
+      ...(httpPart === 'querystring' ? [malformedText, ...unknownParameterChecks(compiled)] : []),
       ...decimalIntegerChecks(integerProperties(compiled)),
     ]
     return withEdgeChecks(coercing.compile(compiled), checks)
@@ -122,6 +129,33 @@ const malformedText: EdgeCheck = (data) => {
     params: {},
     message: 'must be valid percent-encoded UTF-8',
   }))
+}
+
+/**
+ * A query schema with `additionalProperties: false` (the lists and searches) refuses a parameter
+ * it does not know, naming it: a misspelt filter must never answer the unfiltered list. (ajv
+ * itself would only drop it, with removeAdditional.) Schemas without it take any extra parameter.
+ */
+function unknownParameterChecks(schema: object): EdgeCheck[] {
+  const { additionalProperties, properties = {} } = schema as {
+    additionalProperties?: unknown
+    properties?: Record<string, unknown>
+  }
+  if (additionalProperties !== false) return []
+  const known = new Set(Object.keys(properties))
+  const message = `is not a known parameter (unknown parameter): this route takes ${[...known].join(', ')}`
+  return [
+    (data) => {
+      let found: FieldProblem[] | undefined
+      // The parsed query has no prototype (parseQueryString): for…in sees only what was sent.
+      for (const name in data) {
+        if (known.has(name)) continue
+        found ??= []
+        found.push({ name, keyword: 'additionalProperties', params: { additionalProperty: name }, message })
+      }
+      return found ?? NONE
+    },
+  ]
 }
 
 const DECIMAL_INTEGER = /^-?\d+$/
@@ -327,7 +361,8 @@ export function validationDetails(
       (error.params as { allowedValue?: unknown }).allowedValue,
     ])
   }
-  const details: Record<string, string[]> = {}
+  // Field names come from the client (query keys): `__proto__` or `constructor` must be plain keys.
+  const details: Record<string, string[]> = Object.create(null)
   for (const error of errors) {
     const field = fieldOf(error, context)
     const values = allowed.get(field)

@@ -2,6 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { errorReplies } from '../errors.js'
+import { NoListQuery } from '../pagination.js'
 import type { RateLimit } from '../rate-limit.js'
 import type { Authenticator } from './authenticator.js'
 import {
@@ -101,7 +102,12 @@ export async function authRoutes(
     '/api/users',
     {
       config: { auth: 'admin' },
-      schema: { tags: ['users'], summary: 'List users', response: { 200: UserListReply, ...adminErrors } },
+      schema: {
+        tags: ['users'],
+        summary: 'List users',
+        querystring: NoListQuery,
+        response: { 200: UserListReply, ...adminErrors },
+      },
     },
     async () => ({ results: await service.listUsers() }),
   )

@@ -1,5 +1,12 @@
 import { type Static, Type } from '@sinclair/typebox'
-import { type Ordering, OrderingQueryField, orderings, PageQueryFields, PageReply } from '../pagination.js'
+import {
+  LIST_QUERY,
+  type Ordering,
+  OrderingQueryField,
+  orderings,
+  PageQueryFields,
+  PageReply,
+} from '../pagination.js'
 
 const Name = Type.String({
   format: 'trimmed-text',
@@ -64,18 +71,21 @@ export type CustomerOrdering = Ordering<CustomerSortField>
 export const CUSTOMER_ORDERINGS = orderings(CUSTOMER_SORT_FIELDS)
 export const DEFAULT_CUSTOMER_ORDERING: CustomerOrdering = 'id'
 
-export const CustomerListQuery = Type.Object({
-  q: Type.Optional(
-    Type.String({
-      format: 'plain-text',
-      maxLength: 200,
-      description:
-        'Case-insensitive search in name and code; a phone-like term (digits, +, spaces, -, parentheses) also searches phone numbers by their digits',
-    }),
-  ),
-  ordering: OrderingQueryField(CUSTOMER_SORT_FIELDS, DEFAULT_CUSTOMER_ORDERING),
-  ...PageQueryFields,
-})
+export const CustomerListQuery = Type.Object(
+  {
+    q: Type.Optional(
+      Type.String({
+        format: 'plain-text',
+        maxLength: 200,
+        description:
+          'Case-insensitive search in name and code; a phone-like term (digits, +, spaces, -, parentheses) also searches phone numbers by their digits',
+      }),
+    ),
+    ordering: OrderingQueryField(CUSTOMER_SORT_FIELDS, DEFAULT_CUSTOMER_ORDERING),
+    ...PageQueryFields,
+  },
+  LIST_QUERY,
+)
 export type CustomerListQuery = Static<typeof CustomerListQuery>
 
 export const CustomerReply = Type.Object({

@@ -41,6 +41,7 @@ export interface OrderFilter {
   until?: string
   status?: OrderStatus
   customerCode?: string
+  customerId?: number
   trackingNumber?: string
 }
 
@@ -189,6 +190,8 @@ export function createOrderRepository(db: Database) {
           eb.selectFrom('customers').select('customers.id').where('customers.code', '=', code),
         )
       }
+      // Served by orders_customer_order_time, as the code filter.
+      if (filter.customerId !== undefined) query = query.where('orders.customer_id', '=', filter.customerId)
       if (filter.trackingNumber) query = query.where('orders.tracking_number', '=', filter.trackingNumber)
       return page(query, request, ordering)
     },

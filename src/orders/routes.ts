@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { errorReplies } from '../errors.js'
-import { pageReply, pageRequest } from '../pagination.js'
+import { NoListQuery, pageReply, pageRequest } from '../pagination.js'
 import {
   NotificationListReply,
   OrderBody,
@@ -117,6 +117,7 @@ export async function orderRoutes(
         tags: ['orders'],
         summary: "The order's SMS notifications: state, attempts and last error",
         params: OrderParams,
+        querystring: NoListQuery,
         response: { 200: NotificationListReply, ...oneErrors },
       },
     },

@@ -1,5 +1,12 @@
 import { type Static, Type } from '@sinclair/typebox'
-import { type Ordering, OrderingQueryField, orderings, PageQueryFields, PageReply } from '../pagination.js'
+import {
+  LIST_QUERY,
+  type Ordering,
+  OrderingQueryField,
+  orderings,
+  PageQueryFields,
+  PageReply,
+} from '../pagination.js'
 import { amountSchema, weightKgSchema } from '../validation.js'
 
 export const STATUSES = ['PENDING', 'CONFIRMED', 'SHIPPED', 'DELIVERED', 'CANCELLED'] as const
@@ -75,32 +82,46 @@ export const ORDER_ORDERINGS = orderings(ORDER_SORT_FIELDS)
 export const DEFAULT_ORDER_ORDERING: OrderOrdering = '-order_time'
 const OrderOrderingField = OrderingQueryField(ORDER_SORT_FIELDS, DEFAULT_ORDER_ORDERING)
 
-export const OrderListQuery = Type.Object({
-  start_date: Type.Optional(CalendarDate('Orders placed on or after this day (UTC), YYYY-MM-DD')),
-  end_date: Type.Optional(CalendarDate('Orders placed on or before this day (UTC), YYYY-MM-DD')),
-  status: Type.Optional(Status),
-  customer_code: Type.Optional(CustomerCode),
-  tracking_number: Type.Optional(
-    Type.String({
-      pattern: '^[A-Za-z0-9]{1,64}$',
-      description: 'Letters and digits: the tracking number of the order to find, in either case',
-    }),
-  ),
-  ordering: OrderOrderingField,
-  ...PageQueryFields,
-})
+export const OrderListQuery = Type.Object(
+  {
+    start_date: Type.Optional(CalendarDate('Orders placed on or after this day (UTC), YYYY-MM-DD')),
+    end_date: Type.Optional(CalendarDate('Orders placed on or before this day (UTC), YYYY-MM-DD')),
+    status: Type.Optional(Status),
+    customer_code: Type.Optional(CustomerCode),
+    // The name other order APIs use for this filter: the customer's id (GET /api/customers/ shows it).
+    customer_id: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 2_147_483_647,
+        description: "The customer's id: only their orders",
+      }),
+    ),
+    tracking_number: Type.Optional(
+      Type.String({
+        pattern: '^[A-Za-z0-9]{1,64}$',
+        description: 'Letters and digits: the tracking number of the order to find, in either case',
+      }),
+    ),
+    ordering: OrderOrderingField,
+    ...PageQueryFields,
+  },
+  LIST_QUERY,
+)
 export type OrderListQuery = Static<typeof OrderListQuery>
 
-export const OrderSearchQuery = Type.Object({
-  q: Type.String({
-    format: 'plain-text',
-    minLength: 1,
-    maxLength: 200,
-    description: 'Case-insensitive: in the item, the customer name or code, or a whole tracking number',
-  }),
-  ordering: OrderOrderingField,
-  ...PageQueryFields,
-})
+export const OrderSearchQuery = Type.Object(
+  {
+    q: Type.String({
+      format: 'plain-text',
+      minLength: 1,
+      maxLength: 200,
+      description: 'Case-insensitive: in the item, the customer name or code, or a whole tracking number',
+    }),
+    ordering: OrderOrderingField,
+    ...PageQueryFields,
+  },
+  LIST_QUERY,
+)
 export type OrderSearchQuery = Static<typeof OrderSearchQuery>
 
 export const OrderReply = Type.Object({

@@ -185,6 +185,7 @@ export function createOrderService(deps: OrderServiceDeps) {
       const filter: OrderFilter = { ...dateRange(query) }
       if (query.status) filter.status = query.status
       if (query.customer_code) filter.customerCode = query.customer_code
+      if (query.customer_id !== undefined) filter.customerId = query.customer_id
       if (query.tracking_number) filter.trackingNumber = asciiUpper(query.tracking_number)
       // The validator has filled in the default; the types cannot know that.
       const ordering = query.ordering ?? DEFAULT_ORDER_ORDERING
