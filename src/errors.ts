@@ -106,6 +106,15 @@ export function toAppError(error: FastifyError | AppError | Error): AppError {
   return new AppError('internal', 'Internal server error', {}, { cause: error })
 }
 
+/**
+ * The error's headers. Every 401 says which scheme to use (RFC 9110 requires it, the README
+ * promises it): a failed sign-in or refresh too, not only a refused bearer token.
+ */
+function headersOf(error: AppError): Record<string, string> {
+  if (error.statusCode !== 401 || error.headers['www-authenticate']) return error.headers
+  return { ...error.headers, 'www-authenticate': 'Bearer' }
+}
+
 export function registerErrorHandling(
   app: FastifyInstance,
   options: { refusals?: ConstructorParameters<typeof RefusalLog>[1] } = {},
@@ -125,7 +134,7 @@ export function registerErrorHandling(
     } else {
       request.log.info({ code: appError.code, details: appError.details }, appError.message)
     }
-    return reply.code(appError.statusCode).headers(appError.headers).send(errorEnvelope(request, appError))
+    return reply.code(appError.statusCode).headers(headersOf(appError)).send(errorEnvelope(request, appError))
   })
 
   app.setNotFoundHandler((request, reply) => {
@@ -141,5 +150,9 @@ export function renderFrameworkError(
   reply: FastifyReply,
 ): void {
   const appError = toAppError(error)
-  reply.code(appError.statusCode).header('x-request-id', request.id).send(errorEnvelope(request, appError))
+  reply
+    .code(appError.statusCode)
+    .headers(headersOf(appError))
+    .header('x-request-id', request.id)
+    .send(errorEnvelope(request, appError))
 }

@@ -182,6 +182,16 @@ test('wrong password, unknown user and disabled user get the same answer', async
     assert.equal(res.statusCode, 401)
     assert.equal(res.json().error, 'Invalid username or password')
     assert.deepEqual(res.json().details, {})
+    assert.equal(res.headers['www-authenticate'], 'Bearer', 'every 401 names the scheme')
+  }
+})
+
+test('a refused refresh or sign-out is a 401 that names the scheme too', async (t) => {
+  const app = await build(t, {}, { as: null })
+  for (const url of ['/api/token/refresh/', '/api/token/revoke/']) {
+    const res = await app.inject({ method: 'POST', url, payload: { refresh: 'x'.repeat(43) } })
+    assert.equal(res.statusCode, 401, `${url}: ${res.body}`)
+    assert.equal(res.headers['www-authenticate'], 'Bearer', url)
   }
 })
 
