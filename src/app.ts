@@ -14,6 +14,7 @@ import { createDatabase, type DatabaseHandle, durabilityWarnings } from './db/in
 import { migrateToLatest } from './db/migrate.js'
 import { registerErrorHandling, renderFrameworkError } from './errors.js'
 import { clientErrorHandler, parseQueryString, strictJsonBodies } from './http-edges.js'
+import { trackRoutePaths } from './method-not-allowed.js'
 import { createSmsGateway } from './notifications/africastalking.js'
 import { listNotifications, outboxCounts } from './notifications/outbox.js'
 import { registerOutboxGauge } from './notifications/outbox-gauge.js'
@@ -39,6 +40,10 @@ import { createTracking } from './tracking/index.js'
 import { keyFingerprint, resolveTrackingKey } from './tracking/key.js'
 import { trackingRoutes } from './tracking/routes.js'
 import { createValidatorCompiler } from './validation.js'
+
+// The router's path rules, shared with the index of paths that answers 405s.
+// maxParamLength: a long path parameter reaches its schema, which names it, instead of a 404.
+const ROUTER_PATHS = { ignoreTrailingSlash: true, maxParamLength: 1_000 }
 
 // How often each instance adds its issue counts to the database (the dashboard's figures).
 const STATS_FLUSH_MS = 5_000
@@ -66,10 +71,8 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
     genReqId: requestId,
     logController: new RequestLog({ requestIdLogLabel: 'request_id' }),
     childLoggerFactory: requestLogger,
-    // maxParamLength: a long path parameter reaches its schema, which names it, instead of a 404.
     routerOptions: {
-      ignoreTrailingSlash: true,
-      maxParamLength: 1_000,
+      ...ROUTER_PATHS,
       // Text that is not valid percent-encoded UTF-8 is refused by validation, not stored as sent.
       querystringParser: parseQueryString,
     },
@@ -167,7 +170,7 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   app.setValidatorCompiler(createValidatorCompiler())
   app.removeContentTypeParser('text/plain') // a JSON API: anything else is a 415
   strictJsonBodies(app)
-  registerErrorHandling(app)
+  registerErrorHandling(app, { paths: trackRoutePaths(app, ROUTER_PATHS) })
   // First: every route registered after it must declare who may call it (and is documented).
   await app.register(authPlugin, { authenticator: auth.authenticator })
   await app.register(swagger, {

@@ -1,6 +1,7 @@
 import { type Static, type TRef, Type } from '@sinclair/typebox'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { isUnavailable } from './db/errors.js'
+import type { RoutePaths } from './method-not-allowed.js'
 import { RefusalLog } from './observability/refusals.js'
 import { validationDetails } from './validation.js'
 
@@ -117,7 +118,7 @@ function headersOf(error: AppError): Record<string, string> {
 
 export function registerErrorHandling(
   app: FastifyInstance,
-  options: { refusals?: ConstructorParameters<typeof RefusalLog>[1] } = {},
+  options: { refusals?: ConstructorParameters<typeof RefusalLog>[1]; paths?: RoutePaths } = {},
 ): void {
   app.addSchema(ErrorEnvelope)
   // An outage refuses every request alike: the first in full, then a count per second.
@@ -138,7 +139,16 @@ export function registerErrorHandling(
   })
 
   app.setNotFoundHandler((request, reply) => {
-    const error = new AppError('not_found', `No route for ${request.method} ${request.url.split('?')[0]}`)
+    const path = request.url.split('?')[0] ?? '/'
+    const allowed = options.paths?.allowed(path) ?? []
+    if (allowed.length > 0) {
+      const error = new AppError(
+        'method_not_allowed',
+        `${request.method} is not allowed on ${path}; it allows ${allowed.join(', ')}`,
+      )
+      return reply.code(405).header('allow', allowed.join(', ')).send(errorEnvelope(request, error))
+    }
+    const error = new AppError('not_found', `No route for ${request.method} ${path}`)
     return reply.code(404).send(errorEnvelope(request, error))
   })
 }

@@ -35,6 +35,15 @@ export interface NewOrder {
   now: string
 }
 
+/** The fields a correction may set, in stored units; undefined leaves a field as it is. */
+export interface OrderCorrection {
+  item?: string
+  amountMinor?: number
+  origin?: string | null
+  destination?: string | null
+  weightGrams?: number | null
+}
+
 export interface OrderFilter {
   /** ISO instants: order_time >= from and <= until. */
   from?: string
@@ -175,6 +184,24 @@ export function createOrderRepository(db: Database) {
         await enqueueNotification(trx, { ...notification, orderId: id }, new Date(now))
         return true
       })
+    },
+
+    /** Applies the correction if the order is still PENDING; false when it no longer is. */
+    async correct(id: number, fields: OrderCorrection, now: string): Promise<boolean> {
+      const updated = await db
+        .updateTable('orders')
+        .set({
+          ...(fields.item !== undefined && { item: fields.item }),
+          ...(fields.amountMinor !== undefined && { amount_minor: fields.amountMinor }),
+          ...(fields.origin !== undefined && { origin_country: fields.origin }),
+          ...(fields.destination !== undefined && { destination_country: fields.destination }),
+          ...(fields.weightGrams !== undefined && { weight_grams: fields.weightGrams }),
+          updated_at: now,
+        })
+        .where('id', '=', id)
+        .where('status', '=', 'PENDING')
+        .executeTakeFirst()
+      return Number(updated.numUpdatedRows) === 1
     },
 
     async list(filter: OrderFilter, request: PageRequest, ordering: OrderOrdering): Promise<Page<OrderRow>> {

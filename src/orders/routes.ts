@@ -10,6 +10,7 @@ import {
   OrderListReply,
   OrderParams,
   OrderPatch,
+  OrderReplace,
   OrderReply,
   OrderSearchQuery,
 } from './schemas.js'
@@ -98,15 +99,33 @@ export async function orderRoutes(
       config,
       schema: {
         tags: ['orders'],
-        summary: 'Change the status of an order (the customer gets an SMS)',
+        summary: 'Change the status of an order (the customer gets an SMS), or correct a PENDING order',
         description:
-          'PENDING → CONFIRMED → SHIPPED → DELIVERED, or CANCELLED before shipping; any other change is a 409 naming the allowed ones.',
+          '{status}: PENDING → CONFIRMED → SHIPPED → DELIVERED, or CANCELLED before shipping; any other change is a 409 naming the allowed ones. ' +
+          'Other fields (item, amount, origin_country_id, destination_country_id, weight) correct the order while it is PENDING (409 otherwise), without an SMS.',
         params: OrderParams,
         body: OrderPatch,
         response: { 200: OrderReply, ...oneErrors, 409: Type.Ref('ErrorEnvelope') },
       },
     },
-    async (request) => service.changeStatus(request.params.id, request.body.status),
+    async (request) => service.correct(request.params.id, request.body, 'patch'),
+  )
+
+  app.put(
+    '/api/orders/:id',
+    {
+      config,
+      schema: {
+        tags: ['orders'],
+        summary: 'Correct a PENDING order: its item, amount, lane and weight as they should be',
+        description:
+          'A lane or weight left out is cleared. 409 once the order is past PENDING; no SMS is sent. Orders are never deleted: cancel them (PATCH {status: CANCELLED}).',
+        params: OrderParams,
+        body: OrderReplace,
+        response: { 200: OrderReply, ...oneErrors, 409: Type.Ref('ErrorEnvelope') },
+      },
+    },
+    async (request) => service.correct(request.params.id, request.body, 'replace'),
   )
 
   app.get(

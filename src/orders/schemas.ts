@@ -53,7 +53,31 @@ export const OrderBody = Type.Object({
 })
 export type OrderBody = Static<typeof OrderBody>
 
-export const OrderPatch = Type.Object({ status: Status })
+const CORRECTION = 'Only while the order is PENDING (409 otherwise); no SMS is sent for a correction.'
+const { customer_code: _code, ...correctable } = OrderBody.properties
+
+/** PUT: the order's fields as they should be; lane and weight left out are cleared. */
+export const OrderReplace = Type.Object(
+  { ...correctable, customer_code: Type.Optional(CustomerCode) },
+  { description: `${CORRECTION} customer_code, if sent, must be the order's own.` },
+)
+export type OrderReplace = Static<typeof OrderReplace>
+
+/** PATCH: a status change (with its SMS), or a correction of the fields sent, not both at once. */
+export const OrderPatch = Type.Object(
+  {
+    status: Type.Optional(Status),
+    item: Type.Optional(correctable.item),
+    amount: Type.Optional(correctable.amount),
+    origin_country_id: correctable.origin_country_id,
+    destination_country_id: correctable.destination_country_id,
+    weight: correctable.weight,
+  },
+  {
+    minProperties: 1,
+    description: `Either {status} (the customer gets an SMS), or corrections of item, amount, origin_country_id, destination_country_id, weight. ${CORRECTION}`,
+  },
+)
 export type OrderPatch = Static<typeof OrderPatch>
 
 export const OrderParams = Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) })

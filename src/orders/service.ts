@@ -6,12 +6,14 @@ import { formatAmount, formatWeightKg, parseAmountMinor, parseWeightGrams } from
 import type { PageRequest } from '../pagination.js'
 import { asciiUpper, checkTrackingNumber, type TrackingFormat } from '../tracking/codec.js'
 import type { TrackingService } from '../tracking/service.js'
-import type { OrderFilter, OrderRepository, OrderRow } from './repository.js'
+import type { OrderCorrection, OrderFilter, OrderRepository, OrderRow } from './repository.js'
 import {
   DEFAULT_ORDER_ORDERING,
   type OrderBody,
   type OrderListQuery,
   type OrderOrdering,
+  type OrderPatch,
+  type OrderReplace,
   type OrderReply,
 } from './schemas.js'
 
@@ -100,6 +102,30 @@ function dateRange(
   return range
 }
 
+const invalid = (details: Record<string, string[]>) =>
+  new AppError('validation_failed', 'The request is invalid', details)
+
+function notPending(status: OrderStatus): AppError {
+  return new AppError('conflict', `Only a PENDING order can be corrected; this one is ${status}`, {
+    status: [`is ${status}: only a PENDING order can be corrected`],
+  })
+}
+
+/** A correction's fields in stored units; `clear` (PUT) sets a lane or weight left out to null. */
+function correctionOf(body: OrderReplace | Omit<OrderPatch, 'status'>, clear: boolean): OrderCorrection {
+  const absent = clear ? null : undefined
+  const fields: OrderCorrection = {}
+  if (body.item !== undefined) fields.item = body.item
+  if (body.amount !== undefined) fields.amountMinor = parseAmountMinor(body.amount) as number
+  const origin = body.origin_country_id ?? absent
+  const destination = body.destination_country_id ?? absent
+  const weight = body.weight === undefined ? absent : (parseWeightGrams(body.weight) ?? null)
+  if (origin !== undefined) fields.origin = origin
+  if (destination !== undefined) fields.destination = destination
+  if (weight !== undefined) fields.weightGrams = weight
+  return fields
+}
+
 export function createOrderService(deps: OrderServiceDeps) {
   const { repository } = deps
   const now = deps.now ?? (() => new Date())
@@ -178,6 +204,45 @@ export function createOrderService(deps: OrderServiceDeps) {
         })
       }
       deps.notified?.()
+      return toReply(await get(id))
+    },
+
+    /**
+     * Corrects a PENDING order (PUT replaces, PATCH changes what it sends): no SMS, the customer
+     * heard of the order already. Its customer and tracking number stay; on route-format numbers
+     * the lane stays too, as the number carries it.
+     */
+    async correct(
+      id: number,
+      body: OrderReplace | OrderPatch,
+      mode: 'replace' | 'patch',
+    ): Promise<OrderReply> {
+      if ('status' in body && body.status !== undefined) {
+        if (Object.keys(body).length === 1) return this.changeStatus(id, body.status)
+        throw invalid({ status: ['change the status on its own, not with a correction of the order'] })
+      }
+      const order = await get(id)
+      if (
+        'customer_code' in body &&
+        body.customer_code !== undefined &&
+        body.customer_code !== order.customer_code
+      )
+        throw invalid({ customer_code: [`cannot be changed (the order is ${order.customer_code}'s)`] })
+      if (order.status !== 'PENDING') throw notPending(order.status)
+      const fields = correctionOf(body, mode === 'replace')
+      if (deps.format === 'route') {
+        const fixed = 'cannot be changed: the tracking number carries the route (TRACKING_FORMAT=route)'
+        const details: Record<string, string[]> = {}
+        if (fields.origin !== undefined && fields.origin !== order.origin_country)
+          details.origin_country_id = [fixed]
+        if (fields.destination !== undefined && fields.destination !== order.destination_country)
+          details.destination_country_id = [fixed]
+        if (Object.keys(details).length > 0) throw invalid(details)
+      }
+      if (!(await repository.correct(id, fields, now().toISOString()))) {
+        const current = await get(id)
+        throw notPending(current.status)
+      }
       return toReply(await get(id))
     },
 

@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { build, type TestApp } from '../helpers/build.js'
+import { createOrder, order, withCustomer } from '../helpers/orders.js'
+
+async function notifications(app: TestApp, id: number): Promise<string[]> {
+  const res = await app.inject({ url: `/api/orders/${id}/notifications/` })
+  assert.equal(res.statusCode, 200, res.body)
+  return res.json().results.map((n: { event: string }) => n.event)
+}
+
+test('a PENDING order is corrected by PUT and PATCH, without an SMS', async (t) => {
+  const app = await build(t, {}, { as: 'operator' })
+  await withCustomer(app)
+  const created = await createOrder(app, { ...order, origin_country_id: 'KE', weight: '1.5' })
+  const put = await app.inject({
+    method: 'PUT',
+    url: `/api/orders/${created.id}/`,
+    payload: { customer_code: 'CUST001', item: 'Laptop 15"', amount: 1300, destination_country_id: 'UG' },
+  })
+  assert.equal(put.statusCode, 200, put.body)
+  const replaced = put.json()
+  assert.deepEqual(
+    [
+      replaced.item,
+      replaced.amount,
+      replaced.origin_country_id,
+      replaced.destination_country_id,
+      replaced.weight,
+    ],
+    ['Laptop 15"', '1300.00', null, 'UG', null], // PUT clears a lane or weight left out
+  )
+  assert.equal(replaced.tracking_number, created.tracking_number)
+  assert.equal(replaced.status, 'PENDING')
+
+  const patch = await app.inject({
+    method: 'PATCH',
+    url: `/api/orders/${created.id}/`,
+    payload: { weight: 2 },
+  })
+  assert.equal(patch.statusCode, 200, patch.body)
+  assert.deepEqual(
+    [patch.json().item, patch.json().weight, patch.json().destination_country_id],
+    ['Laptop 15"', '2.000', 'UG'],
+  )
+  // The search index follows the item.
+  const found = await app.inject({ url: '/api/orders/search?q=15"' })
+  assert.equal(found.json().count, 1, found.body)
+  assert.deepEqual(await notifications(app, created.id), ['created'])
+})
+
+test('past PENDING a correction is a 409 in the envelope; status and corrections do not mix', async (t) => {
+  const app = await build(t, {}, { as: 'operator' })
+  await withCustomer(app)
+  const { id } = await createOrder(app)
+  const mixed = await app.inject({
+    method: 'PATCH',
+    url: `/api/orders/${id}/`,
+    payload: { status: 'CONFIRMED', item: 'Phone' },
+  })
+  assert.equal(mixed.statusCode, 400, mixed.body)
+  assert.ok(mixed.json().details.status)
+  const otherCustomer = await app.inject({
+    method: 'PUT',
+    url: `/api/orders/${id}/`,
+    payload: { ...order, customer_code: 'CUST999' },
+  })
+  assert.equal(otherCustomer.statusCode, 400, otherCustomer.body)
+  assert.ok(otherCustomer.json().details.customer_code)
+
+  const confirmed = await app.inject({
+    method: 'PATCH',
+    url: `/api/orders/${id}/`,
+    payload: { status: 'CONFIRMED' },
+  })
+  assert.equal(confirmed.statusCode, 200, confirmed.body)
+  for (const [method, payload] of [
+    ['PUT', order],
+    ['PATCH', { amount: '1.00' }],
+  ] as const) {
+    const res = await app.inject({ method, url: `/api/orders/${id}/`, payload })
+    assert.equal(res.statusCode, 409, `${method}: ${res.body}`)
+    assert.equal(res.json().code, 'conflict')
+    assert.deepEqual(res.json().details, { status: ['is CONFIRMED: only a PENDING order can be corrected'] })
+  }
+  const unchanged = await app.inject({ url: `/api/orders/${id}/` })
+  assert.equal(unchanged.json().amount, '1250.50')
+  assert.deepEqual(await notifications(app, id), ['created', 'CONFIRMED'])
+
+  const deleted = await app.inject({ method: 'DELETE', url: `/api/orders/${id}/` })
+  assert.equal(deleted.statusCode, 405, deleted.body)
+  assert.equal(deleted.headers.allow, 'GET, HEAD, PUT, PATCH')
+})
+
+test('with route-format numbers the lane cannot be corrected', async (t) => {
+  const app = await build(t, { TRACKING_FORMAT: 'route' }, { as: 'operator' })
+  await withCustomer(app)
+  const lane = { origin_country_id: 'KE', destination_country_id: 'UG' }
+  const { id } = await createOrder(app, { ...order, ...lane })
+  const moved = await app.inject({
+    method: 'PATCH',
+    url: `/api/orders/${id}/`,
+    payload: { origin_country_id: 'TZ' },
+  })
+  assert.equal(moved.statusCode, 400, moved.body)
+  assert.match(moved.json().details.origin_country_id[0], /carries the route/)
+  const same = await app.inject({
+    method: 'PUT',
+    url: `/api/orders/${id}/`,
+    payload: { ...order, ...lane, item: 'Desk' },
+  })
+  assert.equal(same.statusCode, 200, same.body)
+})
