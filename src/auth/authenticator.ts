@@ -54,7 +54,11 @@ export interface Revocations {
  */
 export type Revocation = { jti: string } | { sid: string } | ({ userId: number } & TokenState)
 
-const CACHE_SIZE = 10_000
+// The cache of verified tokens: bounded in entries and in bytes (a token's text, at one byte per
+// character as V8 keeps ASCII, plus an estimate of its entry: principal, claims, map slot).
+const CACHE_ENTRIES = 10_000
+const CACHE_BYTES = 16 * 1024 * 1024
+const ENTRY_BYTES = 600
 
 export function missingToken(): AppError {
   return new AppError(
@@ -69,8 +73,9 @@ export function missingToken(): AppError {
 
 /**
  * Turns an Authorization header into a principal. A token's signature is verified once; later
- * requests with the same header cost a map lookup plus the revocation checks (the header is the
- * cache key, so a changed token is a miss). Revocations made in this process apply at
+ * requests with the same token cost a map lookup plus the revocation checks. The token itself is
+ * the cache key, not the header: `bearer x`, `Bearer  x` and `Bearer x ` are one entry, so one
+ * valid token cannot fill the cache with spellings of itself and push other clients' out. Revocations made in this process apply at
  * once; those made by other instances arrive with the next poll.
  */
 export function createAuthenticator(deps: {
@@ -79,8 +84,25 @@ export function createAuthenticator(deps: {
   revocations: Revocations
   pollIntervalMs: number
   onPollError: (error: unknown) => void
+  cacheLimits?: { entries: number; bytes: number }
 }) {
+  const limits = deps.cacheLimits ?? { entries: CACHE_ENTRIES, bytes: CACHE_BYTES }
   const cache = new Map<string, Verified>()
+  let cacheBytes = 0
+  const sizeOf = (token: string) => token.length + ENTRY_BYTES
+
+  function forget(token: string): void {
+    if (cache.delete(token)) cacheBytes -= sizeOf(token)
+  }
+
+  function remember(token: string, verified: Verified): void {
+    forget(token)
+    // Oldest first (a Map iterates in insertion order) until the new entry fits both bounds.
+    while (cache.size > 0 && (cache.size >= limits.entries || cacheBytes + sizeOf(token) > limits.bytes))
+      forget(cache.keys().next().value as string)
+    cache.set(token, verified)
+    cacheBytes += sizeOf(token)
+  }
   let revoked = new Set<string>()
   let users = new Map<number, TokenState>()
   // Made here since the last poll began: a poll that read the database just before must not undo
@@ -144,9 +166,14 @@ export function createAuthenticator(deps: {
     return token
   }
 
-  function check(header: string, verified: Verified): Verified {
+  /** The token of a header in the form clients send (`Bearer <token>`), without a regular expression. */
+  function plainToken(header: string): string | undefined {
+    return header.startsWith('Bearer ') ? header.slice(7) : undefined
+  }
+
+  function check(token: string, verified: Verified): Verified {
     if (verified.expiresAt <= Date.now()) {
-      cache.delete(header)
+      forget(token)
       throw invalidToken()
     }
     if (isRevoked(verified)) throw invalidToken()
@@ -159,24 +186,30 @@ export function createAuthenticator(deps: {
      * the same token many times); undefined when it must be verified. Throws like authenticate().
      */
     known(header: string | undefined): Verified | undefined {
-      // Keyed by the header as sent: a client repeats it byte for byte, so no parsing per request.
-      const verified = header === undefined ? undefined : cache.get(header)
-      if (verified) return check(header as string, verified)
-      tokenOf(header) // throws for a missing or malformed header
-      return undefined
+      // Most headers are `Bearer <token>` exactly: a slice and a map lookup. A cached key is a token
+      // that parsed, so a hit needs no other check; anything else is parsed in full.
+      const plain = header === undefined ? undefined : plainToken(header)
+      const verified = plain === undefined ? undefined : cache.get(plain)
+      if (verified) return check(plain as string, verified)
+      const token = tokenOf(header) // throws for a missing or malformed header
+      const found = cache.get(token)
+      return found && check(token, found)
     },
 
     /** Verifies `Authorization: Bearer <token>`; throws a 401 AppError otherwise. */
     async authenticate(header: string | undefined): Promise<Verified> {
       const token = tokenOf(header)
-      const key = header as string
-      let verified = cache.get(key)
+      let verified = cache.get(token)
       if (!verified) {
         verified = await verify(token)
-        if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value as string)
-        cache.set(key, verified)
+        remember(token, verified)
       }
-      return check(key, verified)
+      return check(token, verified)
+    },
+
+    /** How much the cache of verified tokens holds (entries, and bytes as estimated). */
+    cacheUsage(): { entries: number; bytes: number } {
+      return { entries: cache.size, bytes: cacheBytes }
     },
 
     revoked(revocation: Revocation): void {

@@ -138,3 +138,41 @@ test('a token claiming a generation its user never had is refused', async (t) =>
   assert.equal(await h.accepts(0), true)
   assert.equal(await h.accepts(5), false)
 })
+
+test('spellings of one Authorization header share one cache entry; the cache is bounded in bytes', async (t) => {
+  let verifications = 0
+  const counting = {
+    ...tokens,
+    verify: (token: string) => {
+      verifications++
+      return tokens.verify(token)
+    },
+  }
+  const authenticator = createAuthenticator({
+    tokens: counting,
+    revocations: { revokedTokens: async () => [], tokenStates: async () => new Map() },
+    pollIntervalMs: 60_000,
+    onPollError: (error) => assert.fail(String(error)),
+    cacheLimits: { entries: 1_000, bytes: 64 * 1024 },
+  })
+  t.after(() => authenticator.stop())
+  const jwt = await tokens.sign({ id: USER, username: 'ops.jane', role: 'client' })
+  const spellings = [`Bearer ${jwt}`, `bearer ${jwt}`, `BEARER ${jwt}`]
+  for (let i = 1; i <= 300; i++)
+    spellings.push(`Bearer${' '.repeat(i)}${jwt}`, `Bearer ${jwt}${' '.repeat(i)}`)
+  for (const header of spellings) {
+    const verified = authenticator.known(header) ?? (await authenticator.authenticate(header))
+    assert.equal(verified.principal.subject, `user:${USER}`)
+  }
+  assert.equal(verifications, 1)
+  assert.equal(authenticator.cacheUsage().entries, 1)
+
+  // Many different valid tokens: the oldest go, the bytes stay under the bound.
+  for (let i = 0; i < 300; i++) {
+    const other = await tokens.sign({ id: 100 + i, username: `user${i}`, role: 'client' })
+    await authenticator.authenticate(`Bearer ${other}`)
+    assert.ok(authenticator.cacheUsage().bytes <= 64 * 1024, `${authenticator.cacheUsage().bytes} bytes`)
+  }
+  assert.ok(authenticator.cacheUsage().entries < 300)
+  assert.ok(authenticator.cacheUsage().entries > 10)
+})
