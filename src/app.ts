@@ -224,7 +224,11 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
     authenticator: auth.authenticator,
     loginRateLimit: { max: config.rateLimit.loginMax, windowMs: config.rateLimit.windowMs },
   })
-  await app.register(trackingRoutes, { service: tracking.service })
+  await app.register(trackingRoutes, {
+    service: tracking.service,
+    requiredFields: config.tracking.requiredFields,
+    format: config.tracking.format,
+  })
   const customers = createCustomerService({
     repository: createCustomerRepository(database.db),
     hasOrders: (customerId) => orderRepository.hasOrders(customerId),

@@ -4,6 +4,7 @@ import { type Static, Type } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { isRole, ROLES, type Role } from './auth/roles.js'
 import { parsePostgresUrl } from './db/postgres-hosts.js'
+import { ISSUE_FIELDS, type IssueField, isIssueField, LANE_FIELDS } from './tracking/fields.js'
 
 // Every setting Waybill reads, in one schema: defaults, types and limits live here and nowhere else.
 const EnvSchema = Type.Object({
@@ -25,6 +26,8 @@ const EnvSchema = Type.Object({
   DATABASE_REQUIRE_SYNC_STANDBY: Type.Boolean({ default: false }),
   TRACKING_KEY: Type.Optional(Type.String()),
   TRACKING_FORMAT: Type.Union([Type.Literal('default'), Type.Literal('route')], { default: 'default' }),
+  // The issue fields a request must carry, comma-separated, or none; unset: all of them.
+  TRACKING_REQUIRED_FIELDS: Type.Optional(Type.String()),
   TRACKING_BLOCK_MIN: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 100 }),
   TRACKING_BLOCK_MAX: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 100_000 }),
   TRACKING_BLOCK_SECONDS: Type.Number({ exclusiveMinimum: 0, maximum: 3600, default: 2 }),
@@ -203,6 +206,29 @@ function parseOrigins(value: string): string[] {
   return origins
 }
 
+/** TRACKING_REQUIRED_FIELDS: field names separated by commas, or `none`; unset or empty: all. */
+function parseRequiredFields(value: string | undefined, format: string): IssueField[] {
+  const expected = `expected issue field names separated by commas (${ISSUE_FIELDS.join(', ')}), or none`
+  const trimmed = value?.trim() ?? ''
+  let fields: IssueField[]
+  if (trimmed === '') fields = [...ISSUE_FIELDS]
+  else if (trimmed.toLowerCase() === 'none') fields = []
+  else {
+    const names = list(trimmed)
+    const bad = names.find((name) => !isIssueField(name))
+    if (bad !== undefined || names.length === 0)
+      throw new ConfigError(`TRACKING_REQUIRED_FIELDS: ${expected}, but "${bad ?? trimmed}" is not one`)
+    fields = ISSUE_FIELDS.filter((field) => names.includes(field))
+  }
+  const lane = LANE_FIELDS.filter((field) => !fields.includes(field))
+  if (format === 'route' && lane.length > 0) {
+    throw new ConfigError(
+      `TRACKING_REQUIRED_FIELDS: must include ${lane.join(' and ')} with TRACKING_FORMAT=route (the number carries the lane)`,
+    )
+  }
+  return fields
+}
+
 function list(value: string): string[] {
   return value
     .split(',')
@@ -298,6 +324,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     tracking: {
       key: env.TRACKING_KEY ? parseTrackingKey(env.TRACKING_KEY) : undefined,
       format: env.TRACKING_FORMAT,
+      requiredFields: parseRequiredFields(env.TRACKING_REQUIRED_FIELDS, env.TRACKING_FORMAT),
       blockMin: env.TRACKING_BLOCK_MIN,
       blockMax: env.TRACKING_BLOCK_MAX,
       blockSeconds: env.TRACKING_BLOCK_SECONDS,

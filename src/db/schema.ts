@@ -18,13 +18,14 @@ export interface TrackingNumbersTable {
   sequence: number
   tracking_number: string
   uuid: string
-  origin_country: string
-  destination_country: string
-  weight_grams: number
-  order_created_at: string
-  customer_id: string
-  customer_name: string
-  customer_slug: string
+  // Null: not sent (TRACKING_REQUIRED_FIELDS, or POST /tracking/generate from an older client).
+  origin_country: string | null
+  destination_country: string | null
+  weight_grams: number | null
+  order_created_at: string | null
+  customer_id: string | null
+  customer_name: string | null
+  customer_slug: string | null
   created_at: string
 }
 

@@ -15,7 +15,7 @@ export interface PackedBatch {
   /** Two per record: the length of its tracking number, then of its UUID. */
   lengths: number[]
   /** Runs of consecutive records sharing the other columns: a count, then the SHARED columns' values. */
-  runs: Array<string | number>
+  runs: Array<string | number | null>
   /** Records per entry, in order. */
   rows: number[]
   /** The entries that carry an idempotency key, by index. */
@@ -44,7 +44,7 @@ export function packBatch(entries: WriteEntry[]): PackedBatch {
   const sequences: number[] = []
   const lengths: number[] = []
   const text: string[] = []
-  const runs: Array<string | number> = []
+  const runs: Array<string | number | null> = []
   const rows: number[] = []
   const keys: PackedBatch['keys'] = []
   let run = -1 // where the current run's count is in `runs`
@@ -71,8 +71,8 @@ export function packBatch(entries: WriteEntry[]): PackedBatch {
 }
 
 /** Every record's column values, row after row in tracking_numbers' column order: a multi-row INSERT's parameters. */
-export function unpackValues(batch: PackedBatch): Array<string | number> {
-  const values: Array<string | number> = []
+export function unpackValues(batch: PackedBatch): Array<string | number | null> {
+  const values: Array<string | number | null> = []
   const { sequences, text, lengths, runs } = batch
   let n = 0
   let at = 0
@@ -82,7 +82,7 @@ export function unpackValues(batch: PackedBatch): Array<string | number> {
       const numberEnd = at + (lengths[2 * n] as number)
       const uuidEnd = numberEnd + (lengths[2 * n + 1] as number)
       values.push(sequences[n] as number, text.slice(at, numberEnd), text.slice(numberEnd, uuidEnd))
-      for (let c = 1; c < RUN; c++) values.push(runs[r + c] as string | number)
+      for (let c = 1; c < RUN; c++) values.push(runs[r + c] as string | number | null)
       at = uuidEnd
     }
   }

@@ -35,7 +35,7 @@ const WIDTH = RECORD_COLUMNS.length
 
 /** A group commit's entries as one multi-row INSERT's parameters, with what each entry adds. */
 interface Rows {
-  values: Array<string | number>
+  values: Array<string | number | null>
   /** Records per entry, in order. */
   rows: number[]
   /** The entries that carry an idempotency key, by index. */
@@ -43,7 +43,7 @@ interface Rows {
 }
 
 function flatten(entries: WriteEntry[]): Rows {
-  const values: Array<string | number> = []
+  const values: Array<string | number | null> = []
   const rows: number[] = []
   const keys: Rows['keys'] = []
   for (let i = 0; i < entries.length; i++) {
@@ -84,11 +84,11 @@ const UNNEST_SQL = `insert into tracking_numbers (${RECORD_COLUMNS.join(', ')})
     $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])`
 
 /** Row-after-row values as one array per column. */
-function columnsOf(values: Rows['values']): Array<Array<string | number>> {
-  const columns = RECORD_COLUMNS.map(() => [] as Array<string | number>)
+function columnsOf(values: Rows['values']): Array<Array<string | number | null>> {
+  const columns = RECORD_COLUMNS.map(() => [] as Array<string | number | null>)
   for (let i = 0; i < values.length; i += WIDTH) {
     for (let c = 0; c < WIDTH; c++)
-      (columns[c] as Array<string | number>).push(values[i + c] as string | number)
+      (columns[c] as Array<string | number | null>).push(values[i + c] as string | number | null)
   }
   return columns
 }

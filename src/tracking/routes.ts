@@ -2,12 +2,15 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { errorReplies } from '../errors.js'
 import { parseWeightGrams } from '../formats.js'
+import type { TrackingFormat } from './codec.js'
+import { type IssueField, LANE_FIELDS } from './fields.js'
 import {
-  BatchBody,
   BatchReply,
+  batchBody,
   GenerateReply,
   IdempotencyHeaders,
-  IssueQuery,
+  type IssueQuery,
+  issueQuery,
   NextTrackingNumberReply,
   TrackingNumberParams,
   TrackingRecordReply,
@@ -16,15 +19,16 @@ import { type Idempotency, type IssueRequest, requestMetadata, type TrackingServ
 
 const errors = errorReplies(400, 401, 403, 409, 429, 503)
 
+/** A field not sent is absent (null); one sent has been checked by the schema. */
 function toIssueRequest(fields: IssueQuery): IssueRequest {
   return {
-    origin: fields.origin_country_id,
-    destination: fields.destination_country_id,
-    weightGrams: parseWeightGrams(fields.weight) as number, // the schema has already checked it
-    orderCreatedAt: fields.created_at,
-    customerId: fields.customer_id.toLowerCase(),
-    customerName: fields.customer_name,
-    customerSlug: fields.customer_slug,
+    origin: fields.origin_country_id ?? null,
+    destination: fields.destination_country_id ?? null,
+    weightGrams: fields.weight === undefined ? null : (parseWeightGrams(fields.weight) as number),
+    orderCreatedAt: fields.created_at ?? null,
+    customerId: fields.customer_id?.toLowerCase() ?? null,
+    customerName: fields.customer_name ?? null,
+    customerSlug: fields.customer_slug ?? null,
   }
 }
 
@@ -35,9 +39,22 @@ function idempotency(request: FastifyRequest, operation: string): Idempotency | 
   return typeof key === 'string' && client ? { key: `${client} ${key}`, operation } : undefined
 }
 
-export async function trackingRoutes(parent: FastifyInstance, options: { service: TrackingService }) {
+export async function trackingRoutes(
+  parent: FastifyInstance,
+  options: {
+    service: TrackingService
+    /** TRACKING_REQUIRED_FIELDS: what the issue and batch routes require. */
+    requiredFields: readonly IssueField[]
+    format: TrackingFormat
+  },
+) {
   const app = parent.withTypeProvider<TypeBoxTypeProvider>()
   const { service } = options
+  const IssueQuery = issueQuery(options.requiredFields)
+  const BatchBody = batchBody(options.requiredFields)
+  // Older clients' route takes any subset of the fields, an empty body too; only route-format
+  // numbers need their lane.
+  const GenerateBody = issueQuery(options.format === 'route' ? LANE_FIELDS : [])
 
   for (const url of ['/next-tracking-number', '/api/next-tracking-number']) {
     app.get(
@@ -75,9 +92,17 @@ export async function trackingRoutes(parent: FastifyInstance, options: { service
       schema: {
         tags: ['tracking'],
         summary: 'Issue a tracking number (for older clients)',
-        body: IssueQuery,
+        description:
+          'Takes any subset of the fields, or no body at all (except the lane with TRACKING_FORMAT=route); what is not sent is stored as absent.',
+        body: GenerateBody,
         headers: IdempotencyHeaders,
         response: { 201: GenerateReply, ...errors },
+      },
+      // `curl -X POST …/tracking/generate/`, as the older clients' documentation has it: no body
+      // is an empty one.
+      preValidation: (request, _reply, done) => {
+        if (request.body === undefined) request.body = {} as typeof request.body
+        done()
       },
     },
     async (request, reply) => {

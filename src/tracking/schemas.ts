@@ -1,5 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox'
 import { weightKgSchema } from '../validation.js'
+import { ISSUE_FIELDS, type IssueField } from './fields.js'
 
 const Country = (description: string) =>
   Type.String({ format: 'country', description: `${description}: ISO 3166-1 alpha-2`, examples: ['MY'] })
@@ -24,14 +25,40 @@ export const IssueFields = {
   customer_slug: Type.String({ format: 'slug', maxLength: 200, examples: ['redbox-logistics'] }),
 }
 
-export const IssueQuery = Type.Object(IssueFields)
-export type IssueQuery = Static<typeof IssueQuery>
+const NOT_REQUIRED =
+  'Optional here (TRACKING_REQUIRED_FIELDS): left out, it is stored as absent and returned as null.'
 
-export const BatchBody = Type.Object({
-  ...IssueFields,
-  count: Type.Integer({ minimum: 1, maximum: 1000, description: 'How many numbers to issue (1 to 1000)' }),
+/** The issue fields with only `required` required: all of them (the default) is exactly IssueFields. */
+export function issueFields(required: readonly IssueField[]) {
+  const fields: Record<string, ReturnType<typeof Type.Optional> | (typeof IssueFields)[IssueField]> = {}
+  for (const name of ISSUE_FIELDS) {
+    const field = IssueFields[name]
+    fields[name] = required.includes(name)
+      ? field
+      : Type.Optional({ ...field, description: `${field.description ?? ''} ${NOT_REQUIRED}`.trim() })
+  }
+  return fields as typeof IssueFields
+}
+
+export const IssueQuery = Type.Object(IssueFields)
+/** Every field as optional in the type: which are required is a setting. */
+export type IssueQuery = Partial<Static<typeof IssueQuery>>
+
+const Count = Type.Integer({
+  minimum: 1,
+  maximum: 1000,
+  description: 'How many numbers to issue (1 to 1000)',
 })
-export type BatchBody = Static<typeof BatchBody>
+export const BatchBody = Type.Object({ ...IssueFields, count: Count })
+export type BatchBody = IssueQuery & { count: number }
+
+export function issueQuery(required: readonly IssueField[]) {
+  return Type.Object(issueFields(required))
+}
+
+export function batchBody(required: readonly IssueField[]) {
+  return Type.Object({ ...issueFields(required), count: Count })
+}
 
 export const IdempotencyHeaders = Type.Object({
   'idempotency-key': Type.Optional(
@@ -52,14 +79,24 @@ export type TrackingNumberParams = Static<typeof TrackingNumberParams>
 const TrackingNumber = Type.String({ pattern: '^[A-Z0-9]{16}$', examples: ['2B95UEQ5I51PT1SP'] })
 const Timestamp = Type.String({ format: 'date-time', description: 'RFC 3339, UTC' })
 
+// `nullable` (OpenAPI 3.0), not a union: fast-json-stringify serializes it with one null check,
+// where a union would run a validator per field on every issue reply.
+const Nullable = (options: { description?: string; examples?: string[] } = {}) =>
+  Type.Unsafe<string | null>({
+    type: 'string',
+    nullable: true,
+    ...options,
+    description: `${options.description ? `${options.description}; ` : ''}null when the request did not send it`,
+  })
+
 export const RequestMetadata = Type.Object({
-  origin_country: Type.String(),
-  destination_country: Type.String(),
-  weight_kg: Type.String({ description: 'Kilograms with exactly three decimals', examples: ['1.234'] }),
-  customer_id: Type.String(),
-  customer_name: Type.String(),
-  customer_slug: Type.String(),
-  order_created_at: Type.String({ description: 'As sent in created_at' }),
+  origin_country: Nullable(),
+  destination_country: Nullable(),
+  weight_kg: Nullable({ description: 'Kilograms with exactly three decimals', examples: ['1.234'] }),
+  customer_id: Nullable(),
+  customer_name: Nullable(),
+  customer_slug: Nullable(),
+  order_created_at: Nullable({ description: 'As sent in created_at' }),
 })
 export type RequestMetadata = Static<typeof RequestMetadata>
 

@@ -9,13 +9,14 @@ import type { Supply } from './supply.js'
 
 /** A validated issue request, in the units the database keeps. */
 export interface IssueRequest {
-  origin: string
-  destination: string
-  weightGrams: number
-  orderCreatedAt: string
-  customerId: string
-  customerName: string
-  customerSlug: string
+  // Null: not sent (a field TRACKING_REQUIRED_FIELDS leaves optional, or an older client's).
+  origin: string | null
+  destination: string | null
+  weightGrams: number | null
+  orderCreatedAt: string | null
+  customerId: string | null
+  customerName: string | null
+  customerSlug: string | null
 }
 
 export interface Idempotency {
@@ -60,7 +61,7 @@ export function requestMetadata(record: TrackingRecord): RequestMetadata {
   return {
     origin_country: record.origin_country,
     destination_country: record.destination_country,
-    weight_kg: formatWeightKg(record.weight_grams),
+    weight_kg: record.weight_grams === null ? null : formatWeightKg(record.weight_grams),
     customer_id: record.customer_id,
     customer_name: record.customer_name,
     customer_slug: record.customer_slug,
@@ -89,7 +90,8 @@ export function createTrackingService(deps: TrackingServiceDeps) {
 
   async function build(request: IssueRequest, count: number): Promise<TrackingRecord[]> {
     const createdAt = timestamp()
-    const lane = { origin: request.origin, destination: request.destination }
+    // Route-format numbers always have a lane (config and the routes' schemas see to it).
+    const lane = { origin: request.origin ?? '', destination: request.destination ?? '' }
     const records: TrackingRecord[] = []
     for (let i = 0; i < count; i++) {
       const { sequence, body } = deps.supply.take() ?? (await deps.supply.next())

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import type { Kysely } from 'kysely'
 import { isLostMigrationRace } from '../../src/db/errors.js'
 import { migrateToLatest, migrationNames } from '../../src/db/migrate.js'
-import { openDatabase, testDatabaseUrl } from '../helpers/build.js'
+import * as m0009 from '../../src/db/migrations/0009-optional-issue-fields.js'
+import { openDatabase, testDatabaseUrl, testRecord } from '../helpers/build.js'
 
 test('processes migrating one fresh database at once all succeed, and migrate it once', async (t) => {
   for (let round = 0; round < 10; round++) {
@@ -40,4 +42,37 @@ test('SQLite: another process having applied the same migration first is recogni
     assert.ok(isLostMigrationRace(error), message)
   }
   assert.ok(!isLostMigrationRace(Object.assign(new Error('no such table: x'), { code: 'SQLITE_ERROR' })))
+})
+
+test('0009 makes the seven request columns of tracking_numbers nullable and keeps every row', async (t) => {
+  const db = openDatabase(t, await testDatabaseUrl(t))
+  await migrateToLatest(db)
+  const unknownDb = db as unknown as Kysely<unknown>
+  await m0009.down(unknownDb) // the shape before 0009
+  const rows = [testRecord(1), testRecord(2)]
+  await db.insertInto('tracking_numbers').values(rows).execute()
+  const absent = { ...testRecord(3), weight_grams: null, customer_name: null }
+  await assert.rejects(db.insertInto('tracking_numbers').values(absent).execute(), /null/i)
+
+  await m0009.up(unknownDb)
+  const kept = await db.selectFrom('tracking_numbers').selectAll().orderBy('sequence').execute()
+  assert.deepEqual(
+    kept.map((row) => ({ ...row, sequence: Number(row.sequence), weight_grams: Number(row.weight_grams) })),
+    rows,
+  )
+  await db.insertInto('tracking_numbers').values(absent).execute()
+  const stored = await db
+    .selectFrom('tracking_numbers')
+    .select(['weight_grams', 'customer_name', 'customer_slug'])
+    .where('sequence', '=', 3)
+    .executeTakeFirstOrThrow()
+  assert.deepEqual(stored, { weight_grams: null, customer_name: null, customer_slug: absent.customer_slug })
+  // The weight's check still holds for a weight that is sent.
+  await assert.rejects(
+    db
+      .insertInto('tracking_numbers')
+      .values({ ...testRecord(4), weight_grams: 0 })
+      .execute(),
+    /check/i,
+  )
 })
