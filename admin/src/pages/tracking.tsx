@@ -92,6 +92,9 @@ function Lookup() {
   )
 }
 
+// A field the request did not send (TRACKING_REQUIRED_FIELDS, or an older client's POST).
+const NOT_SENT = '—'
+
 /** A number issued through the tracking API carries its request; one given to an order, the order's progress. */
 function TrackingResult({ record }: { record: TrackingRecord }) {
   const meta = record.request_metadata
@@ -113,13 +116,14 @@ function TrackingResult({ record }: { record: TrackingRecord }) {
           <>
             <dt>Route</dt>
             <dd>
-              {meta.origin_country} → {meta.destination_country}
+              {meta.origin_country ?? NOT_SENT} → {meta.destination_country ?? NOT_SENT}
             </dd>
             <dt>Weight</dt>
-            <dd>{meta.weight_kg} kg</dd>
+            <dd>{meta.weight_kg === null ? NOT_SENT : `${meta.weight_kg} kg`}</dd>
             <dt>Customer</dt>
             <dd>
-              {meta.customer_name} <code>{meta.customer_slug}</code>
+              {meta.customer_name ?? NOT_SENT}{' '}
+              {meta.customer_slug !== null && <code>{meta.customer_slug}</code>}
             </dd>
             <dt>Ordered</dt>
             <dd>{formatDateTime(meta.order_created_at)}</dd>
