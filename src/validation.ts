@@ -143,7 +143,8 @@ function unknownParameterChecks(schema: object): EdgeCheck[] {
   }
   if (additionalProperties !== false) return []
   const known = new Set(Object.keys(properties))
-  const message = `is not a known parameter (unknown parameter): this route takes ${[...known].join(', ')}`
+  const takes = known.size > 0 ? `this route takes ${[...known].join(', ')}` : 'this route takes none'
+  const message = `is not a known parameter (unknown parameter): ${takes}`
   return [
     (data) => {
       let found: FieldProblem[] | undefined
