@@ -73,9 +73,11 @@ export function missingToken(): AppError {
 
 /**
  * Turns an Authorization header into a principal. A token's signature is verified once; later
- * requests with the same token cost a map lookup plus the revocation checks. The token itself is
- * the cache key, not the header: `bearer x`, `Bearer  x` and `Bearer x ` are one entry, so one
- * valid token cannot fill the cache with spellings of itself and push other clients' out. Revocations made in this process apply at
+ * requests with the same token cost a map lookup plus the revocation checks. The key is the token
+ * in one spelling, `Bearer <token>`, not the header as sent: `bearer x`, `Bearer  x` and
+ * `Bearer x ` are one entry, so one valid token cannot fill the cache with spellings of itself and
+ * push other clients' out. (Keyed by that spelling rather than the bare token, the header most
+ * clients send is the key itself: no slicing or parsing per request.) Revocations made in this process apply at
  * once; those made by other instances arrive with the next poll.
  */
 export function createAuthenticator(deps: {
@@ -89,19 +91,19 @@ export function createAuthenticator(deps: {
   const limits = deps.cacheLimits ?? { entries: CACHE_ENTRIES, bytes: CACHE_BYTES }
   const cache = new Map<string, Verified>()
   let cacheBytes = 0
-  const sizeOf = (token: string) => token.length + ENTRY_BYTES
+  const sizeOf = (key: string) => key.length + ENTRY_BYTES
 
-  function forget(token: string): void {
-    if (cache.delete(token)) cacheBytes -= sizeOf(token)
+  function forget(key: string): void {
+    if (cache.delete(key)) cacheBytes -= sizeOf(key)
   }
 
-  function remember(token: string, verified: Verified): void {
-    forget(token)
+  function remember(key: string, verified: Verified): void {
+    forget(key)
     // Oldest first (a Map iterates in insertion order) until the new entry fits both bounds.
-    while (cache.size > 0 && (cache.size >= limits.entries || cacheBytes + sizeOf(token) > limits.bytes))
+    while (cache.size > 0 && (cache.size >= limits.entries || cacheBytes + sizeOf(key) > limits.bytes))
       forget(cache.keys().next().value as string)
-    cache.set(token, verified)
-    cacheBytes += sizeOf(token)
+    cache.set(key, verified)
+    cacheBytes += sizeOf(key)
   }
   let revoked = new Set<string>()
   let users = new Map<number, TokenState>()
@@ -166,14 +168,11 @@ export function createAuthenticator(deps: {
     return token
   }
 
-  /** The token of a header in the form clients send (`Bearer <token>`), without a regular expression. */
-  function plainToken(header: string): string | undefined {
-    return header.startsWith('Bearer ') ? header.slice(7) : undefined
-  }
+  const keyOf = (token: string) => `Bearer ${token}`
 
-  function check(token: string, verified: Verified): Verified {
+  function check(key: string, verified: Verified): Verified {
     if (verified.expiresAt <= Date.now()) {
-      forget(token)
+      forget(key)
       throw invalidToken()
     }
     if (isRevoked(verified)) throw invalidToken()
@@ -186,25 +185,25 @@ export function createAuthenticator(deps: {
      * the same token many times); undefined when it must be verified. Throws like authenticate().
      */
     known(header: string | undefined): Verified | undefined {
-      // Most headers are `Bearer <token>` exactly: a slice and a map lookup. A cached key is a token
-      // that parsed, so a hit needs no other check; anything else is parsed in full.
-      const plain = header === undefined ? undefined : plainToken(header)
-      const verified = plain === undefined ? undefined : cache.get(plain)
-      if (verified) return check(plain as string, verified)
-      const token = tokenOf(header) // throws for a missing or malformed header
-      const found = cache.get(token)
-      return found && check(token, found)
+      // Most headers are `Bearer <token>` exactly: the key itself. Every key is a header that
+      // parsed, so a hit needs no other check; anything else is parsed, then looked up.
+      const verified = header === undefined ? undefined : cache.get(header)
+      if (verified) return check(header as string, verified)
+      const key = keyOf(tokenOf(header)) // throws for a missing or malformed header
+      const found = cache.get(key)
+      return found && check(key, found)
     },
 
     /** Verifies `Authorization: Bearer <token>`; throws a 401 AppError otherwise. */
     async authenticate(header: string | undefined): Promise<Verified> {
       const token = tokenOf(header)
-      let verified = cache.get(token)
+      const key = keyOf(token)
+      let verified = cache.get(key)
       if (!verified) {
         verified = await verify(token)
-        remember(token, verified)
+        remember(key, verified)
       }
-      return check(token, verified)
+      return check(key, verified)
     },
 
     /** How much the cache of verified tokens holds (entries, and bytes as estimated). */
