@@ -73,6 +73,6 @@ test('0009 makes the seven request columns of tracking_numbers nullable and keep
       .insertInto('tracking_numbers')
       .values({ ...testRecord(4), weight_grams: 0 })
       .execute(),
-    /check/i,
+    /check|constraint/i,
   )
 })

@@ -1,4 +1,5 @@
-import { type Kysely, PostgresAdapter, SqliteAdapter, sql } from 'kysely'
+import { type Kysely, sql } from 'kysely'
+import { dialectOf } from './dialect.js'
 
 // The seven request fields of a tracking number may be absent (TRACKING_REQUIRED_FIELDS, and POST
 // /tracking/generate from older clients): their columns take NULL. The sequence, number, uuid and
@@ -12,15 +13,6 @@ const OPTIONAL = [
   'customer_name',
   'customer_slug',
 ] as const
-
-type Dialect = 'sqlite' | 'postgres'
-
-function dialectOf(db: Kysely<unknown>): Dialect {
-  const adapter = db.getExecutor().adapter
-  if (adapter instanceof SqliteAdapter) return 'sqlite'
-  if (adapter instanceof PostgresAdapter) return 'postgres'
-  throw new Error(`migration 0009: no statements for ${adapter.constructor.name}`)
-}
 
 /**
  * SQLite cannot drop a NOT NULL: the table is rebuilt as SQLite's documentation describes (a new
@@ -51,6 +43,20 @@ async function rebuildSqlite(db: Kysely<unknown>, nullable: boolean): Promise<vo
   await sql`alter table tracking_numbers_rebuilt rename to tracking_numbers`.execute(db)
 }
 
+/**
+ * MySQL/MariaDB: MODIFY restates each column whole. The weight's check is restated with it, as
+ * MariaDB keeps a column-level CHECK in the column's definition.
+ */
+async function modifyMysql(db: Kysely<unknown>, nullable: boolean): Promise<void> {
+  const nullness = nullable ? 'null' : 'not null'
+  const columns = OPTIONAL.map((column) =>
+    column === 'weight_grams'
+      ? `modify weight_grams integer ${nullness} check (weight_grams > 0)`
+      : `modify ${column} text ${nullness}`,
+  )
+  await sql.raw(`alter table tracking_numbers ${columns.join(', ')}`).execute(db)
+}
+
 export async function up(db: Kysely<unknown>): Promise<void> {
   switch (dialectOf(db)) {
     case 'sqlite':
@@ -62,6 +68,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
           .alterColumn(column, (c) => c.dropNotNull())
           .execute()
       return
+    case 'mysql':
+      return modifyMysql(db, true)
   }
 }
 
@@ -77,5 +85,7 @@ export async function down(db: Kysely<unknown>): Promise<void> {
           .alterColumn(column, (c) => c.setNotNull())
           .execute()
       return
+    case 'mysql':
+      return modifyMysql(db, false)
   }
 }
