@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import { adminPage } from './admin/plugin.js'
+import { bootstrapAdmin, type FirstRun } from './auth/bootstrap.js'
 import { createAuth } from './auth/index.js'
 import { authPlugin } from './auth/plugin.js'
 import { authRoutes } from './auth/routes.js'
@@ -44,6 +45,13 @@ import { createValidatorCompiler } from './validation.js'
 // The router's path rules, shared with the index of paths that answers 405s.
 // maxParamLength: a long path parameter reaches its schema, which names it, instead of a 404.
 const ROUTER_PATHS = { ignoreTrailingSlash: true, maxParamLength: 1_000 }
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Creates `admin` on a database with no users, as the settings allow (src/auth/bootstrap.ts). */
+    firstRun(): Promise<FirstRun>
+  }
+}
 
 // How often each instance adds its issue counts to the database (the dashboard's figures).
 const STATS_FLUSH_MS = 5_000
@@ -105,6 +113,7 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   const metrics = createMetrics()
   registerOutboxGauge(metrics.registry, database.db)
   const auth = await createAuth({ db: database.db, config, log: app.log })
+  app.decorate('firstRun', () => bootstrapAdmin({ users: auth.service, settings: config.auth.bootstrap }))
   const stats = createStatsService({
     repository: createStatsRepository(database.db),
     outbox: () => outboxCounts(database.db),

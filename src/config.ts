@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs'
 import { isIP } from 'node:net'
+import { dirname, join } from 'node:path'
 import { type Static, Type } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { isRole, ROLES, type Role } from './auth/roles.js'
@@ -45,6 +46,8 @@ const EnvSchema = Type.Object({
   SECRET_KEY: Type.Optional(Type.String()),
   ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 10, maximum: 86_400, default: 900 }),
   REFRESH_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 366 * 86_400, default: 14 * 86_400 }),
+  // The first user's password in production (elsewhere one is generated into a file when unset).
+  BOOTSTRAP_ADMIN_PASSWORD: Type.Optional(Type.String()),
   OIDC_ISSUER: Type.Optional(Type.String({ pattern: '^https?://' })),
   OIDC_AUDIENCE: Type.Optional(Type.String({ minLength: 1 })),
   OIDC_ROLE_CLAIM: Type.String({ minLength: 1, default: 'scope' }),
@@ -145,6 +148,28 @@ function parseSecretKey(value: string | undefined, env: Env['NODE_ENV']): string
     )
   }
   return value
+}
+
+/**
+ * The first run (src/auth/bootstrap.ts): which password the `admin` of an empty database gets.
+ * The value is never echoed in an error: it is a password.
+ */
+function bootstrapSettings(env: Env, target: DatabaseTarget) {
+  const password = env.BOOTSTRAP_ADMIN_PASSWORD
+  if (password !== undefined && (password.length < 12 || password.length > 1024 || !/\S/.test(password))) {
+    throw new ConfigError(
+      'BOOTSTRAP_ADMIN_PASSWORD: must be 12 to 1024 characters, not only spaces (the value is not shown)',
+    )
+  }
+  // Beside the SQLite file (the folder that holds the service's data); for any other database,
+  // in ./data, where the default SQLite file would be.
+  const folder = target.kind === 'sqlite' && target.path !== ':memory:' ? dirname(target.path) : 'data'
+  return {
+    password,
+    /** Outside production, an empty database gets an admin with a generated password. */
+    generate: env.NODE_ENV !== 'production',
+    passwordFile: join(folder, 'initial-admin-password'),
+  }
 }
 
 /** `a=b,c=d` → {a: b, c: d}; each value must be a role. */
@@ -308,13 +333,14 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     throw new ConfigError('TRACKING_BLOCK_MIN: must not be greater than TRACKING_BLOCK_MAX')
   }
 
+  const databaseTarget = parseDatabaseUrl(env.DATABASE_URL)
   return {
     env: env.NODE_ENV,
     host: env.HOST,
     port: env.PORT,
     logLevel: env.LOG_LEVEL,
     database: {
-      target: parseDatabaseUrl(env.DATABASE_URL),
+      target: databaseTarget,
       poolSize: env.DATABASE_POOL_SIZE,
       connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS,
       queryTimeoutMs: env.DATABASE_QUERY_TIMEOUT_MS,
@@ -344,6 +370,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       accessTtlSeconds: env.ACCESS_TOKEN_TTL_SECONDS,
       refreshTtlSeconds: env.REFRESH_TOKEN_TTL_SECONDS,
       oidc: oidcSettings(env),
+      bootstrap: bootstrapSettings(env, databaseTarget),
     },
     rateLimit: rateLimits(env),
     sms: {

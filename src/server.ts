@@ -1,6 +1,8 @@
 import cluster from 'node:cluster'
+import type { FastifyInstance } from 'fastify'
 import { pino } from 'pino'
 import { buildApp } from './app.js'
+import { FIRST_USER, firstRunMessage, localOrigin } from './auth/bootstrap.js'
 import { type Config, ConfigError, loadConfig, loadEnvFile } from './config.js'
 import { serveGroupMetrics } from './observability/cluster-metrics.js'
 import { flushLogs } from './observability/logger.js'
@@ -60,6 +62,31 @@ function onSignals(handler: (signal: string) => void): void {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => handler(signal))
 }
 
+/** On an empty database: create `admin` and say, once, where to sign in and how to issue a number. */
+async function firstRun(app: FastifyInstance, config: Config, port: number): Promise<void> {
+  try {
+    const outcome = await app.firstRun()
+    if (outcome.kind !== 'created') return
+    const origin = localOrigin(config.host, port)
+    app.log.info(
+      { user: FIRST_USER, admin_page: `${origin}/admin/`, password_file: outcome.passwordFile ?? null },
+      `first run: created the user ${FIRST_USER} (role admin); ${
+        outcome.passwordFile
+          ? `its password is in ${outcome.passwordFile}`
+          : 'password from BOOTSTRAP_ADMIN_PASSWORD'
+      }`,
+    )
+    // Plain words for the person at the terminal; stderr keeps stdout all JSON log lines.
+    console.error(firstRunMessage(origin, outcome.passwordFile))
+  } catch (error) {
+    // The service works without it: say so, and how to create a user by hand.
+    app.log.warn(
+      { err: error },
+      `first run: could not create the user ${FIRST_USER}; create one with \`npm run cli -- users create ${FIRST_USER} --role admin\``,
+    )
+  }
+}
+
 /** One server process: serve until a signal, then stop accepting, finish in-flight requests, flush, close. */
 async function serve(config: Config): Promise<void> {
   const app = await buildApp(config)
@@ -88,6 +115,7 @@ async function serve(config: Config): Promise<void> {
   })
   const address = app.server.address()
   const port = typeof address === 'object' && address ? address.port : config.port
+  await firstRun(app, config, port)
   const facts = { port, database: config.database.target.kind, format: config.tracking.format }
   if (cluster.isWorker) {
     app.log.info(facts, 'worker ready')

@@ -128,6 +128,12 @@ export function createAuthRepository(db: Database) {
       return row && toAccount(row)
     },
 
+    /** Whether any user exists, disabled ones too: the first run creates one only when none does. */
+    async hasUsers(): Promise<boolean> {
+      const row = await db.selectFrom('users').select('id').limit(1).executeTakeFirst()
+      return row !== undefined
+    },
+
     async listUsers(): Promise<User[]> {
       const rows = await db.selectFrom('users').select(USER_COLUMNS).orderBy('username').execute()
       return rows.map(toUser)

@@ -113,6 +113,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     },
 
     listUsers: () => repository.listUsers(),
+    hasUsers: () => repository.hasUsers(),
 
     /**
      * Disables (for good: their tokens so far never work again) or re-enables a user. With
