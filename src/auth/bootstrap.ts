@@ -50,8 +50,9 @@ export async function bootstrapAdmin(deps: {
 /** Writes the secret beside its final name (mode 0600 from the start), renamed into place on commit. */
 function stage(path: string, secret: string) {
   mkdirSync(dirname(path), { recursive: true })
-  const temporary = `${path}.${process.pid}.tmp`
-  writeFileSync(temporary, `${secret}\n`, { mode: 0o600, flag: 'w' })
+  // A name of its own: two attempts racing in one process must not share (and swap) a file.
+  const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`
+  writeFileSync(temporary, `${secret}\n`, { mode: 0o600, flag: 'wx' })
   return {
     commit: () => renameSync(temporary, path),
     abandon: () => rmSync(temporary, { force: true }),
