@@ -31,9 +31,9 @@ trap cleanup EXIT
 # The lines of README.md's fenced block between <!-- quickstart:NAME --> and <!-- /quickstart:NAME -->.
 block() {
   local text
-  text=$(awk -v open="<!-- quickstart:$1 -->" -v close="<!-- /quickstart:$1 -->" '
-    $0 == open { inside = 1; next }
-    $0 == close { inside = 0 }
+  text=$(awk -v opener="<!-- quickstart:$1 -->" -v closer="<!-- /quickstart:$1 -->" '
+    $0 == opener { inside = 1; next }
+    $0 == closer { inside = 0 }
     inside && /^```/ { fence = !fence; next }
     inside && fence { print }
   ' "$README")
