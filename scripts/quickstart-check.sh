@@ -60,8 +60,9 @@ export PORT npm_config_prefer_offline=true npm_config_audit=false npm_config_fun
 echo "== start (README): $START"
 setsid bash -c "$START" >"$WORK/start.log" 2>&1 &
 SERVER=$!
+# Ready once it says so: the first-run message comes after the port opens, before that line.
 for _ in $(seq 1 600); do
-  if curl -fsS "http://127.0.0.1:$PORT/health" >/dev/null 2>&1; then break; fi
+  if grep -q '"msg":"waybill is ready"' "$WORK/start.log"; then break; fi
   if ! kill -0 "$SERVER" 2>/dev/null; then
     echo "quickstart: the start stopped before the service answered:" >&2
     tail -40 "$WORK/start.log" >&2
@@ -70,7 +71,7 @@ for _ in $(seq 1 600); do
   sleep 0.5
 done
 curl -fsS "http://127.0.0.1:$PORT/health" >/dev/null || {
-  echo "quickstart: no answer on port $PORT after 300 s" >&2
+  echo "quickstart: not ready on port $PORT after 300 s" >&2
   tail -40 "$WORK/start.log" >&2
   exit 1
 }
