@@ -61,17 +61,19 @@ echo "== start (README): $START"
 setsid bash -c "$START" >"$WORK/start.log" 2>&1 &
 SERVER=$!
 # Ready once it says so: the first-run message comes after the port opens, before that line.
-for _ in $(seq 1 600); do
+# npm ci compiles better-sqlite3 where its prebuilt binary cannot be fetched: minutes.
+WAIT_SECONDS=${QUICKSTART_WAIT_SECONDS:-900}
+for _ in $(seq 1 "$WAIT_SECONDS"); do
   if grep -q '"msg":"waybill is ready"' "$WORK/start.log"; then break; fi
   if ! kill -0 "$SERVER" 2>/dev/null; then
     echo "quickstart: the start stopped before the service answered:" >&2
     tail -40 "$WORK/start.log" >&2
     exit 1
   fi
-  sleep 0.5
+  sleep 1
 done
 curl -fsS "http://127.0.0.1:$PORT/health" >/dev/null || {
-  echo "quickstart: not ready on port $PORT after 300 s" >&2
+  echo "quickstart: not ready on port $PORT after $WAIT_SECONDS s" >&2
   tail -40 "$WORK/start.log" >&2
   exit 1
 }
