@@ -153,7 +153,7 @@ if (dialect === 'sqlite') {
   test('the first start says once where the admin page and the password are, and how to issue a number', async (t) => {
     const folder = tempDir(t)
     const env = { NODE_ENV: 'development', DATABASE_URL: `sqlite:${join(folder, 'waybill.db')}` }
-    const server = await startServer(env)
+    const server = await startServer(env, 60_000)
     t.after(() => server.stop())
     const said = server.output.join('')
     const origin = `http://127.0.0.1:${server.port}`
@@ -185,7 +185,7 @@ if (dialect === 'sqlite') {
     assert.ok(!said.includes(password) && !JSON.stringify(server.logs).includes(password), 'never printed')
     assert.equal(await server.stop(), 0)
 
-    const second = await startServer(env)
+    const second = await startServer(env, 60_000)
     t.after(() => second.stop())
     assert.ok(!second.output.join('').includes('Admin page'), second.output.join(''))
     assert.ok(!second.logs.some((l) => String(l.msg).startsWith('first run')))
