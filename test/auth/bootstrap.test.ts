@@ -14,7 +14,7 @@ import {
   testDatabaseUrl,
   testEnv,
 } from '../helpers/build.js'
-import { startServer } from '../helpers/processes.js'
+import { startServer, waitFor } from '../helpers/processes.js'
 
 const ROOT = new URL('../../', import.meta.url).pathname
 
@@ -155,6 +155,8 @@ if (dialect === 'sqlite') {
     const env = { NODE_ENV: 'development', DATABASE_URL: `sqlite:${join(folder, 'waybill.db')}` }
     const server = await startServer(env, 60_000)
     t.after(() => server.stop())
+    // Standard error is a pipe of its own: its lines may arrive after stdout's ready line.
+    await waitFor(() => server.output.join('').includes('This is said once'), 10_000)
     const said = server.output.join('')
     const origin = `http://127.0.0.1:${server.port}`
     const passwordFile = join(folder, 'initial-admin-password')
@@ -187,6 +189,7 @@ if (dialect === 'sqlite') {
 
     const second = await startServer(env, 60_000)
     t.after(() => second.stop())
+    await new Promise((resolve) => setTimeout(resolve, 1_000)) // what it would say has arrived
     assert.ok(!second.output.join('').includes('Admin page'), second.output.join(''))
     assert.ok(!second.logs.some((l) => String(l.msg).startsWith('first run')))
     assert.equal(readFileSync(passwordFile, 'utf8').trim(), password)
@@ -203,6 +206,8 @@ if (dialect === 'sqlite') {
       60_000,
     )
     t.after(() => server.stop())
+    await waitFor(() => server.output.join('').includes('This is said once'), 10_000)
+    await new Promise((resolve) => setTimeout(resolve, 1_000)) // a second message would have arrived
     const said = server.output.join('')
     assert.equal(said.split('Admin page:').length - 1, 1, said)
     assert.equal(server.logs.filter((l) => String(l.msg).startsWith('first run')).length, 1)
