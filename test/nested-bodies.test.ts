@@ -13,6 +13,11 @@ function rssMiB(pid: number): number {
   return Number(kb) / 1024
 }
 
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)] as number
+}
+
 function send(port: number, agent: Agent, method: string, path: string, body?: string) {
   return new Promise<{ status: number; body: string; ms: number }>((resolve, reject) => {
     const started = performance.now()
@@ -49,7 +54,11 @@ test('30 deeply nested bodies at once to a public sign-in route: memory stays bo
   const nested = `${'['.repeat(3_500)}${']'.repeat(3_500)}`
   // Warm up both paths, then measure from there.
   await send(server.port, agent, 'POST', '/api/token/', nested)
-  await send(server.port, agent, 'GET', '/health')
+  // /health's own latency on this machine before any load: a parallel test file on a 2-core
+  // machine can cost a probe tens of milliseconds whatever this server does.
+  const idle: number[] = []
+  for (let i = 0; i < 20; i++) idle.push((await send(server.port, agent, 'GET', '/health')).ms)
+  const idleMedian = median(idle)
   const baseline = rssMiB(pid)
 
   let sending = true
@@ -77,15 +86,17 @@ test('30 deeply nested bodies at once to a public sign-in route: memory stays bo
   sending = false
   await probing
   assert.ok(health.length > 0)
-  // Within 100 ms as a rule (the median); the slowest probe gets up to a second on a shared 2-core
-  // machine, where other work (a parallel test file) can hold the CPU whatever this server does.
-  // Before the depth check the median was about 16 s.
-  const sorted = [...health].sort((a, b) => a - b)
-  const median = sorted[Math.floor(sorted.length / 2)] as number
-  assert.ok(median < 100, `/health took ${median.toFixed(0)} ms (median)`)
+  // The bodies add less than 100 ms to /health (the median, over its idle latency); the slowest
+  // probe gets up to a second on a shared 2-core machine, where other work (a parallel test file)
+  // can hold the CPU whatever this server does. Before the depth check the median was about 16 s.
+  const loaded = median(health)
+  assert.ok(
+    loaded - idleMedian < 100,
+    `/health took ${loaded.toFixed(0)} ms (median) under the bodies, ${idleMedian.toFixed(0)} ms idle`,
+  )
   assert.ok(Math.max(...health) < 1_000, `/health took up to ${Math.max(...health).toFixed(0)} ms`)
   assert.ok(peak - baseline < 100, `RSS grew from ${baseline.toFixed(0)} MiB to ${peak.toFixed(0)} MiB`)
   t.diagnostic(
-    `RSS ${baseline.toFixed(0)} → peak ${peak.toFixed(0)} MiB; /health median ${median.toFixed(1)}, max ${Math.max(...health).toFixed(1)} ms over ${health.length}`,
+    `RSS ${baseline.toFixed(0)} → peak ${peak.toFixed(0)} MiB; /health median ${loaded.toFixed(1)} (idle ${idleMedian.toFixed(1)}), max ${Math.max(...health).toFixed(1)} ms over ${health.length}`,
   )
 })
