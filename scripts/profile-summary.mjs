@@ -53,7 +53,7 @@ for (const [id, us] of self) {
 const STAGES = [
   ['auth hook + token cache', /\/src\/auth\/|\/jose\//],
   ['rate limit', /\/src\/rate-limit/],
-  ['query parsing', /\/src\/http-edges/],
+  ['query parsing', /\/src\/http\/edges/],
   [
     'validation (ajv and formats)',
     /\/ajv|\/src\/validation|\/src\/formats|\/src\/countries|^validate\d*$|^anonymous\d*$/,

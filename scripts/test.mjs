@@ -49,8 +49,8 @@ const MYSQL_SKIPPED = new Set([
   'test/admin/e2e.test.ts', // the admin page in a browser
   'test/admin/plugin.test.ts', // static files and the page's routes
   'test/app.test.ts', // plugin wiring
-  'test/http-edges.test.ts', // HTTP parsing and limits
-  'test/security.test.ts', // headers, CORS, auth on every route
+  'test/http/edges.test.ts', // HTTP parsing and limits
+  'test/http/security.test.ts', // headers, CORS, auth on every route
   'test/openapi.test.ts', // the API document
   'test/cli.test.ts', // argument handling (the users it makes: test/auth/users.test.ts)
   'test/auth/oidc-http.test.ts', // an OpenID provider's tokens, checked without SQL

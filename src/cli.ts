@@ -6,7 +6,7 @@ import { CreateUserBody } from './auth/schemas.js'
 import { ConfigError, loadConfig, loadEnvFile } from './config.js'
 import { createDatabase } from './db/index.js'
 import { migrateToLatest } from './db/migrate.js'
-import { AppError } from './errors.js'
+import { AppError } from './http/errors.js'
 import { notificationStatus, requeueFailed } from './notifications/outbox.js'
 
 const USAGE = `Usage: npm run cli -- <command>

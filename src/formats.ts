@@ -1,12 +1,12 @@
 // What each format accepts, as plain functions: timestamps, dates, decimals, text and phone
-// numbers. src/validation.ts plugs them into Fastify's ajv, so that every rule runs at the edge
+// numbers. src/http/validation.ts plugs them into Fastify's ajv, so that every rule runs at the edge
 // with all errors at once; services use the parsers and formatters.
 // The max metadata checks each country's number ranges (isValid), not only the number's length.
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max'
 
 // Hand-written parsers rather than regular expressions: they run on every issue request, and a
 // match with capture groups cost more than the rest of the request's validation together.
-// test/validation.test.ts checks them against the regular expressions on a large random sample.
+// test/http/validation.test.ts checks them against the regular expressions on a large random sample.
 
 const ZERO = 48
 const NINE = 57

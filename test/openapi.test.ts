@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { AMOUNT_PATTERN, WEIGHT_KG_PATTERN } from '../src/validation.js'
+import { AMOUNT_PATTERN, WEIGHT_KG_PATTERN } from '../src/http/validation.js'
 import { build, type TestApp } from './helpers/build.js'
 
 // /openapi.json against what the routes do: client generators trust every word of it.

@@ -1,6 +1,6 @@
 // Calls to Waybill's API with the session's bearer token. A 401 on a call made with the current
 // access token refreshes it (once, shared with every other call waiting) and retries the call once.
-import type { ErrorEnvelope } from '../../src/errors.js'
+import type { ErrorEnvelope } from '../../src/http/errors.js'
 import { getSession, refreshSession } from './session.js'
 
 /** The API's error envelope, or a network failure (status 0). */

@@ -3,7 +3,7 @@
 // back to page 1; a paged list then asks the API for that order.
 import type { ComponentChildren } from 'preact'
 import { useRef } from 'preact/hooks'
-import type { Ordering } from '../../src/pagination.js'
+import type { Ordering } from '../../src/http/pagination.js'
 import { href, type Location, setQuery, useLocation } from './router.js'
 
 export interface Column<T, F extends string = string> {

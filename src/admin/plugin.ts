@@ -4,7 +4,7 @@ import { readdir, readFile } from 'node:fs/promises'
 import { dirname, extname, join, relative, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { AppError, errorEnvelope } from '../errors.js'
+import { AppError, errorEnvelope } from '../http/errors.js'
 
 // The admin page: the files Vite builds from admin/ into dist/admin/, served at /admin/ by this
 // process. The page is public; everything it shows comes from the token-protected API.

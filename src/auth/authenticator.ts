@@ -1,5 +1,5 @@
 import { decodeJwt } from 'jose'
-import { AppError } from '../errors.js'
+import { AppError } from '../http/errors.js'
 import type { OidcVerifier } from './oidc.js'
 import type { Principal } from './roles.js'
 import {

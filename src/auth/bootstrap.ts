@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, isAbsolute, relative } from 'node:path'
 import type { Config } from '../config.js'
-import { AppError } from '../errors.js'
+import { AppError } from '../http/errors.js'
 import type { AuthService } from './service.js'
 
 export const FIRST_USER = 'admin'

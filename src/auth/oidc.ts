@@ -6,7 +6,7 @@ import {
   type JWTVerifyGetKey,
   jwtVerify,
 } from 'jose'
-import { AppError } from '../errors.js'
+import { AppError } from '../http/errors.js'
 import { type Principal, ROLES, type Role } from './roles.js'
 
 /** Same shape as `Config['auth']['oidc']`. */

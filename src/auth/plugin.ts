@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { AppError } from '../errors.js'
+import { AppError } from '../http/errors.js'
 import { type Authenticator, missingToken } from './authenticator.js'
 import { allows, type Principal, type Role } from './roles.js'
 

@@ -1,9 +1,9 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
-import { errorReplies } from '../errors.js'
-import { NoListQuery } from '../pagination.js'
-import type { RateLimit } from '../rate-limit.js'
+import { errorReplies } from '../http/errors.js'
+import { NoListQuery } from '../http/pagination.js'
+import type { RateLimit } from '../http/rate-limit.js'
 import type { Authenticator } from './authenticator.js'
 import {
   CreateUserBody,

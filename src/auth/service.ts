@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { AppError } from '../errors.js'
+import { AppError } from '../http/errors.js'
 import type { Revocation } from './authenticator.js'
 import { hashPassword, verifyAgainstNothing, verifyPassword } from './passwords.js'
 import type { Account, AuthRepository, User } from './repository.js'

@@ -2,7 +2,7 @@ import { createHash, hkdfSync, randomBytes, randomUUID } from 'node:crypto'
 import { decodeJwt, jwtVerify, SignJWT } from 'jose'
 import type { Database } from '../db/index.js'
 import { claimSetting } from '../db/settings.js'
-import { AppError } from '../errors.js'
+import { AppError } from '../http/errors.js'
 import { isRole, type Principal, type Role } from './roles.js'
 
 export const ISSUER = 'waybill'

@@ -3,7 +3,7 @@ import { dialectOf } from '../db/dialect.js'
 import type { Database, Tables } from '../db/index.js'
 import { containsPattern, likeEscape } from '../db/like.js'
 import type { CustomersTable } from '../db/schema.js'
-import { type Page, type PageRequest, sortOf } from '../pagination.js'
+import { type Page, type PageRequest, sortOf } from '../http/pagination.js'
 import type { CustomerOrdering, CustomerSortField } from './schemas.js'
 
 export type Customer = Selectable<CustomersTable>

@@ -1,8 +1,8 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
-import { errorReplies } from '../errors.js'
-import { pageReply, pageRequest } from '../pagination.js'
+import { errorReplies } from '../http/errors.js'
+import { pageReply, pageRequest } from '../http/pagination.js'
 import {
   CustomerBody,
   CustomerListQuery,

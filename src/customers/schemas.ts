@@ -6,7 +6,7 @@ import {
   orderings,
   PageQueryFields,
   PageReply,
-} from '../pagination.js'
+} from '../http/pagination.js'
 
 const Name = Type.String({
   format: 'trimmed-text',

@@ -1,7 +1,7 @@
 import { isUniqueViolation } from '../db/errors.js'
-import { AppError, type Details } from '../errors.js'
 import { PHONE_MESSAGE, toE164 } from '../formats.js'
-import type { Page, PageRequest } from '../pagination.js'
+import { AppError, type Details } from '../http/errors.js'
+import type { Page, PageRequest } from '../http/pagination.js'
 import type { Customer, CustomerChanges, CustomerRepository } from './repository.js'
 import {
   type CustomerBody,

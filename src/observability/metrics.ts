@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
-import { AppError } from '../errors.js'
+import { AppError } from '../http/errors.js'
 
 /** Every metric Waybill exports, on a registry of its own (one per app, so tests do not collide). */
 export function createMetrics() {

@@ -1,5 +1,5 @@
 // Requests refused in an outage, logged as a few lines rather than one per request. Kept apart from
-// logger.ts (pino, node:crypto): src/errors.ts uses it, and the admin page's bundle reaches
+// logger.ts (pino, node:crypto): src/http/errors.ts uses it, and the admin page's bundle reaches
 // errors.ts through the modules it shares with the server.
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import { driverCode } from '../db/errors.js'

@@ -3,8 +3,8 @@ import { dialectOf } from '../db/dialect.js'
 import type { Database, Tables } from '../db/index.js'
 import { containsPattern, likeEscape } from '../db/like.js'
 import type { OrderStatus } from '../db/schema.js'
+import { type Page, type PageRequest, sortOf } from '../http/pagination.js'
 import { enqueueNotification, type NewNotification } from '../notifications/outbox.js'
-import { type Page, type PageRequest, sortOf } from '../pagination.js'
 import { type OrderOrdering, type OrderSortField, STATUSES } from './schemas.js'
 
 /** An order with its customer's code and name, as every read returns it. */

@@ -6,8 +6,8 @@ import {
   orderings,
   PageQueryFields,
   PageReply,
-} from '../pagination.js'
-import { amountSchema, weightKgSchema } from '../validation.js'
+} from '../http/pagination.js'
+import { amountSchema, weightKgSchema } from '../http/validation.js'
 
 export const STATUSES = ['PENDING', 'CONFIRMED', 'SHIPPED', 'DELIVERED', 'CANCELLED'] as const
 const Status = Type.Union(

@@ -1,7 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
-import { errorReplies } from '../errors.js'
+import { errorReplies } from '../http/errors.js'
 import { STATUSES } from '../orders/schemas.js'
 import type { StatsService } from './service.js'
 

@@ -1,7 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { errorReplies } from '../errors.js'
 import { parseWeightGrams } from '../formats.js'
+import { errorReplies } from '../http/errors.js'
 import type { TrackingFormat } from './codec.js'
 import { type IssueField, LANE_FIELDS } from './fields.js'
 import {

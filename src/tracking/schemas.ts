@@ -1,5 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox'
-import { weightKgSchema } from '../validation.js'
+import { weightKgSchema } from '../http/validation.js'
 import { ISSUE_FIELDS, type IssueField } from './fields.js'
 
 const Country = (description: string) =>

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto'
-import { AppError } from '../errors.js'
 import { formatWeightKg } from '../formats.js'
+import { AppError } from '../http/errors.js'
 import { asciiUpper, type Codec, checkTrackingNumber } from './codec.js'
 import type { Recorder } from './recorder.js'
 import type { TrackingRecord, TrackingRepository, WriteEntry } from './repository.js'

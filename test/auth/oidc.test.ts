@@ -5,7 +5,7 @@ import { after, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { base64url, decodeJwt, decodeProtectedHeader, SignJWT } from 'jose'
 import { createOidcVerifier, type OidcSettings } from '../../src/auth/oidc.js'
-import { AppError, type ErrorCode } from '../../src/errors.js'
+import { AppError, type ErrorCode } from '../../src/http/errors.js'
 import { startOidcProvider, TEST_AUDIENCE, type TestOidcProvider } from '../helpers/oidc-provider.js'
 
 // Tokens come from a real provider over HTTP; one instance serves every test that does not need its own.

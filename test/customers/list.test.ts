@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { InjectOptions } from 'fastify'
-import { pageLinks } from '../../src/pagination.js'
+import { pageLinks } from '../../src/http/pagination.js'
 import { build, openDatabase, type TestApp } from '../helpers/build.js'
 
 async function create(app: TestApp, fields: Record<string, unknown>) {

@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import type { InjectOptions } from 'fastify'
 import { createCustomerRepository } from '../../src/customers/repository.js'
 import { createCustomerService } from '../../src/customers/service.js'
-import type { AppError } from '../../src/errors.js'
+import type { AppError } from '../../src/http/errors.js'
 import { bearer, build, migratedDatabase, openDatabase, type TestApp } from '../helpers/build.js'
 
 const acme = { name: 'Acme Freight', code: 'CUST001', phone_number: '+254722000000' }

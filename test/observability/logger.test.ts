@@ -4,7 +4,7 @@ import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify, { type FastifyBaseLogger } from 'fastify'
 import { pino } from 'pino'
-import { AppError, registerErrorHandling } from '../../src/errors.js'
+import { AppError, registerErrorHandling } from '../../src/http/errors.js'
 import { RequestLog, requestLogger } from '../../src/observability/logger.js'
 
 function capture(level: string) {

@@ -2,8 +2,8 @@ import cors from '@fastify/cors'
 import helmet from '@fastify/helmet'
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { Redis } from 'ioredis'
-import type { Config } from './config.js'
-import { occasionalWarning } from './observability/refusals.js'
+import type { Config } from '../config.js'
+import { occasionalWarning } from '../observability/refusals.js'
 import { MemoryStore, RedisStore, registerRateLimit } from './rate-limit.js'
 
 declare module 'fastify' {

@@ -1,8 +1,8 @@
 import { type Static, type TRef, Type } from '@sinclair/typebox'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { isUnavailable } from './db/errors.js'
+import { isUnavailable } from '../db/errors.js'
+import { RefusalLog } from '../observability/refusals.js'
 import type { RoutePaths } from './method-not-allowed.js'
-import { RefusalLog } from './observability/refusals.js'
 import { validationDetails } from './validation.js'
 
 export type Details = Record<string, string[]>

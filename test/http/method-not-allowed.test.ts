@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { build } from './helpers/build.js'
-import { createOrder, withCustomer } from './helpers/orders.js'
+import { build } from '../helpers/build.js'
+import { createOrder, withCustomer } from '../helpers/orders.js'
 
 test('a method a path does not have is a 405 listing the ones it has, in the envelope', async (t) => {
   const app = await build(t, {}, { as: 'admin' })

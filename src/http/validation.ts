@@ -2,7 +2,7 @@ import { Ajv, type Options, type ValidateFunction } from 'ajv'
 import ajvFormats from 'ajv-formats'
 import type { FastifySchemaValidationError } from 'fastify'
 import type { SchemaErrorDataVar } from 'fastify/types/schema.js'
-import { isCountryCode } from './countries.js'
+import { isCountryCode } from '../countries.js'
 import {
   isCalendarDate,
   isPlainText,
@@ -15,7 +15,7 @@ import {
   textProblem,
   toE164,
   UUID,
-} from './formats.js'
+} from '../formats.js'
 
 // Custom checks plugged into Fastify's ajv, so that every rule runs at the edge, all errors at once.
 
@@ -105,7 +105,7 @@ export function createValidatorCompiler() {
   }
 }
 
-/** On a parsed query string (src/http-edges.ts): the keys whose text was not valid percent-encoded UTF-8. */
+/** On a parsed query string (src/http/edges.ts): the keys whose text was not valid percent-encoded UTF-8. */
 export const MALFORMED_QUERY_KEYS = Symbol('malformed query keys')
 
 /** A field refused before ajv sees it, as an ajv error would say it. */
@@ -255,7 +255,7 @@ function withoutDocumentedForms(schema: unknown): unknown {
 }
 
 // The string forms the decimal keywords accept, as regular expressions for OpenAPI readers (and
-// for test/validation.test.ts, which checks them against the parsers). Not used to validate.
+// for test/http/validation.test.ts, which checks them against the parsers). Not used to validate.
 export const WEIGHT_KG_PATTERN =
   '^(?:[1-9][0-9]{0,5}(?:\\.[0-9]{1,3})?|0\\.(?:[1-9][0-9]{0,2}|0[1-9][0-9]?|00[1-9]))$'
 export const AMOUNT_PATTERN = '^(?:0|[1-9][0-9]{0,11})(?:\\.[0-9]{1,2})?$'

@@ -8,16 +8,16 @@ import {
   parseWeightGrams,
   textProblem,
   toE164,
-} from '../src/formats.js'
+} from '../../src/formats.js'
 import {
   AMOUNT_PATTERN,
   amountSchema,
   createValidatorCompiler,
   WEIGHT_KG_PATTERN,
   weightKgSchema,
-} from '../src/validation.js'
+} from '../../src/http/validation.js'
 
-// The hand-written parsers in src/validation.ts against the regular expressions they replace
+// The hand-written parsers in src/http/validation.ts against the regular expressions they replace
 // (plain, obviously right, and slower), on the edge cases and on many mutations of valid input.
 
 const RFC3339 =

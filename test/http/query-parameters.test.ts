@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { build, issueUrl, validIssue } from './helpers/build.js'
-import { createOrder, order, withCustomer } from './helpers/orders.js'
+import { build, issueUrl, validIssue } from '../helpers/build.js'
+import { createOrder, order, withCustomer } from '../helpers/orders.js'
 
 // Query keys are the client's: whatever they are named, a 4xx in the envelope naming them.
 

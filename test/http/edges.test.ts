@@ -2,9 +2,9 @@ import assert from 'node:assert/strict'
 import { connect, type Socket } from 'node:net'
 import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { toAppError } from '../src/errors.js'
-import { parseQueryString } from '../src/http-edges.js'
-import { bearer, build, issueUrl, type TestApp, validIssue } from './helpers/build.js'
+import { parseQueryString } from '../../src/http/edges.js'
+import { toAppError } from '../../src/http/errors.js'
+import { bearer, build, issueUrl, type TestApp, validIssue } from '../helpers/build.js'
 
 async function listening(app: TestApp): Promise<number> {
   await app.listen({ host: '127.0.0.1', port: 0 })

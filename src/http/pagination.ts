@@ -22,7 +22,7 @@ export const PageQueryFields = {
   ),
 }
 
-// A list or search refuses a query parameter it does not know (src/validation.ts): a misspelt
+// A list or search refuses a query parameter it does not know (src/http/validation.ts): a misspelt
 // filter must never answer the whole list.
 export const LIST_QUERY = { additionalProperties: false } as const
 
