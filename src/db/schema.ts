@@ -7,6 +7,8 @@ import type { Role } from '../auth/roles.js'
 export interface CountersTable {
   name: string
   next_value: number
+  /** PostgreSQL: the server timeline of the last reservation (null elsewhere, and before the first). */
+  timeline: number | null
 }
 
 export interface SettingsTable {

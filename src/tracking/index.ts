@@ -2,13 +2,14 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Config } from '../config.js'
 import type { DatabaseHandle } from '../db/index.js'
 import { WriteStatus } from '../observability/health.js'
+import { flushLogs } from '../observability/logger.js'
 import type { Metrics } from '../observability/metrics.js'
 import { occasionalWarning } from '../observability/refusals.js'
 import { ReplicationWatch } from '../observability/replication.js'
 import { Allocator } from './allocator.js'
 import { createCodec } from './codec.js'
 import { Recorder } from './recorder.js'
-import { createTrackingRepository, type WriteEntry } from './repository.js'
+import { createTrackingRepository, FENCE_GAP, type WriteEntry } from './repository.js'
 import { createTrackingService, type TrackingServiceDeps } from './service.js'
 import { Supply } from './supply.js'
 import { directWriter, threadedWriter } from './writer.js'
@@ -32,11 +33,24 @@ export function createTracking(deps: {
   const repository = createTrackingRepository(database.db, database.executePrepared)
   const writer = database.blocksEventLoop ? threadedWriter(config.database) : directWriter(repository)
   const codec = createCodec({ key: deps.key, format: config.tracking.format })
+  // Every reservation, the probe's too: whichever comes first on a new timeline takes the jump.
+  const reserveBlock = async (size: number) => {
+    const block = await writer.reserveBlock(size)
+    if (block.jumped) {
+      log.error(
+        { ...block.jumped, gap: FENCE_GAP, start: block.start },
+        `the database is on a new timeline (failover): the counter was moved ahead by ${FENCE_GAP.toLocaleString('en-US')} values so that reservations the old primary may not have replicated are never handed out again`,
+      )
+      // Rare and what an operator looks for after a failover: out now, not at the next second.
+      flushLogs(log)
+    }
+    return block
+  }
   // The probe reserves a block of one value: the counter row's UPDATE, through the same writer
   // and connection as every commit (an empty block would not do: SQLite writes nothing for an
   // UPDATE that changes no byte). Its value is never handed out, lost like the rest of a block
   // at a restart: no number is issued or stored. At most one a second, only while writes fail.
-  const writes = new WriteStatus({ probe: () => writer.reserveBlock(1) })
+  const writes = new WriteStatus({ probe: () => reserveBlock(1) })
   // During an outage every request taking a value can retry the refill: one line per 10 s.
   const reserveFailed = occasionalWarning(log, 'could not reserve the next block ahead of time', {
     intervalMs: RESERVE_WARN_MS,
@@ -59,7 +73,7 @@ export function createTracking(deps: {
       const started = performance.now()
       try {
         refuseWithoutStandby()
-        const block = await writer.reserveBlock(size)
+        const block = await reserveBlock(size)
         writes.succeeded(started)
         return block
       } catch (error) {

@@ -9,7 +9,43 @@ export type TrackingRecord = TrackingNumbersTable
 export interface Block {
   start: number
   end: number
+  /**
+   * PostgreSQL: set when this reservation found the database on another timeline than the last
+   * one (a failover) and moved the counter ahead by FENCE_GAP before taking its block.
+   */
+  jumped?: { previousTimeline: number; timeline: number }
 }
+
+/**
+ * How far a reservation moves the counter ahead when it finds the database on a new timeline: 2^36
+ * values. With asynchronous replication the promoted standby may lack the last reservations the
+ * old primary committed (and whose values were answered); the counter moves past all of them
+ * whichever instance reserves first, and an instance started after the failover too. The lost
+ * reservations are at most a few blocks per instance (TRACKING_BLOCK_MAX is at most 10^7), far
+ * below 2^36 ≈ 6.9·10^10, while 2^53 / 2^36 leaves room for 131,072 failovers before sequence
+ * values stop being exact in a JavaScript number.
+ */
+export const FENCE_GAP = 2 ** 36
+
+// One statement, so no reservation can slip between reading the timeline and moving the counter:
+// the old row is read under its lock (in READ COMMITTED, the newest version: a concurrent
+// reservation that already moved to the new timeline is seen, and this one does not jump again).
+// The timeline is the first 8 hex digits of the current WAL file's name: it changes at promotion
+// (pg_control_checkpoint()'s timeline_id only at the next checkpoint). On a standby
+// pg_current_wal_lsn() fails, as the UPDATE would.
+const RESERVE_POSTGRES_SQL = `with server as (
+    select ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::bigint as timeline
+  ), previous as (
+    select timeline from counters where name = 'tracking' for update
+  )
+  update counters set
+    next_value = counters.next_value + $1::bigint + case
+      when previous.timeline is not null and previous.timeline <> server.timeline then $2::bigint
+      else 0 end,
+    timeline = server.timeline
+  from server, previous
+  where counters.name = 'tracking'
+  returning counters.next_value, previous.timeline as previous_timeline, server.timeline as timeline`
 
 /** One request's writes, committed together: its records and, if it sent one, its idempotency key. */
 export interface WriteEntry {
@@ -209,6 +245,20 @@ export function createTrackingRepository(db: Database, executePrepared?: Prepare
         }
         const end = Number(result.insertId)
         return { start: end - size, end }
+      }
+      if (postgres) {
+        const { rows } = await db.executeQuery<{
+          next_value: string
+          previous_timeline: string | null
+          timeline: string
+        }>(CompiledQuery.raw(RESERVE_POSTGRES_SQL, [size, FENCE_GAP]))
+        const row = rows[0]
+        if (!row) throw new Error('the tracking counter is missing')
+        const end = Number(row.next_value)
+        const previous = row.previous_timeline === null ? undefined : Number(row.previous_timeline)
+        const timeline = Number(row.timeline)
+        if (previous === undefined || previous === timeline) return { start: end - size, end }
+        return { start: end - size, end, jumped: { previousTimeline: previous, timeline } }
       }
       const row = await db
         .updateTable('counters')
