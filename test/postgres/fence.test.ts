@@ -30,19 +30,27 @@ test('a reservation on a new timeline jumps by FENCE_GAP, and only the first one
 
   primary.stop('immediate')
   standby.promote()
-  const promoted = createTrackingRepository(openDatabase(t, standby.url))
-  const jumped = await promoted.reserveBlock(10)
-  assert.deepEqual(jumped, {
-    start: again.end + FENCE_GAP,
-    end: again.end + FENCE_GAP + 10,
-    jumped: { previousTimeline: 1, timeline: 2 },
-  })
-  const next = await promoted.reserveBlock(10)
-  assert.deepEqual(
-    next,
-    { start: jumped.end, end: jumped.end + 10 },
-    'the new timeline is stored: no second jump',
+  // Four reservations at once, on four connections: the first to lock the row jumps, the others
+  // see the timeline it stored (the old row is read under its lock, not from the statement's snapshot).
+  const promoted = [openDatabase(t, standby.url), openDatabase(t, standby.url)].map((db) =>
+    createTrackingRepository(db),
   )
+  const blocks = await Promise.all(
+    [0, 1, 2, 3].map((i) => (promoted[i % 2] as (typeof promoted)[0]).reserveBlock(10)),
+  )
+  blocks.sort((a, b) => a.start - b.start)
+  assert.deepEqual(
+    blocks,
+    [0, 1, 2, 3].map((i) => ({
+      start: again.end + FENCE_GAP + 10 * i,
+      end: again.end + FENCE_GAP + 10 * (i + 1),
+      ...(i === 0 ? { jumped: { previousTimeline: 1, timeline: 2 } } : {}),
+    })),
+    'one jump by FENCE_GAP, then consecutive blocks',
+  )
+  const last = (blocks[3] as (typeof blocks)[0]).end
+  const next = await (promoted[0] as (typeof promoted)[0]).reserveBlock(10)
+  assert.deepEqual(next, { start: last, end: last + 10 }, 'the new timeline is stored: no second jump')
   const { rows } = await standby.query(`select next_value, timeline from counters where name = 'tracking'`)
   assert.deepEqual(rows[0], { next_value: String(next.end), timeline: '2' })
 })
