@@ -1,6 +1,6 @@
 // CPU time per request, read from Linux's /proc: what a server costs for each answer, the figure the
 // benchmark's bars are set on. The servers, the load generator (wrk, a process of its own: see wrk.ts)
-// and, for PostgreSQL, the database server all share this machine's cores, so req/s moves with
+// and, for PostgreSQL and MySQL/MariaDB, the database server all share this machine's cores, so req/s moves with
 // whatever else runs; CPU per answered request moves much less.
 //
 // Per-thread figures come from /proc/<pid>/task/<tid>/stat (utime + stime, in USER_HZ ticks, which
@@ -68,9 +68,12 @@ function tree(root: number, all: Stat[]): number[] {
  * One sample: for the server tree rooted at `server`, its main threads (one per process) apart from
  * its other threads (the SQLite writer, libuv's pool, V8's helpers); and, when `database` is given,
  * every process named `postgres` on the machine but those in `database.exclude` (other databases'
- * sessions: on a shared machine other work runs beside the benchmark).
+ * sessions: on a shared machine other work runs beside the benchmark); or, given `database.pid`,
+ * that one process with all its threads (MySQL/MariaDB: one process, a thread per connection).
  */
-export function sampleCpu(server: number, database?: { exclude: Set<number> }): CpuSample {
+export type DatabaseCpu = { exclude: Set<number> } | { pid: number }
+
+export function sampleCpu(server: number, database?: DatabaseCpu): CpuSample {
   const sample: CpuSample = new Map()
   const add = (group: string, seconds: number) => sample.set(group, (sample.get(group) ?? 0) + seconds)
   const all = processes()
@@ -84,7 +87,10 @@ export function sampleCpu(server: number, database?: { exclude: Set<number> }): 
       if (thread) add(Number(tid) === pid ? 'serverMain' : 'serverOther', thread.seconds)
     }
   }
-  if (database) {
+  if (database && 'pid' in database) {
+    // The process line counts every thread, those that exited too.
+    sample.set('database', stat(`/proc/${database.pid}/stat`)?.seconds ?? 0)
+  } else if (database) {
     sample.set('database', 0)
     for (const p of all) if (p.name === 'postgres' && !database.exclude.has(p.pid)) add('database', p.seconds)
   }

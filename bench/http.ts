@@ -1,8 +1,8 @@
 // HTTP benchmark: Waybill against a minimal node:http server sending the same reply and bare Fastify
 // sending it too (the framework's own floor), driven by wrk (a process of its own); then batches of
 // 1000 numbers against Waybill alone; then a check of what the service stored. The figure that counts
-// is CPU per answered request, from /proc: every thread of the server's process (on PostgreSQL, plus
-// the database server's processes). req/s and p99 are printed beside it, never alone.
+// is CPU per answered request, from /proc: every thread of the server's process (on PostgreSQL and
+// MySQL/MariaDB, plus the database server's processes). req/s and p99 are printed beside it, never alone.
 //
 // The three are measured in turns, one at a time, for several rounds (BENCH_ROUNDS, default 3): on a
 // shared machine whose speed drifts within a minute, each round compares runs seconds apart, and the
@@ -16,7 +16,7 @@ import { closeSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { mkdtemp } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type CpuUse, cpuMeasurable, cpuUsed, othersSeconds, sampleCpu } from './cpu.js'
+import { type CpuUse, cpuMeasurable, cpuUsed, type DatabaseCpu, othersSeconds, sampleCpu } from './cpu.js'
 import {
   BASELINE_SCRIPT,
   type Child,
@@ -66,7 +66,7 @@ export interface Round {
   wrk: WrkResult
   /** Responses with a 2xx (wrk counts 400 and up as errors; these servers send no 1xx or 3xx). */
   answered: number
-  /** CPU seconds by group: serverMain, serverOther, database (PostgreSQL, waybill only), loadGenerator, machine. */
+  /** CPU seconds by group: serverMain, serverOther, database (PostgreSQL, MySQL; waybill only), loadGenerator, machine. */
   cpu: CpuUse
   /** The 1-minute load average as the run ended. */
   load: number
@@ -81,7 +81,7 @@ export const othersCores = (r: Round) => othersSeconds(r.cpu) / r.wrk.durationSe
 
 export interface HttpBenchResult {
   label: string
-  database: 'sqlite' | 'postgres'
+  database: 'sqlite' | 'postgres' | 'mysql'
   connections: number
   seconds: number
   rounds: number
@@ -115,6 +115,8 @@ export interface HttpBenchOptions {
   serviceNodeArgs?: string[]
   /** PostgreSQL: pids of postgres processes that are not this run's (read before each sample). */
   otherDatabasePids?: () => Promise<Set<number>>
+  /** MySQL/MariaDB: the server's process (mariadbd or mysqld), whose every thread is counted. */
+  databaseServerPid?: number
   /**
    * Awaited with the service's origin right before its first measured run of single numbers, right
    * after its last, and once more at the end (after the batches, before it is stopped).
@@ -136,7 +138,11 @@ export async function benchHttp(options: HttpBenchOptions): Promise<HttpBenchRes
     throw new Error(`http: BENCH_ROUNDS must be 1 or more, got ${rounds}`)
   const dir = await mkdtemp(join(tmpdir(), `waybill-bench-${options.label}-`))
   const databaseUrl = options.databaseUrl ?? `sqlite:${join(dir, 'waybill.db')}`
-  const database = /^postgres(?:ql)?:\/\//.test(databaseUrl) ? 'postgres' : 'sqlite'
+  const database = /^postgres(?:ql)?:\/\//.test(databaseUrl)
+    ? 'postgres'
+    : /^(?:mysql|mariadb):\/\//.test(databaseUrl)
+      ? 'mysql'
+      : 'sqlite'
   const log = join(dir, 'service.log')
   const err = join(dir, 'service.err.log')
   const bodyPath = join(dir, 'reply.json')
@@ -192,12 +198,12 @@ export async function benchHttp(options: HttpBenchOptions): Promise<HttpBenchRes
       run: { seconds: number; batch: boolean },
     ) => {
       const pid = child.process.pid as number
-      const withDatabase =
-        database === 'postgres' && server.startsWith('waybill') && options.otherDatabasePids
-      const exclude = withDatabase
-        ? { exclude: (await options.otherDatabasePids?.()) ?? new Set<number>() }
-        : undefined
-      const cpuBefore = sampleCpu(pid, exclude)
+      let databaseCpu: DatabaseCpu | undefined
+      if (server.startsWith('waybill') && database === 'postgres' && options.otherDatabasePids)
+        databaseCpu = { exclude: await options.otherDatabasePids() }
+      if (server.startsWith('waybill') && database === 'mysql' && options.databaseServerPid)
+        databaseCpu = { pid: options.databaseServerPid }
+      const cpuBefore = sampleCpu(pid, databaseCpu)
       const target = targets.find((t) => t.child === child)?.origin ?? origin
       const wrk = await runWrk({
         url: run.batch ? `${target}${BATCH_PATH}` : `${target}${REQUEST_PATH}`,
@@ -207,7 +213,7 @@ export async function benchHttp(options: HttpBenchOptions): Promise<HttpBenchRes
         dir,
         ...(run.batch ? { method: 'POST' as const, body: batchBody } : {}),
       })
-      const cpu = cpuUsed(cpuBefore, sampleCpu(pid, exclude))
+      const cpu = cpuUsed(cpuBefore, sampleCpu(pid, databaseCpu))
       cpu.loadGenerator = wrk.cpuSeconds
       return { server, round, wrk, answered: wrk.requests - wrk.non2xx, cpu, load: loadavg()[0] ?? 0 }
     }

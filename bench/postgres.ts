@@ -105,7 +105,7 @@ function get(url: string): Promise<string> {
  * (the primary gathers them: src/observability/cluster-metrics.ts). Checked afterwards against the
  * database.
  */
-async function scrape(origin: string): Promise<ServiceCounters> {
+export async function scrape(origin: string): Promise<ServiceCounters> {
   const body = await get(`${origin}/metrics`)
   const value = (metric: string) => {
     const found = new RegExp(`^${metric} (\\S+)$`, 'm').exec(body)?.[1]

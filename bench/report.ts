@@ -72,7 +72,7 @@ export function summarise(result: HttpBenchResult): Summary {
 }
 
 export function printHttp(result: HttpBenchResult, title: string, extra: string[][] = []): Summary {
-  const pg = result.database === 'postgres'
+  const db = result.database !== 'sqlite'
   console.log(
     `\nHTTP ${title}: wrk -t1 -c${result.connections} (batches: -c16, count ${BATCH_COUNT}), ` +
       `${result.rounds} rounds of ${result.seconds} s per server in turns; reply ${result.bodyBytes} bytes; ` +
@@ -80,9 +80,15 @@ export function printHttp(result: HttpBenchResult, title: string, extra: string[
   )
   console.log(
     `CPU in µs per answered request (batches: per number), from /proc: every thread of the server` +
-      `${pg ? ' plus this run’s postgres processes (db)' : ''}; wrk = the load generator's own`,
+      `${
+        result.database === 'postgres'
+          ? ' plus this run’s postgres processes (db)'
+          : db
+            ? ' plus the database server’s process, all threads (db)'
+            : ''
+      }; wrk = the load generator's own`,
   )
-  const header = ['round', 'server', 'req/s', 'p50 ms', 'p99 ms', 'main', 'other', ...(pg ? ['db'] : [])]
+  const header = ['round', 'server', 'req/s', 'p50 ms', 'p99 ms', 'main', 'other', ...(db ? ['db'] : [])]
   console.log(
     table(
       [
@@ -96,7 +102,7 @@ export function printHttp(result: HttpBenchResult, title: string, extra: string[
           ms(r.wrk.p99Ms),
           perAnswer(r, 'serverMain').toFixed(2),
           perAnswer(r, 'serverOther').toFixed(2),
-          ...(pg ? [perAnswer(r, 'database').toFixed(2)] : []),
+          ...(db ? [perAnswer(r, 'database').toFixed(2)] : []),
           cpuPerAnswer(r).toFixed(2),
           perAnswer(r, 'loadGenerator').toFixed(2),
           int(r.wrk.non2xx + r.wrk.errors),
@@ -104,7 +110,7 @@ export function printHttp(result: HttpBenchResult, title: string, extra: string[
           r.load.toFixed(2),
         ]),
       ],
-      `llrrrrr${pg ? 'r' : ''}rrrrr`,
+      `llrrrrr${db ? 'r' : ''}rrrrr`,
     ),
   )
   const s = summarise(result)

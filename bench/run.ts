@@ -1,16 +1,17 @@
 // Entry point of `npm run bench`: the codec micro-benchmark, the HTTP benchmark on SQLite, then on
 // PostgreSQL (single process, and WEB_CONCURRENCY=2 for information, if BENCH_DATABASE_URL or
-// TEST_DATABASE_URL is set), a table of the figures and PASS/FAIL for each bar. Exits 1 if any bar
+// TEST_DATABASE_URL is set), on MySQL/MariaDB (if BENCH_MYSQL_URL or TEST_MYSQL_URL is set), a table of the figures and PASS/FAIL for each bar. Exits 1 if any bar
 // fails, after printing all. The load generator is wrk (apt-get install wrk); the bench installs nothing.
 //
 //   npm run bench                           every part
-//   node dist/bench/run.js --only=postgres  one part (codec | sqlite | postgres | orders; http = sqlite)
+//   node dist/bench/run.js --only=postgres  one part (codec | sqlite | postgres | mysql | orders; http = sqlite)
 //   BENCH_SECONDS=N                         seconds per measured HTTP run (default 10)
 //   BENCH_ROUNDS=N                          measured runs per server, in turns (default 3)
 //   BENCH_WRK=path                          wrk to run (default /usr/bin/wrk)
 import { arch, cpus, loadavg, platform } from 'node:os'
 import { benchCodec } from './codec.js'
 import { benchHttp } from './http.js'
+import { benchMysql, type MysqlBenchResult, mysqlUrl } from './mysql.js'
 import { benchOrders } from './orders.js'
 import { benchPostgres, type PostgresBenchResult, postgresUrl, type Reservations } from './postgres.js'
 import { type Bar, httpBars, int, printHttp, table } from './report.js'
@@ -26,17 +27,21 @@ const SQLITE_BATCH_BAR = 400_000
 const PG_BATCH_BAR = 200_000
 const PG_WORKERS = 2
 const NUMBERS_PER_RESERVATION_BAR = 1_000
+// MySQL/MariaDB: PostgreSQL's bars until the figures say otherwise.
+const MYSQL_RATIO_BAR = PG_RATIO_BAR
+const MYSQL_BATCH_BAR = PG_BATCH_BAR
+const MYSQL_HOW_TO = 'TEST_MYSQL_URL=mysql://root@127.0.0.1:3306/ npm run bench -- --only=mysql'
 const PG_HOW_TO = 'TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench -- --only=postgres'
 
-type Part = 'codec' | 'sqlite' | 'postgres' | 'orders'
+type Part = 'codec' | 'sqlite' | 'postgres' | 'mysql' | 'orders'
 
 function parseOnly(args: string[]): Part | undefined {
   let only: Part | undefined
   for (const arg of args) {
-    const match = /^--only=(codec|sqlite|http|postgres|orders)$/.exec(arg)
+    const match = /^--only=(codec|sqlite|http|postgres|mysql|orders)$/.exec(arg)
     if (!match) {
       console.error(
-        `bench: unknown argument "${arg}"; usage: node dist/bench/run.js [--only=codec|sqlite|postgres|orders]`,
+        `bench: unknown argument "${arg}"; usage: node dist/bench/run.js [--only=codec|sqlite|postgres|mysql|orders]`,
       )
       process.exit(2)
     }
@@ -64,6 +69,15 @@ function postgresTarget(): string {
   return `${url.toString()} (${target.from}; each run on a database of its own, dropped after)`
 }
 
+/** The URL without its password, and where it came from. */
+function mysqlTarget(): string {
+  const target = mysqlUrl()
+  if (!target) return 'not set (BENCH_MYSQL_URL or TEST_MYSQL_URL)'
+  const url = new URL(target.url)
+  if (url.password) url.password = '***'
+  return `${url.toString()} (${target.from}; a database of its own, dropped after)`
+}
+
 function printHeader(only: Part | undefined): void {
   const cpu = cpus()
   console.log('Waybill benchmark')
@@ -76,6 +90,7 @@ function printHeader(only: Part | undefined): void {
       // Other work on a small machine moves the figures; the 1-minute load average shows how much.
       ['load', `${loadavg()[0]?.toFixed(2)} (1-min average at start)`],
       ...(only === undefined || only === 'postgres' ? [['postgres', postgresTarget()]] : []),
+      ...(only === undefined || only === 'mysql' ? [['mysql', mysqlTarget()]] : []),
     ]),
   )
 }
@@ -211,6 +226,47 @@ async function runPostgres(bars: Bar[]): Promise<void> {
   }
 }
 
+function mysqlRows(result: MysqlBenchResult): string[][] {
+  const reserved = result.after.reserved - result.before.reserved
+  const issued = result.after.issued - result.before.issued
+  return [
+    ['database server', `${result.server}: its CPU is in db, every thread (other databases’ work included)`],
+    ['block reservations', 'one UPDATE counters … LAST_INSERT_ID(…) per block'],
+    [
+      '  measured run',
+      `${int(reserved)} for ${int(issued)} numbers issued = ${perReservation(issued, reserved)} ` +
+        '(service /metrics before/after)',
+    ],
+  ]
+}
+
+async function runMysql(bars: Bar[]): Promise<void> {
+  const target = mysqlUrl()
+  if (!target) {
+    console.log(
+      '\nMySQL/MariaDB mode not run: set BENCH_MYSQL_URL (or TEST_MYSQL_URL) to a server on this machine ' +
+        `that lets this user CREATE DATABASE, e.g.\n  ${MYSQL_HOW_TO}`,
+    )
+    return
+  }
+  const prefix = 'MySQL/MariaDB: '
+  await guarded(prefix, bars, async () => {
+    const result = await benchMysql(target.url)
+    const summary = printHttp(
+      result.http,
+      `on MySQL/MariaDB, single process, database ${result.database}`,
+      mysqlRows(result),
+    )
+    bars.push(
+      ...httpBars(prefix, result.http, summary, {
+        ratio: MYSQL_RATIO_BAR,
+        p99Ms: P99_BAR_MS,
+        batch: MYSQL_BATCH_BAR,
+      }),
+    )
+  })
+}
+
 async function runOrders(): Promise<void> {
   console.error('orders: seeding a million orders on SQLite, then timing (about 30 s)')
   const results = await benchOrders()
@@ -229,6 +285,10 @@ async function main(): Promise<void> {
     )
     process.exit(2)
   }
+  if (only === 'mysql' && !mysqlUrl()) {
+    console.error(`bench: --only=mysql needs BENCH_MYSQL_URL or TEST_MYSQL_URL, e.g.\n  ${MYSQL_HOW_TO}`)
+    process.exit(2)
+  }
   const missing = only === 'codec' || only === 'orders' ? undefined : wrkMissing()
   if (missing) {
     console.error(missing)
@@ -239,6 +299,7 @@ async function main(): Promise<void> {
   if (only === undefined || only === 'codec') runCodec(bars)
   if (only === undefined || only === 'sqlite') await runSqlite(bars)
   if (only === undefined || only === 'postgres') await runPostgres(bars)
+  if (only === undefined || only === 'mysql') await runMysql(bars)
   if (only === undefined || only === 'orders') await runOrders()
 
   console.log('\nBars')

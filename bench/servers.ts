@@ -9,6 +9,7 @@ import type { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import SQLite from 'better-sqlite3'
+import { createConnection } from 'mysql2/promise'
 import pg from 'pg'
 import { createAccessTokens, signingKeyFrom } from '../src/auth/tokens.js'
 
@@ -136,6 +137,19 @@ export async function countNumbers(databaseUrl: string): Promise<Counts> {
       return { rows: Number(row.rows), distinct: Number(row.distinct) }
     } finally {
       db.close()
+    }
+  }
+  if (/^(?:mysql|mariadb):\/\//.test(databaseUrl)) {
+    // ROWS is a reserved word on MySQL 8: backquotes, not double quotes (a string there).
+    const connection = await createConnection({ uri: databaseUrl.replace(/^mariadb:/, 'mysql:') })
+    try {
+      const [rows] = await connection.query(
+        'select count(*) as `rows`, count(distinct tracking_number) as `distinct` from tracking_numbers',
+      )
+      const row = (rows as { rows: number | string; distinct: number | string }[])[0]
+      return { rows: Number(row?.rows), distinct: Number(row?.distinct) }
+    } finally {
+      await connection.end()
     }
   }
   const client = new pg.Client({ connectionString: databaseUrl })
