@@ -12,6 +12,7 @@ import { createAccessTokens, signingKeyFrom } from '../../src/auth/tokens.js'
 import { loadConfig } from '../../src/config.js'
 import { createDatabase } from '../../src/db/index.js'
 import { migrateToLatest } from '../../src/db/migrate.js'
+import { HostLocator, parsePostgresUrl } from '../../src/db/postgres-hosts.js'
 import type { TrackingRecord } from '../../src/tracking/repository.js'
 
 export const TEST_KEY = 'a3f1c2d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90'
@@ -29,10 +30,37 @@ export function tempDir(t: TestContext): string {
   return dir
 }
 
+/**
+ * TEST_DATABASE_URL with one host, as the helpers (pg.Client, new URL) and the per-file databases
+ * need it. A multi-host URL (`postgres://h1,h2/db?target_session_attrs=read-write`, as
+ * `pg_autoctl show uri` prints it) is resolved once, at import, to its current primary, the way
+ * the service resolves DATABASE_URL.
+ */
+async function singleHostUrl(url: string): Promise<string> {
+  const parsed = parsePostgresUrl(url)
+  if (parsed.hosts.length === 1 && parsed.targetSessionAttrs === 'any') return url
+  const { target } = await new HostLocator(parsed, 5_000).locate()
+  const single = url.replace(
+    /^(postgres(?:ql)?:\/\/(?:[^@/]*@)?)[^/?]*/,
+    `$1${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`,
+  )
+  const resolved = new URL(single)
+  resolved.searchParams.delete('target_session_attrs')
+  // pg reads sslmode=prefer as verify-full; the locator already found what the server takes.
+  if (/^(prefer|allow|disable)$/.test(resolved.searchParams.get('sslmode') ?? '')) {
+    resolved.searchParams.delete('sslmode')
+  }
+  return resolved.toString()
+}
+
+const postgresServer =
+  dialect === 'postgres' && process.env.TEST_DATABASE_URL
+    ? await singleHostUrl(process.env.TEST_DATABASE_URL)
+    : undefined
+
 export function postgresServerUrl(): string {
-  const url = process.env.TEST_DATABASE_URL
-  if (!url) throw new Error('WAYBILL_TEST_DIALECT=postgres needs TEST_DATABASE_URL')
-  return url
+  if (!postgresServer) throw new Error('WAYBILL_TEST_DIALECT=postgres needs TEST_DATABASE_URL')
+  return postgresServer
 }
 
 /** Runs SQL on the PostgreSQL test server (in the database of TEST_DATABASE_URL). */
