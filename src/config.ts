@@ -8,6 +8,8 @@ import { parsePostgresUrl } from './db/postgres-hosts.js'
 import { ISSUE_FIELDS, type IssueField, isIssueField, LANE_FIELDS } from './tracking/fields.js'
 
 // Every setting Waybill reads, in one schema: defaults, types and limits live here and nowhere else.
+export const DEFAULT_DATABASE_URL = 'sqlite:data/waybill.db'
+
 const EnvSchema = Type.Object({
   NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], {
     default: 'development',
@@ -18,7 +20,7 @@ const EnvSchema = Type.Object({
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
     { default: 'info' },
   ),
-  DATABASE_URL: Type.String({ minLength: 1, default: 'sqlite:data/waybill.db' }),
+  DATABASE_URL: Type.String({ minLength: 1, default: DEFAULT_DATABASE_URL }),
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
   // Milliseconds stay below 2^31: Node's timers fire at once beyond it.
   DATABASE_CONNECT_TIMEOUT_MS: Type.Integer({ minimum: 1, maximum: 2_147_483_647, default: 2_000 }),

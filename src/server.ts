@@ -2,7 +2,7 @@ import cluster from 'node:cluster'
 import type { FastifyInstance } from 'fastify'
 import { pino } from 'pino'
 import { buildApp } from './app.js'
-import { FIRST_USER, firstRunMessage, localOrigin } from './auth/bootstrap.js'
+import { cliCommand, FIRST_USER, firstRunMessage, localOrigin } from './auth/bootstrap.js'
 import { type Config, ConfigError, loadConfig, loadEnvFile } from './config.js'
 import { serveGroupMetrics } from './observability/cluster-metrics.js'
 import { flushLogs } from './observability/logger.js'
@@ -66,6 +66,19 @@ function onSignals(handler: (signal: string) => void): void {
 async function firstRun(app: FastifyInstance, config: Config, port: number): Promise<void> {
   try {
     const outcome = await app.firstRun()
+    if (outcome.kind === 'file_exists') {
+      app.log.warn(
+        { password_file: outcome.passwordFile },
+        `first run: no user exists, but ${outcome.passwordFile} does (another database's?) and is never overwritten, so no user was created; move it away and restart, or create one with \`npm run cli -- users create ${FIRST_USER} --role admin\``,
+      )
+      return
+    }
+    if (outcome.kind === 'not_asked') {
+      app.log.warn(
+        `no user exists yet: create one with \`${cliCommand(process.env)} users create <name> --role admin\`, or start once with BOOTSTRAP_ADMIN_PASSWORD`,
+      )
+      return
+    }
     if (outcome.kind !== 'created') return
     const origin = localOrigin(config.host, port)
     app.log.info(
@@ -77,7 +90,7 @@ async function firstRun(app: FastifyInstance, config: Config, port: number): Pro
       }`,
     )
     // Plain words for the person at the terminal; stderr keeps stdout all JSON log lines.
-    console.error(firstRunMessage(origin, outcome.passwordFile))
+    console.error(firstRunMessage(origin, outcome.passwordFile, cliCommand(process.env)))
   } catch (error) {
     // The service works without it: say so, and how to create a user by hand.
     app.log.warn(

@@ -1,9 +1,9 @@
 // The first run: a database with no users gets an `admin`, so that a newcomer can sign in and
 // issue a number right after `npm start`, as Jenkins and Argo CD do with an initial password file.
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { linkSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, isAbsolute, relative } from 'node:path'
-import type { Config } from '../config.js'
+import { type Config, DEFAULT_DATABASE_URL } from '../config.js'
 import { AppError } from '../http/errors.js'
 import type { AuthService } from './service.js'
 
@@ -18,44 +18,66 @@ export type FirstRun =
   | { kind: 'created'; passwordFile: string | undefined }
   /** Another process (a cluster worker, another instance) created it first. */
   | { kind: 'taken' }
+  /**
+   * The password file exists already, and no user does (another database's file in the same
+   * folder, or one left by hand): it is never overwritten, so no user is created.
+   */
+  | { kind: 'file_exists'; passwordFile: string }
 
 type Bootstrap = Config['auth']['bootstrap']
+
+// A process that finds the file already there waits this long for the process that put it there
+// to create the user (workers of one service race for it) before it calls the file foreign.
+const RACE_WAIT_MS = 2_000
 
 /**
  * Creates the first user if there is none. Of several processes racing on an empty database,
  * the unique username lets exactly one insert win; the others answer `taken`. A generated
- * password reaches its file (readable by this user only) before the user exists, so an admin
- * is never left without a known password.
+ * password reaches its file (readable by this user only, never replacing an existing file)
+ * before the user exists, so an admin is never left without a known password, and the file is
+ * removed again if the user cannot be created.
  */
 export async function bootstrapAdmin(deps: {
   users: Pick<AuthService, 'hasUsers' | 'createUser'>
   settings: Bootstrap
+  sleep?: (ms: number) => Promise<void>
 }): Promise<FirstRun> {
   const { users, settings } = deps
   if (await users.hasUsers()) return { kind: 'not_needed' }
   if (settings.password === undefined && !settings.generate) return { kind: 'not_asked' }
   const password = settings.password ?? randomBytes(18).toString('base64url')
-  const pending = settings.password === undefined ? stage(settings.passwordFile, password) : undefined
+  const file = settings.password === undefined ? settings.passwordFile : undefined
+  if (file !== undefined && !placeSecret(file, password)) {
+    await (deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))))(RACE_WAIT_MS)
+    return (await users.hasUsers()) ? { kind: 'taken' } : { kind: 'file_exists', passwordFile: file }
+  }
   try {
     await users.createUser(FIRST_USER, password, 'admin')
   } catch (error) {
-    pending?.abandon()
+    if (file !== undefined) rmSync(file, { force: true })
     if (error instanceof AppError && error.details.username) return { kind: 'taken' }
     throw error
   }
-  pending?.commit()
-  return { kind: 'created', passwordFile: pending && settings.passwordFile }
+  return { kind: 'created', passwordFile: file }
 }
 
-/** Writes the secret beside its final name (mode 0600 from the start), renamed into place on commit. */
-function stage(path: string, secret: string) {
+/**
+ * Writes the secret to `path` (mode 0600 from the start), whole or not at all, and never over an
+ * existing file: false if `path` exists. Written beside it first, then linked into place.
+ */
+function placeSecret(path: string, secret: string): boolean {
   mkdirSync(dirname(path), { recursive: true })
-  // A name of its own: two attempts racing in one process must not share (and swap) a file.
+  // A name of its own: two attempts racing in one process must not share a file.
   const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`
   writeFileSync(temporary, `${secret}\n`, { mode: 0o600, flag: 'wx' })
-  return {
-    commit: () => renameSync(temporary, path),
-    abandon: () => rmSync(temporary, { force: true }),
+  try {
+    linkSync(temporary, path)
+    return true
+  } catch (error) {
+    if ((error as { code?: string }).code === 'EEXIST') return false
+    throw error
+  } finally {
+    rmSync(temporary, { force: true })
   }
 }
 
@@ -76,8 +98,21 @@ export function shownPath(path: string): string {
   return fromHere.startsWith('..') || isAbsolute(fromHere) ? path : fromHere
 }
 
+/**
+ * How to run the CLI on the same database from another terminal: the npm script from a checkout,
+ * the compiled entry in production (the image has no tsx), with DATABASE_URL when it is not the
+ * default (a password in it is not printed: the reader puts theirs in place of ***).
+ */
+export function cliCommand(env: { NODE_ENV?: string; DATABASE_URL?: string }): string {
+  const cli = env.NODE_ENV === 'production' ? 'node dist/src/cli.js' : 'npm run --silent cli --'
+  const url = env.DATABASE_URL
+  if (!url || url === DEFAULT_DATABASE_URL) return cli
+  const shown = url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@')
+  return `DATABASE_URL='${shown.replaceAll("'", "'\\''")}' ${cli}`
+}
+
 /** What the first start says once, in plain words, when it created the user. */
-export function firstRunMessage(origin: string, passwordFile: string | undefined): string {
+export function firstRunMessage(origin: string, passwordFile: string | undefined, cli: string): string {
   const where = passwordFile
     ? `its password is in ${shownPath(passwordFile)} (readable by this system user only)`
     : 'its password is the one in BOOTSTRAP_ADMIN_PASSWORD'
@@ -85,9 +120,10 @@ export function firstRunMessage(origin: string, passwordFile: string | undefined
     '',
     `Waybill created the first user, "${FIRST_USER}" (role admin): ${where}.`,
     `  Admin page: ${origin}/admin/ (sign in as ${FIRST_USER})`,
-    '  Issue a first number, from another terminal in this folder (same DATABASE_URL):',
-    `    TOKEN=$(npm run --silent cli -- token ${FIRST_USER})`,
+    '  Issue a first number, from another terminal in this folder:',
+    `    TOKEN=$(${cli} token ${FIRST_USER})`,
     `    curl -H "Authorization: Bearer $TOKEN" '${origin}/next-tracking-number?${SAMPLE_QUERY}'`,
+    ...(cli.includes('***') ? ['  (with the database password in place of ***)'] : []),
     'This is said once: later starts find the user and say nothing of it.',
     '',
   ].join('\n')

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { type TestContext, test } from 'node:test'
-import { bootstrapAdmin, FIRST_USER, type FirstRun } from '../../src/auth/bootstrap.js'
+import { bootstrapAdmin, cliCommand, FIRST_USER, type FirstRun } from '../../src/auth/bootstrap.js'
 import { createAuth } from '../../src/auth/index.js'
 import { ConfigError, loadConfig } from '../../src/config.js'
 import {
@@ -107,13 +107,42 @@ test('processes racing on an empty database: exactly one creates admin, and the 
   const password = readFileSync(shared.passwordFile, 'utf8').trim()
   assert.ok((await users.login(FIRST_USER, password)).access, 'the file holds the password that won')
 
-  // The lost race itself, made certain: a process that saw no user, then lost the insert.
+  // The lost race itself, made certain: a process that saw no user, then lost the insert. Its
+  // file (a name of its own here, so that it gets as far as the insert) is removed again.
+  const lateSettings = settings(t)
   const late: FirstRun = await bootstrapAdmin({
     users: { hasUsers: async () => false, createUser: users.createUser },
-    settings: shared,
+    settings: lateSettings,
   })
   assert.deepEqual(late, { kind: 'taken' })
+  assert.equal(existsSync(lateSettings.passwordFile), false, "the loser's file is removed")
+  // One that finds the winner's file: it waits for the winner's user, and leaves the file alone.
+  let asked = 0
+  const waiting: FirstRun = await bootstrapAdmin({
+    users: { hasUsers: async () => asked++ > 0 && users.hasUsers(), createUser: users.createUser },
+    settings: shared,
+    sleep: async () => {},
+  })
+  assert.deepEqual(waiting, { kind: 'taken' })
   assert.equal(readFileSync(shared.passwordFile, 'utf8').trim(), password, 'the loser leaves the file alone')
+})
+
+test("a password file already there (another database's in the same folder) is never overwritten, and no user is made", async (t) => {
+  const first = await usersOn(t, await testDatabaseUrl(t))
+  const second = await usersOn(t, await testDatabaseUrl(t))
+  const shared = settings(t)
+  assert.equal((await bootstrapAdmin({ users: first, settings: shared })).kind, 'created')
+  const password = readFileSync(shared.passwordFile, 'utf8').trim()
+
+  const outcome = await bootstrapAdmin({ users: second, settings: shared, sleep: async () => {} })
+  assert.deepEqual(outcome, { kind: 'file_exists', passwordFile: shared.passwordFile })
+  assert.equal(
+    readFileSync(shared.passwordFile, 'utf8').trim(),
+    password,
+    'the first database keeps its password',
+  )
+  assert.ok((await first.login(FIRST_USER, password)).access)
+  assert.equal(await second.hasUsers(), false, 'no admin without a password anyone can read')
 })
 
 test('config: the password file sits beside the SQLite file, else in ./data; a bad password names the variable only', () => {
@@ -135,6 +164,20 @@ test('config: the password file sits beside the SQLite file, else in ./data; a b
         !error.message.includes(bad),
     )
   }
+})
+
+test('the printed CLI command: npm script or compiled entry, DATABASE_URL unless the default, no password', () => {
+  assert.equal(cliCommand({}), 'npm run --silent cli --')
+  assert.equal(cliCommand({ DATABASE_URL: 'sqlite:data/waybill.db' }), 'npm run --silent cli --')
+  assert.equal(cliCommand({ NODE_ENV: 'production' }), 'node dist/src/cli.js')
+  assert.equal(
+    cliCommand({ DATABASE_URL: "sqlite:/tmp/it's.db" }),
+    `DATABASE_URL='sqlite:/tmp/it'\\''s.db' npm run --silent cli --`,
+  )
+  assert.equal(
+    cliCommand({ NODE_ENV: 'production', DATABASE_URL: 'postgres://waybill:s3cret@db/waybill' }),
+    "DATABASE_URL='postgres://waybill:***@db/waybill' node dist/src/cli.js",
+  )
 })
 
 function cli(args: string[], env: Record<string, string>) {
@@ -162,7 +205,12 @@ if (dialect === 'sqlite') {
     const passwordFile = join(folder, 'initial-admin-password')
     assert.ok(said.includes(`Admin page: ${origin}/admin/`), said)
     assert.ok(said.includes(`its password is in ${passwordFile}`), said)
-    assert.ok(said.includes('TOKEN=$(npm run --silent cli -- token admin)'), said)
+    // Another terminal has no DATABASE_URL of this start: the command names it.
+    assert.ok(said.includes(`TOKEN=$(${cliCommand(env)} token admin)`), said)
+    assert.ok(
+      said.includes(`TOKEN=$(DATABASE_URL='${env.DATABASE_URL}' npm run --silent cli -- token admin)`),
+      said,
+    )
     const logged = server.logs.filter((l) => String(l.msg).startsWith('first run: created the user admin'))
     assert.equal(logged.length, 1)
     assert.equal(logged[0]?.password_file, passwordFile)
