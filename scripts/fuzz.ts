@@ -1,6 +1,7 @@
 // The longer fuzz run, outside `npm test`: `npm run fuzz -- [count] [seed]` (defaults 50000 and a
 // random seed, printed so a failure reproduces). The generator is test/fuzz.test.ts's. On SQLite
-// in a temporary folder, or on PostgreSQL with DATABASE_URL=postgres://… (a database of its own).
+// in a temporary folder, or on an existing throwaway database named by FUZZ_DATABASE_URL (it is
+// written to). Never DATABASE_URL: an exported one is often the service's own database.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -17,8 +18,13 @@ if (!Number.isSafeInteger(count) || count < 1 || !Number.isSafeInteger(seed)) {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'waybill-fuzz-'))
-const databaseUrl = process.env.DATABASE_URL ?? `sqlite:${join(dir, 'fuzz.db')}`
-const app = await buildApp(loadConfig(testEnv(databaseUrl, { LOGIN_RATE_LIMIT_MAX: '1000000000' })))
+const databaseUrl = process.env.FUZZ_DATABASE_URL || `sqlite:${join(dir, 'fuzz.db')}`
+const app = await buildApp(loadConfig(testEnv(databaseUrl, { LOGIN_RATE_LIMIT_MAX: '1000000000' }))).catch(
+  (error: unknown) => {
+    rmSync(dir, { recursive: true, force: true })
+    throw error
+  },
+)
 let failures = 0
 try {
   const admin = { authorization: `Bearer ${await tokenFor('admin')}` }
