@@ -144,7 +144,7 @@ function unknownParameterChecks(schema: object): EdgeCheck[] {
   if (additionalProperties !== false) return []
   const known = new Set(Object.keys(properties))
   const takes = known.size > 0 ? `this route takes ${[...known].join(', ')}` : 'this route takes none'
-  const message = `is not a known parameter (unknown parameter): ${takes}`
+  const message = `is not a known parameter: ${takes}`
   return [
     (data) => {
       let found: FieldProblem[] | undefined

@@ -8,6 +8,7 @@ import {
   BatchReply,
   batchBody,
   GenerateReply,
+  generateBody,
   IdempotencyHeaders,
   type IssueQuery,
   issueQuery,
@@ -54,7 +55,7 @@ export async function trackingRoutes(
   const BatchBody = batchBody(options.requiredFields)
   // Older clients' route takes any subset of the fields, an empty body too; only route-format
   // numbers need their lane.
-  const GenerateBody = issueQuery(options.format === 'route' ? LANE_FIELDS : [])
+  const GenerateBody = generateBody(options.format === 'route' ? LANE_FIELDS : [])
 
   for (const url of ['/next-tracking-number', '/api/next-tracking-number']) {
     app.get(

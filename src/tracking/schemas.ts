@@ -52,7 +52,18 @@ const Count = Type.Integer({
 export const BatchBody = Type.Object({ ...IssueFields, count: Count })
 export type BatchBody = IssueQuery & { count: number }
 
+/**
+ * The issuing route's query. While every field is required a misspelt one is refused as missing,
+ * and other parameters (cache busters, a carrier's own) pass. Once any field is optional, a
+ * misspelt one would be stored as absent: then a parameter the route does not know is a 400.
+ */
 export function issueQuery(required: readonly IssueField[]) {
+  const strict = required.length < Object.keys(IssueFields).length
+  return Type.Object(issueFields(required), strict ? { additionalProperties: false } : {})
+}
+
+/** The older clients' body: any subset of the fields; unknown fields are ignored, as on every body. */
+export function generateBody(required: readonly IssueField[]) {
   return Type.Object(issueFields(required))
 }
 
