@@ -68,7 +68,8 @@ function addValidationRules(ajv: Ajv): Ajv {
     keyword: WEIGHT_KEYWORD,
     schemaType: 'boolean',
     errors: false,
-    validate: (_schema: boolean, data: unknown) => parseWeightGrams(data) !== undefined,
+    // null passes here: whether it is allowed at all is the schema's type list (a correction's clear).
+    validate: (_schema: boolean, data: unknown) => data === null || parseWeightGrams(data) !== undefined,
   })
   ajv.addKeyword({
     keyword: AMOUNT_KEYWORD,

@@ -54,7 +54,30 @@ export const OrderBody = Type.Object({
 export type OrderBody = Static<typeof OrderBody>
 
 const CORRECTION = 'Only while the order is PENDING (409 otherwise); no SMS is sent for a correction.'
-const { customer_code: _code, ...correctable } = OrderBody.properties
+// A correction takes null for a lane or weight (= clear it): an order reply sent back as it came
+// (with its nulls) is a valid correction. One type list, as the customer's email: one message.
+const CLEAR = 'null clears it.'
+const NullableCountry = (description: string) =>
+  Type.Unsafe<string | null>({
+    ...Country(description),
+    type: ['string', 'null'],
+    description: `${description}: ISO 3166-1 alpha-2, or ${CLEAR} ${LANE}`,
+  })
+const correctable = {
+  item: OrderBody.properties.item,
+  amount: OrderBody.properties.amount,
+  origin_country_id: Type.Optional(NullableCountry('Origin country')),
+  destination_country_id: Type.Optional(NullableCountry('Destination country')),
+  weight: Type.Optional(
+    Type.Unsafe<string | number | null>({
+      ...weightKgSchema,
+      anyOf: [...weightKgSchema.anyOf, { type: 'null' }],
+      description: `${weightKgSchema.description} ${CLEAR}`,
+    }),
+  ),
+}
+/** The fields a correction changes: any other field of a body is ignored. */
+export const CORRECTION_FIELDS = Object.keys(correctable) as Array<keyof typeof correctable>
 
 /** PUT: the order's fields as they should be; lane and weight left out are cleared. */
 export const OrderReplace = Type.Object(

@@ -8,6 +8,7 @@ import { asciiUpper, checkTrackingNumber, type TrackingFormat } from '../trackin
 import type { TrackingService } from '../tracking/service.js'
 import type { OrderCorrection, OrderFilter, OrderRepository, OrderRow } from './repository.js'
 import {
+  CORRECTION_FIELDS,
   DEFAULT_ORDER_ORDERING,
   type OrderBody,
   type OrderListQuery,
@@ -117,8 +118,9 @@ function correctionOf(body: OrderReplace | Omit<OrderPatch, 'status'>, clear: bo
   const fields: OrderCorrection = {}
   if (body.item !== undefined) fields.item = body.item
   if (body.amount !== undefined) fields.amountMinor = parseAmountMinor(body.amount) as number
-  const origin = body.origin_country_id ?? absent
-  const destination = body.destination_country_id ?? absent
+  // null (sent) clears as a PUT's field left out does.
+  const origin = body.origin_country_id === undefined ? absent : body.origin_country_id
+  const destination = body.destination_country_id === undefined ? absent : body.destination_country_id
   const weight = body.weight === undefined ? absent : (parseWeightGrams(body.weight) ?? null)
   if (origin !== undefined) fields.origin = origin
   if (destination !== undefined) fields.destination = destination
@@ -217,9 +219,17 @@ export function createOrderService(deps: OrderServiceDeps) {
       body: OrderReplace | OrderPatch,
       mode: 'replace' | 'patch',
     ): Promise<OrderReply> {
-      if ('status' in body && body.status !== undefined) {
-        if (Object.keys(body).length === 1) return this.changeStatus(id, body.status)
+      // Only the fields a correction knows count: others are ignored, as on every body.
+      const corrected = CORRECTION_FIELDS.filter((field) => body[field] !== undefined)
+      // A PUT has no status: one in its body (a reply sent back) is ignored like any unknown field.
+      if (mode === 'patch' && 'status' in body && body.status !== undefined) {
+        if (corrected.length === 0) return this.changeStatus(id, body.status)
         throw invalid({ status: ['change the status on its own, not with a correction of the order'] })
+      }
+      if (mode === 'patch' && corrected.length === 0) {
+        throw invalid({
+          body: [`nothing to correct: send status, or any of ${CORRECTION_FIELDS.join(', ')}`],
+        })
       }
       const order = await get(id)
       if (

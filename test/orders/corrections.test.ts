@@ -111,3 +111,57 @@ test('with route-format numbers the lane cannot be corrected', async (t) => {
   })
   assert.equal(same.statusCode, 200, same.body)
 })
+
+test('an order reply sent back is a correction: null clears a lane or weight', async (t) => {
+  const app = await build(t, {}, { as: 'operator' })
+  await withCustomer(app)
+  const created = await createOrder(app) // no lane, no weight: the reply shows them as null
+  assert.equal(created.weight, null)
+  const put = await app.inject({ method: 'PUT', url: `/api/orders/${created.id}/`, payload: created })
+  assert.equal(put.statusCode, 200, put.body)
+  assert.equal(put.json().item, created.item)
+
+  const set = await app.inject({
+    method: 'PATCH',
+    url: `/api/orders/${created.id}/`,
+    payload: { origin_country_id: 'KE', destination_country_id: 'UG', weight: '1.5' },
+  })
+  assert.equal(set.statusCode, 200, set.body)
+  const cleared = await app.inject({
+    method: 'PATCH',
+    url: `/api/orders/${created.id}/`,
+    payload: { origin_country_id: null, destination_country_id: null, weight: null },
+  })
+  assert.equal(cleared.statusCode, 200, cleared.body)
+  const { origin_country_id, destination_country_id, weight } = cleared.json()
+  assert.deepEqual([origin_country_id, destination_country_id, weight], [null, null, null])
+  // null is not an item or an amount, and a bad weight is still named.
+  const bad = await app.inject({
+    method: 'PATCH',
+    url: `/api/orders/${created.id}/`,
+    payload: { item: null, weight: '0' },
+  })
+  assert.equal(bad.statusCode, 400, bad.body)
+  assert.ok(bad.json().details.item, bad.body)
+  assert.ok(bad.json().details.weight, bad.body)
+})
+
+test('only correction fields count: a status with an unknown field is a status change, unknown fields alone a 400', async (t) => {
+  const app = await build(t, {}, { as: 'operator' })
+  await withCustomer(app)
+  const { id, updated_at } = await createOrder(app)
+  const nothing = await app.inject({ method: 'PATCH', url: `/api/orders/${id}/`, payload: { foo: 1 } })
+  assert.equal(nothing.statusCode, 400, nothing.body)
+  assert.match(nothing.json().details.body[0], /nothing to correct/)
+  const unchanged = await app.inject({ url: `/api/orders/${id}/` })
+  assert.equal(unchanged.json().updated_at, updated_at)
+
+  const confirmed = await app.inject({
+    method: 'PATCH',
+    url: `/api/orders/${id}/`,
+    payload: { status: 'CONFIRMED', note: 'x' },
+  })
+  assert.equal(confirmed.statusCode, 200, confirmed.body)
+  assert.equal(confirmed.json().status, 'CONFIRMED')
+  assert.deepEqual(await notifications(app, id), ['created', 'CONFIRMED'])
+})
