@@ -1,5 +1,6 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, onRequestHookHandler } from 'fastify'
 import FindMyWay, { type HTTPMethod } from 'find-my-way'
+import { AppError } from './errors.js'
 
 // A request whose path exists under other methods (`PUT /api/orders/1/`, `DELETE
 // /next-tracking-number`) is answered 405 with `Allow`, not 404: the client reads "wrong method",
@@ -20,11 +21,41 @@ export function trackRoutePaths(
   options: { ignoreTrailingSlash: boolean; maxParamLength: number },
 ): RoutePaths {
   const router = FindMyWay(options)
+  const staticPaths = new Set<string>()
+  /** The methods routed for this path by a static route (no parameter), in a fixed order. */
+  const staticMethods = (path: string) =>
+    METHODS.filter((method) => {
+      const found = router.find(method, path)
+      return found !== null && !/[:*]/.test((found.store as { url: string }).url)
+    })
+  // `PUT /api/orders/search/` would match `PUT /api/orders/:id` and fail on the id: a path a
+  // static route has is that route's, so a method it lacks is a 405 there, not the parameter's.
+  const staticWins: onRequestHookHandler = (request, _reply, done) => {
+    const path = request.url.split('?')[0] ?? '/'
+    // A Set lookup first: the hot parameter routes (a tracking number's lookup) pay nothing more.
+    if (!staticPaths.has(path.replace(/\/+$/, ''))) return done()
+    const allowed = staticMethods(path)
+    if (allowed.length > 0 && !allowed.includes(request.method as HTTPMethod)) {
+      const error = new AppError(
+        'method_not_allowed',
+        `${request.method} is not allowed on ${path}; it allows ${allowed.join(', ')}`,
+        {},
+        { headers: { allow: allowed.join(', ') } },
+      )
+      return done(error)
+    }
+    done()
+  }
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) {
       // CORS answers a preflight on any path: that says nothing about what the path allows.
       if (method === 'OPTIONS' && route.url.endsWith('*')) continue
-      if (METHODS.includes(method as HTTPMethod)) router.on(method as HTTPMethod, route.url, () => {})
+      if (METHODS.includes(method as HTTPMethod))
+        router.on(method as HTTPMethod, route.url, () => {}, { url: route.url })
+    }
+    if (!/[:*]/.test(route.url)) staticPaths.add(route.url.replace(/\/+$/, ''))
+    if (/[:*]/.test(route.url) && !route.url.endsWith('*')) {
+      route.onRequest = [staticWins, ...[route.onRequest ?? []].flat()]
     }
   })
   return {

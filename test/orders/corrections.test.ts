@@ -165,3 +165,19 @@ test('only correction fields count: a status with an unknown field is a status c
   assert.equal(confirmed.json().status, 'CONFIRMED')
   assert.deepEqual(await notifications(app, id), ['created', 'CONFIRMED'])
 })
+
+test('a static path beside :id answers 405 for a method it lacks, not a 400 on the id', async (t) => {
+  const app = await build(t, {}, { as: 'operator' })
+  for (const [method, url, allow] of [
+    ['PUT', '/api/orders/search/', 'GET, HEAD'],
+    ['PATCH', '/api/orders/search', 'GET, HEAD'],
+    ['GET', '/tracking-numbers/batch', 'POST'],
+  ] as const) {
+    const res = await app.inject({ method, url, payload: method === 'GET' ? undefined : {} })
+    assert.equal(res.statusCode, 405, `${method} ${url}: ${res.body}`)
+    assert.equal(res.headers.allow, allow, `${method} ${url}`)
+    assert.equal(res.json().code, 'method_not_allowed')
+  }
+  const found = await app.inject({ url: '/api/orders/search/?q=x' })
+  assert.equal(found.statusCode, 200, found.body)
+})
