@@ -58,6 +58,8 @@ const FORMATS: Record<string, Format> = {
 const AMOUNT_KEYWORD = 'x-amount'
 const AMOUNT_MESSAGE = 'must be an amount of 0 or more with at most 2 decimal places, e.g. 1250.50'
 const WEIGHT_KEYWORD = 'x-weight-kg'
+// A correction's weight: null clears it. Its own keyword, so a bad weight still gets one message.
+const WEIGHT_OR_NULL_KEYWORD = 'x-weight-kg-or-null'
 const WEIGHT_MESSAGE =
   'must be a weight in kilograms greater than 0 and below 1000000, with at most 3 decimal places, e.g. 1.234'
 
@@ -68,7 +70,12 @@ function addValidationRules(ajv: Ajv): Ajv {
     keyword: WEIGHT_KEYWORD,
     schemaType: 'boolean',
     errors: false,
-    // null passes here: whether it is allowed at all is the schema's type list (a correction's clear).
+    validate: (_schema: boolean, data: unknown) => parseWeightGrams(data) !== undefined,
+  })
+  ajv.addKeyword({
+    keyword: WEIGHT_OR_NULL_KEYWORD,
+    schemaType: 'boolean',
+    errors: false,
     validate: (_schema: boolean, data: unknown) => data === null || parseWeightGrams(data) !== undefined,
   })
   ajv.addKeyword({
@@ -225,7 +232,7 @@ function withEdgeChecks(validate: ValidateFunction, checks: EdgeCheck[]): Valida
   return checked
 }
 
-const DECIMAL_KEYWORDS = [WEIGHT_KEYWORD, AMOUNT_KEYWORD]
+const DECIMAL_KEYWORDS = [WEIGHT_KEYWORD, WEIGHT_OR_NULL_KEYWORD, AMOUNT_KEYWORD]
 
 /**
  * The schema as ajv compiles it (once per route, at start-up): without the `anyOf` beside a
@@ -273,6 +280,14 @@ export const weightKgSchema = {
   examples: ['1.234'],
 } as const
 
+/** A weight, or null (a correction clearing it). */
+export const weightKgOrNullSchema = {
+  [WEIGHT_OR_NULL_KEYWORD]: true,
+  anyOf: [...weightKgSchema.anyOf, { type: 'null' }],
+  description: weightKgSchema.description,
+  examples: weightKgSchema.examples,
+} as const
+
 /** Schema fragment for a money amount (string "1250.50" or number 1250.5). */
 export const amountSchema = {
   [AMOUNT_KEYWORD]: true,
@@ -305,6 +320,7 @@ function messageFor(error: FastifySchemaValidationError, context: SchemaErrorDat
   if (context === 'querystring' && Array.isArray(data) && error.instancePath !== '')
     return `must be given once, not ${data.length} times`
   if (error.keyword === WEIGHT_KEYWORD) return WEIGHT_MESSAGE
+  if (error.keyword === WEIGHT_OR_NULL_KEYWORD) return `${WEIGHT_MESSAGE}, or null`
   if (error.keyword === AMOUNT_KEYWORD) return AMOUNT_MESSAGE
   if (error.keyword === 'format') {
     const format = (error.params as { format?: string }).format

@@ -7,7 +7,7 @@ import {
   PageQueryFields,
   PageReply,
 } from '../http/pagination.js'
-import { amountSchema, weightKgSchema } from '../http/validation.js'
+import { amountSchema, weightKgOrNullSchema, weightKgSchema } from '../http/validation.js'
 
 export const STATUSES = ['PENDING', 'CONFIRMED', 'SHIPPED', 'DELIVERED', 'CANCELLED'] as const
 const Status = Type.Union(
@@ -70,8 +70,7 @@ const correctable = {
   destination_country_id: Type.Optional(NullableCountry('Destination country')),
   weight: Type.Optional(
     Type.Unsafe<string | number | null>({
-      ...weightKgSchema,
-      anyOf: [...weightKgSchema.anyOf, { type: 'null' }],
+      ...weightKgOrNullSchema,
       description: `${weightKgSchema.description} ${CLEAR}`,
     }),
   ),
