@@ -186,22 +186,40 @@ export function createOrderRepository(db: Database) {
       })
     },
 
-    /** Applies the correction if the order is still PENDING; false when it no longer is. */
-    async correct(id: number, fields: OrderCorrection, now: string): Promise<boolean> {
-      const updated = await db
-        .updateTable('orders')
-        .set({
-          ...(fields.item !== undefined && { item: fields.item }),
-          ...(fields.amountMinor !== undefined && { amount_minor: fields.amountMinor }),
-          ...(fields.origin !== undefined && { origin_country: fields.origin }),
-          ...(fields.destination !== undefined && { destination_country: fields.destination }),
-          ...(fields.weightGrams !== undefined && { weight_grams: fields.weightGrams }),
-          updated_at: now,
-        })
-        .where('id', '=', id)
-        .where('status', '=', 'PENDING')
-        .executeTakeFirst()
-      return Number(updated.numUpdatedRows) === 1
+    /**
+     * Applies the correction if the order is still PENDING; false when it no longer is. With
+     * `createdText`, its "created" SMS not yet picked up by a worker (pending, never attempted)
+     * is re-rendered in the same transaction: the customer gets the corrected text. One already
+     * claimed or tried may have reached the phone, and stays as it was.
+     */
+    async correct(id: number, fields: OrderCorrection, now: string, createdText?: string): Promise<boolean> {
+      return db.transaction().execute(async (trx) => {
+        const updated = await trx
+          .updateTable('orders')
+          .set({
+            ...(fields.item !== undefined && { item: fields.item }),
+            ...(fields.amountMinor !== undefined && { amount_minor: fields.amountMinor }),
+            ...(fields.origin !== undefined && { origin_country: fields.origin }),
+            ...(fields.destination !== undefined && { destination_country: fields.destination }),
+            ...(fields.weightGrams !== undefined && { weight_grams: fields.weightGrams }),
+            updated_at: now,
+          })
+          .where('id', '=', id)
+          .where('status', '=', 'PENDING')
+          .executeTakeFirst()
+        if (Number(updated.numUpdatedRows) !== 1) return false
+        if (createdText !== undefined) {
+          await trx
+            .updateTable('notifications')
+            .set({ message: createdText, updated_at: now })
+            .where('order_id', '=', id)
+            .where('event', '=', 'created')
+            .where('status', '=', 'pending')
+            .where('attempts', '=', 0)
+            .execute()
+        }
+        return true
+      })
     },
 
     async list(filter: OrderFilter, request: PageRequest, ordering: OrderOrdering): Promise<Page<OrderRow>> {

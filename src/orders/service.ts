@@ -249,7 +249,10 @@ export function createOrderService(deps: OrderServiceDeps) {
           details.destination_country_id = [fixed]
         if (Object.keys(details).length > 0) throw invalid(details)
       }
-      if (!(await repository.correct(id, fields, now().toISOString()))) {
+      // The queued "created" SMS names the item: it follows a corrected one.
+      const createdText =
+        fields.item === undefined ? undefined : smsText('created', fields.item, order.tracking_number)
+      if (!(await repository.correct(id, fields, now().toISOString(), createdText))) {
         const current = await get(id)
         throw notPending(current.status)
       }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { build, type TestApp } from '../helpers/build.js'
+import { build, openDatabase, type TestApp } from '../helpers/build.js'
 import { createOrder, order, withCustomer } from '../helpers/orders.js'
 
 const WEIGHT_MESSAGE =
@@ -183,4 +183,35 @@ test('a static path beside :id answers 405 for a method it lacks, not a 400 on t
   }
   const found = await app.inject({ url: '/api/orders/search/?q=x' })
   assert.equal(found.statusCode, 200, found.body)
+})
+
+test('a corrected item re-renders the queued "created" SMS, not one a worker already tried', async (t) => {
+  const app = await build(t, {}, { as: 'operator' })
+  await withCustomer(app)
+  const db = openDatabase(t, app.databaseUrl)
+  const message = async (orderId: number) =>
+    (
+      await db
+        .selectFrom('notifications')
+        .select('message')
+        .where('order_id', '=', orderId)
+        .executeTakeFirstOrThrow()
+    ).message
+  const queued = await createOrder(app)
+  const tried = await createOrder(app)
+  await db.updateTable('notifications').set({ attempts: 1 }).where('order_id', '=', tried.id).execute()
+  const before = await message(tried.id)
+  for (const { id } of [queued, tried]) {
+    const res = await app.inject({
+      method: 'PATCH',
+      url: `/api/orders/${id}/`,
+      payload: { item: 'Desk lamp' },
+    })
+    assert.equal(res.statusCode, 200, res.body)
+  }
+  assert.equal(
+    await message(queued.id),
+    `Your order "Desk lamp" has been received (status PENDING). Tracking number: ${queued.tracking_number}`,
+  )
+  assert.equal(await message(tried.id), before, 'an attempted SMS may have reached the phone: left as it was')
 })
