@@ -1,4 +1,4 @@
-import type { FastifyInstance, onRequestHookHandler } from 'fastify'
+import type { FastifyInstance, preParsingHookHandler } from 'fastify'
 import FindMyWay, { type HTTPMethod } from 'find-my-way'
 import { AppError } from './errors.js'
 
@@ -30,10 +30,11 @@ export function trackRoutePaths(
     })
   // `PUT /api/orders/search/` would match `PUT /api/orders/:id` and fail on the id: a path a
   // static route has is that route's, so a method it lacks is a 405 there, not the parameter's.
-  const staticWins: onRequestHookHandler = (request, _reply, done) => {
+  // preParsing, after the app's own: a caller without a valid token gets its 401 first.
+  const staticWins: preParsingHookHandler = (request, _reply, payload, done) => {
     const path = request.url.split('?')[0] ?? '/'
     // A Set lookup first: the hot parameter routes (a tracking number's lookup) pay nothing more.
-    if (!staticPaths.has(path.replace(/\/+$/, ''))) return done()
+    if (!staticPaths.has(path.replace(/\/+$/, ''))) return done(null, payload)
     const allowed = staticMethods(path)
     if (allowed.length > 0 && !allowed.includes(request.method as HTTPMethod)) {
       const error = new AppError(
@@ -42,9 +43,9 @@ export function trackRoutePaths(
         {},
         { headers: { allow: allowed.join(', ') } },
       )
-      return done(error)
+      return done(error, payload)
     }
-    done()
+    done(null, payload)
   }
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) {
@@ -55,7 +56,7 @@ export function trackRoutePaths(
     }
     if (!/[:*]/.test(route.url)) staticPaths.add(route.url.replace(/\/+$/, ''))
     if (/[:*]/.test(route.url) && !route.url.endsWith('*')) {
-      route.onRequest = [staticWins, ...[route.onRequest ?? []].flat()]
+      route.preParsing = [staticWins, ...[route.preParsing ?? []].flat()]
     }
   })
   return {

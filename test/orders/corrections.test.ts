@@ -183,6 +183,14 @@ test('a static path beside :id answers 405 for a method it lacks, not a 400 on t
   }
   const found = await app.inject({ url: '/api/orders/search/?q=x' })
   assert.equal(found.statusCode, 200, found.body)
+  // Without a token the methods of a path are not shown: a 401 first, as for any other path.
+  const anonymous = await app.inject({
+    method: 'PUT',
+    url: '/api/orders/search/',
+    payload: {},
+    headers: { authorization: '' },
+  })
+  assert.equal(anonymous.statusCode, 401, anonymous.body)
 })
 
 test('a corrected item re-renders the queued "created" SMS, not one a worker already tried', async (t) => {
