@@ -1,22 +1,12 @@
 import { execFileSync } from 'node:child_process'
 import { chownSync, mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import pg from 'pg'
+import { freePort } from './ports.js'
 
 const BIN = execFileSync('pg_config', ['--bindir'], { encoding: 'utf8' }).trim()
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-    server.on('error', reject)
-  })
-}
 
 /** Runs a PostgreSQL tool as the postgres user (the server refuses to run as root). */
 function asPostgres(tool: string, args: string[]): void {
