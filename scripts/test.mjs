@@ -34,23 +34,18 @@ if (process.env.CI === 'true' && !mysqlUrl) {
   process.exit(1)
 }
 
-const runs = [{ dialect: 'sqlite', files: all.filter((f) => !postgresOnly(f) && !mysqlOnly(f)) }]
-if (postgresUrl)
-  runs.push({
-    dialect: 'postgres',
-    files: all.filter((f) => postgresOnly(f) || (!mysqlOnly(f) && usesDatabase(f))),
-  })
-else console.log('TEST_DATABASE_URL is not set: not running on PostgreSQL (set it to run there too).')
-// The MariaDB pass skips these files unless they are named on the command line or
-// TEST_MYSQL_ALL=1: CI has 20 minutes and the SQLite and PostgreSQL passes take ~15; a full third
-// pass took 13.5 more here. Each exercises HTTP, configuration, UI or process handling that is the
-// same on every dialect and runs its SQL through repositories the other files cover on MariaDB.
-const MYSQL_SKIPPED = new Set([
+// The PostgreSQL and MariaDB passes skip these files unless they are named on the command line or
+// TEST_ALL_DIALECTS=1: CI has 20 minutes, and three full passes take more. Each exercises HTTP,
+// configuration, UI or process handling that is the same on every dialect, and runs its SQL
+// through repositories that the other files cover on every database; the SQLite pass runs them.
+const DIALECT_INDEPENDENT = new Set([
   'test/admin/e2e.test.ts', // the admin page in a browser
   'test/admin/plugin.test.ts', // static files and the page's routes
   'test/app.test.ts', // plugin wiring
   'test/http/edges.test.ts', // HTTP parsing and limits
   'test/http/security.test.ts', // headers, CORS, auth on every route
+  'test/http/method-not-allowed.test.ts', // 405s, decided before any database access
+  'test/nested-bodies.test.ts', // bodies refused before they are parsed
   'test/openapi.test.ts', // the API document
   'test/cli.test.ts', // argument handling (the users it makes: test/auth/users.test.ts)
   'test/auth/oidc-http.test.ts', // an OpenID provider's tokens, checked without SQL
@@ -59,18 +54,35 @@ const MYSQL_SKIPPED = new Set([
   'test/notifications/shutdown.test.ts', // the SMS worker's shutdown timing
   'test/observability/unwritable-database.test.ts', // a SQLite file that cannot be written
 ])
-const mysqlFiles = all.filter((f) => mysqlOnly(f) || (!postgresOnly(f) && usesDatabase(f)))
-const mysqlTrimmed = chosen.length === 0 && process.env.TEST_MYSQL_ALL !== '1'
-if (mysqlUrl) {
-  const files = mysqlTrimmed
-    ? mysqlFiles.filter((f) => !MYSQL_SKIPPED.has(f.split(/[\\/]/).join('/')))
-    : mysqlFiles
-  runs.push({ dialect: 'mysql', files })
-  if (mysqlTrimmed)
-    console.log(
-      `MySQL/MariaDB: ${mysqlFiles.length - files.length} files skipped (MYSQL_SKIPPED in scripts/test.mjs; TEST_MYSQL_ALL=1 runs them).`,
-    )
-} else console.log('TEST_MYSQL_URL is not set: not running on MySQL/MariaDB (set it to run there too).')
+const trimmed = chosen.length === 0 && process.env.TEST_ALL_DIALECTS !== '1'
+const trim = (label, files) => {
+  if (!trimmed) return files
+  const kept = files.filter((f) => !DIALECT_INDEPENDENT.has(f.split(/[\\/]/).join('/')))
+  console.log(
+    `${label}: ${files.length - kept.length} dialect-independent files left to the SQLite pass (DIALECT_INDEPENDENT in scripts/test.mjs; TEST_ALL_DIALECTS=1 runs them).`,
+  )
+  return kept
+}
+
+const runs = [{ dialect: 'sqlite', files: all.filter((f) => !postgresOnly(f) && !mysqlOnly(f)) }]
+if (postgresUrl)
+  runs.push({
+    dialect: 'postgres',
+    files: trim(
+      'PostgreSQL',
+      all.filter((f) => postgresOnly(f) || (!mysqlOnly(f) && usesDatabase(f))),
+    ),
+  })
+else console.log('TEST_DATABASE_URL is not set: not running on PostgreSQL (set it to run there too).')
+if (mysqlUrl)
+  runs.push({
+    dialect: 'mysql',
+    files: trim(
+      'MySQL/MariaDB',
+      all.filter((f) => mysqlOnly(f) || (!postgresOnly(f) && usesDatabase(f))),
+    ),
+  })
+else console.log('TEST_MYSQL_URL is not set: not running on MySQL/MariaDB (set it to run there too).')
 
 let failed = false
 for (const run of runs) {
