@@ -23,7 +23,7 @@ export interface PackedBatch {
 }
 
 /** The columns a request's records share, in tracking_numbers' column order (after sequence, number, UUID). */
-const SHARED = [
+export const SHARED = [
   'origin_country',
   'destination_country',
   'weight_grams',

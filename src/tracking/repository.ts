@@ -2,7 +2,7 @@ import { CompiledQuery, PostgresAdapter, sql } from 'kysely'
 import { dialectOf } from '../db/dialect.js'
 import type { Database, PreparedExecutor } from '../db/index.js'
 import type { TrackingNumbersTable } from '../db/schema.js'
-import { type PackedBatch, unpackValues } from './packing.js'
+import { type PackedBatch, SHARED, unpackValues } from './packing.js'
 
 export type TrackingRecord = TrackingNumbersTable
 
@@ -58,14 +58,7 @@ const RECORD_COLUMNS = [
   'sequence',
   'tracking_number',
   'uuid',
-  'origin_country',
-  'destination_country',
-  'weight_grams',
-  'order_created_at',
-  'customer_id',
-  'customer_name',
-  'customer_slug',
-  'created_at',
+  ...SHARED,
 ] as const satisfies readonly (keyof TrackingRecord)[]
 const WIDTH = RECORD_COLUMNS.length
 
