@@ -136,11 +136,19 @@ test('null: requests may send it only where it is accepted; order replies say wh
       if ([...schemasIn(schema)].some((s) => s.nullable === true)) nullable.push(`${method} ${path} ${field}`)
     }
   }
-  // An email of null removes it (test/customers/routes.test.ts); nowhere else is null accepted.
+  // An email of null removes it (test/customers/routes.test.ts), and so does a lane or weight of
+  // null in an order's correction (test/orders/corrections.test.ts: a reply sent back as a PUT);
+  // nowhere else is null accepted (an order is created without them, not with null).
   assert.deepEqual(nullable.sort(), [
     'PATCH /api/customers/{id} body.email',
+    'PATCH /api/orders/{id} body.destination_country_id',
+    'PATCH /api/orders/{id} body.origin_country_id',
+    'PATCH /api/orders/{id} body.weight',
     'POST /api/customers body.email',
     'PUT /api/customers/{id} body.email',
+    'PUT /api/orders/{id} body.destination_country_id',
+    'PUT /api/orders/{id} body.origin_country_id',
+    'PUT /api/orders/{id} body.weight',
   ])
 
   const body = doc.paths['/api/orders']?.post?.requestBody?.content['application/json']?.schema as Schema
