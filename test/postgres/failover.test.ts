@@ -170,6 +170,26 @@ test('a commit whose wait for the synchronous standby is cancelled is not answer
   assert.ok(answer.headers.get('retry-after'))
 })
 
+test('a commit stuck waiting for a standby that stopped answering is a 503 within the query timeout', async (t) => {
+  const { primary, standby } = await startReplicaPair(t)
+  await primary.query(`alter system set synchronous_standby_names = '*'`)
+  await primary.query('select pg_reload_conf()')
+  const url = `postgres://postgres@127.0.0.1:${primary.port},127.0.0.1:${standby.port}/postgres?target_session_attrs=read-write`
+  const server = await startServer(env(url, { DATABASE_QUERY_TIMEOUT_MS: '2000' }))
+  t.after(() => server.kill9())
+  const auth = await bearer('client')
+  const first = await fetch(`http://127.0.0.1:${server.port}${issueUrl()}`, { headers: auth })
+  assert.equal(first.status, 200)
+  // statement_timeout does not end a wait for synchronous replication: only the client can.
+  standby.stop('fast')
+  const started = performance.now()
+  const stuck = await fetch(`http://127.0.0.1:${server.port}${issueUrl()}`, { headers: auth })
+  const ms = performance.now() - started
+  assert.equal(stuck.status, 503, await stuck.text())
+  assert.ok(stuck.headers.get('retry-after'))
+  assert.ok(ms < 10_000, `answered after ${ms.toFixed(0)} ms (query timeout 2000 ms)`)
+})
+
 test('DATABASE_REQUIRE_SYNC_STANDBY: no issuing and not ready until a synchronous standby is attached', async (t) => {
   const { primary, standby } = await startReplicaPair(t)
   const url = `postgres://postgres@127.0.0.1:${primary.port},127.0.0.1:${standby.port}/postgres?target_session_attrs=read-write`
