@@ -27,6 +27,7 @@ import {
   launch,
   reference,
   running,
+  SAMPLE_FIELDS,
   SERVICE_SCRIPT,
   serviceReady,
   stop,
@@ -35,15 +36,7 @@ import { runWrk, type WrkResult, wrkMissing } from './wrk.js'
 
 const HOST = '127.0.0.1'
 // The same fields as REQUEST_PATH's query, for the batch body.
-const QUERY = {
-  origin_country_id: 'MY',
-  destination_country_id: 'ID',
-  weight: '1.234',
-  created_at: '2018-11-20T19:29:32+08:00',
-  customer_id: 'de619854-b59b-425e-9db4-943979e1bd49',
-  customer_name: 'RedBox Logistics',
-  customer_slug: 'redbox-logistics',
-}
+const QUERY = SAMPLE_FIELDS
 const REQUEST_PATH =
   '/next-tracking-number?origin_country_id=MY&destination_country_id=ID&weight=1.234' +
   '&created_at=2018-11-20T19:29:32%2B08:00&customer_id=de619854-b59b-425e-9db4-943979e1bd49' +

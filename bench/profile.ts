@@ -13,7 +13,7 @@ import { closeSync, mkdtempSync, openSync, readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { cpuUsed, sampleCpu } from './cpu.js'
-import { clientToken, launch, SERVICE_SCRIPT, serviceReady, stop } from './servers.js'
+import { clientToken, launch, SAMPLE_FIELDS, SERVICE_SCRIPT, serviceReady, stop } from './servers.js'
 import { runWrk } from './wrk.js'
 
 const mode = process.argv[2] === 'batch' ? 'batch' : 'single'
@@ -37,16 +37,7 @@ const service = launch('service', ['--cpu-prof', `--cpu-prof-dir=${dir}`, SERVIC
 for (const fd of fds) closeSync(fd)
 const origin = `http://127.0.0.1:${await serviceReady(service, join(dir, 'service.log'), join(dir, 'service.err.log'))}`
 const headers = { Authorization: `Bearer ${await clientToken(secretKey)}` }
-const fields = {
-  origin_country_id: 'MY',
-  destination_country_id: 'ID',
-  weight: '1.234',
-  created_at: '2018-11-20T19:29:32+08:00',
-  customer_id: 'de619854-b59b-425e-9db4-943979e1bd49',
-  customer_name: 'RedBox Logistics',
-  customer_slug: 'redbox-logistics',
-}
-const query = new URLSearchParams(fields).toString()
+const query = new URLSearchParams(SAMPLE_FIELDS).toString()
 const pid = service.process.pid as number
 const load = (run: number) =>
   runWrk(
@@ -54,7 +45,7 @@ const load = (run: number) =>
       ? {
           url: `${origin}/tracking-numbers/batch`,
           method: 'POST',
-          body: JSON.stringify({ ...fields, count: 1000 }),
+          body: JSON.stringify({ ...SAMPLE_FIELDS, count: 1000 }),
           headers,
           connections: 16,
           seconds: run,

@@ -162,3 +162,14 @@ export async function countNumbers(databaseUrl: string): Promise<Counts> {
     await client.end()
   }
 }
+
+/** The README's sample request, as fields (the query of every issuing request the benchmarks send). */
+export const SAMPLE_FIELDS = {
+  origin_country_id: 'MY',
+  destination_country_id: 'ID',
+  weight: '1.234',
+  created_at: '2018-11-20T19:29:32+08:00',
+  customer_id: 'de619854-b59b-425e-9db4-943979e1bd49',
+  customer_name: 'RedBox Logistics',
+  customer_slug: 'redbox-logistics',
+}

@@ -8,7 +8,7 @@ import { freePort } from './ports.js'
 const BIN = execFileSync('pg_config', ['--bindir'], { encoding: 'utf8' }).trim()
 
 /** Runs a PostgreSQL tool as the postgres user (the server refuses to run as root). */
-function asPostgres(tool: string, args: string[]): void {
+export function asPostgres(tool: string, args: string[]): void {
   const command = [join(BIN, tool), ...args]
   const asRoot = process.getuid?.() === 0
   execFileSync(

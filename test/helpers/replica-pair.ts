@@ -5,21 +5,7 @@ import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import pg from 'pg'
 import { freePort } from './ports.js'
-
-const BIN = execFileSync('pg_config', ['--bindir'], { encoding: 'utf8' }).trim()
-
-/** Runs a PostgreSQL tool as the postgres user (the server refuses to run as root). */
-function asPostgres(tool: string, args: string[]): void {
-  const command = [join(BIN, tool), ...args]
-  const asRoot = process.getuid?.() === 0
-  execFileSync(
-    asRoot ? 'runuser' : (command[0] as string),
-    asRoot ? ['-u', 'postgres', '--', ...command] : command.slice(1),
-    {
-      stdio: 'pipe',
-    },
-  )
-}
+import { asPostgres } from './private-postgres.js'
 
 export interface Node {
   port: number
