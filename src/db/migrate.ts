@@ -11,6 +11,7 @@ import * as m0007 from './migrations/0007-order-search.js'
 import * as m0008 from './migrations/0008-refresh-token-generations.js'
 import * as m0009 from './migrations/0009-optional-issue-fields.js'
 import * as m0010 from './migrations/0010-counter-timeline.js'
+import * as m0011 from './migrations/0011-request-once.js'
 
 // Migrations are imported, not read from a folder, so they work the same from src/ and dist/.
 const migrations: Record<string, Migration> = {
@@ -24,6 +25,7 @@ const migrations: Record<string, Migration> = {
   '0008-refresh-token-generations': m0008,
   '0009-optional-issue-fields': m0009,
   '0010-counter-timeline': m0010,
+  '0011-request-once': m0011,
 }
 
 export const migrationNames = Object.keys(migrations).sort()

@@ -29,6 +29,11 @@ export interface TrackingNumbersTable {
   customer_name: string | null
   customer_slug: string | null
   created_at: string
+  /**
+   * Null: this row holds its request's columns. Else the sequence of its request's first number,
+   * whose row holds them; the seven request columns here are then null (migration 0011).
+   */
+  request_sequence: number | null
 }
 
 export interface IdempotencyKeysTable {

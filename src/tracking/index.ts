@@ -117,7 +117,7 @@ export function createTracking(deps: {
       refuseWithoutStandby()
       return writer.writeBatch(entries)
     },
-    sizeOf: (entry) => entry.records.length,
+    sizeOf: (entry) => entry.issued.sequences.length,
     maxBatch: config.tracking.commitMaxBatch,
     // SQLite: two in flight, so the next batch waits in the writer thread's queue rather than
     // behind a thread round trip (the thread still commits them one at a time, in order; each

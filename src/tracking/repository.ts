@@ -2,9 +2,17 @@ import { CompiledQuery, PostgresAdapter, sql } from 'kysely'
 import { dialectOf } from '../db/dialect.js'
 import type { Database, PreparedExecutor } from '../db/index.js'
 import type { TrackingNumbersTable } from '../db/schema.js'
-import { type PackedBatch, SHARED, unpackValues } from './packing.js'
-
-export type TrackingRecord = TrackingNumbersTable
+import {
+  HEAD_COLUMNS,
+  HEAD_WIDTH,
+  MEMBER_COLUMNS,
+  MEMBER_WIDTH,
+  type PackedBatch,
+  type Rows,
+  rowsOf,
+  SHARED,
+  unpackRows,
+} from './packing.js'
 
 export interface Block {
   start: number
@@ -47,77 +55,77 @@ const RESERVE_POSTGRES_SQL = `with server as (
   where counters.name = 'tracking'
   returning counters.next_value, previous.timeline as previous_timeline, server.timeline as timeline`
 
-/** One request's writes, committed together: its records and, if it sent one, its idempotency key. */
+/** What a request's numbers share: stored once, on the row of its first number (migration 0011). */
+export type RequestColumns = Pick<TrackingNumbersTable, (typeof SHARED)[number]>
+
+/** A stored number with its request's columns: what a lookup or a replay answers. */
+export type TrackingRecord = Omit<TrackingNumbersTable, 'request_sequence'>
+
+/** One request's numbers: what they share, once, and what differs, index by index. */
+export interface Issued extends RequestColumns {
+  sequences: number[]
+  tracking_numbers: string[]
+  uuids: string[]
+}
+
+/** One request's writes, committed together: its numbers and, if it sent one, its idempotency key. */
 export interface WriteEntry {
-  records: TrackingRecord[]
+  issued: Issued
   idempotency?: { key: string; requestHash: string; createdAt: string }
 }
 
-/** The columns of tracking_numbers, in the order a packed batch lists each record's values. */
-const RECORD_COLUMNS = [
-  'sequence',
-  'tracking_number',
-  'uuid',
-  ...SHARED,
-] as const satisfies readonly (keyof TrackingRecord)[]
-const WIDTH = RECORD_COLUMNS.length
-
-/** A group commit's entries as one multi-row INSERT's parameters, with what each entry adds. */
-interface Rows {
-  values: Array<string | number | null>
-  /** Records per entry, in order. */
-  rows: number[]
-  /** The entries that carry an idempotency key, by index. */
-  keys: PackedBatch['keys']
+/** Each number of `issued` as a record (one request: they share its columns). */
+export function recordsOf(issued: Issued): TrackingRecord[] {
+  const { sequences, tracking_numbers: numbers, uuids, ...request } = issued
+  return sequences.map((sequence, i) => ({
+    sequence,
+    tracking_number: numbers[i] as string,
+    uuid: uuids[i] as string,
+    ...request,
+  }))
 }
 
-function flatten(entries: WriteEntry[]): Rows {
-  const values: Array<string | number | null> = []
-  const rows: number[] = []
-  const keys: Rows['keys'] = []
-  for (let i = 0; i < entries.length; i++) {
-    const entry = entries[i] as WriteEntry
-    for (const r of entry.records) {
-      values.push(
-        r.sequence,
-        r.tracking_number,
-        r.uuid,
-        r.origin_country,
-        r.destination_country,
-        r.weight_grams,
-        r.order_created_at,
-        r.customer_id,
-        r.customer_name,
-        r.customer_slug,
-        r.created_at,
-      )
-    }
-    rows.push(entry.records.length)
-    if (entry.idempotency) keys.push({ entry: i, ...entry.idempotency })
+/** Records of one request (a replay's) as what issuing them answered. */
+export function issuedOf(records: TrackingRecord[]): Issued {
+  const first = records[0]
+  if (!first) throw new Error('no records')
+  const { sequence: _s, tracking_number: _t, uuid: _u, ...request } = first
+  return {
+    ...request,
+    sequences: records.map((r) => r.sequence),
+    tracking_numbers: records.map((r) => r.tracking_number),
+    uuids: records.map((r) => r.uuid),
   }
-  return { values, rows, keys }
 }
+
+type Value = string | number | null
 
 // Multi-row inserts stay well below SQLite's 32,766 and PostgreSQL's 65,535 bound parameters.
 const ROWS_PER_INSERT = 1_000
 // Group commits come in a range of sizes; their INSERT statements are compiled once per size, and
-// those of up to PREPARED_ROWS records are kept prepared by the server (at most that many per connection).
+// those of up to PREPARED_ROWS rows are kept prepared by the server (at most that many per connection).
 const INSERT_SQL_CACHE = 64
 const PREPARED_ROWS = 64
 
-// PostgreSQL: a batch larger than PREPARED_ROWS as one array per column, one statement whatever the
+// PostgreSQL: more rows than PREPARED_ROWS go as one array per column, one statement whatever the
 // number of rows. A 1,000-row VALUES list is 11,000 parameters the server parses and plans anew on
 // every call; this is 11, planned once per connection.
-const UNNEST_SQL = `insert into tracking_numbers (${RECORD_COLUMNS.join(', ')})
-  select * from unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::integer[],
-    $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])`
+const UNNEST_HEADS = `select * from unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[],
+  $6::integer[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])`
+const INSERT_HEADS = `insert into tracking_numbers (${HEAD_COLUMNS.join(', ')}) ${UNNEST_HEADS}`
+const UNNEST_MEMBERS = (from: number) =>
+  `select * from unnest($${from}::bigint[], $${from + 1}::text[], $${from + 2}::text[], $${from + 3}::text[], $${from + 4}::bigint[])`
+const INSERT_MEMBERS = `insert into tracking_numbers (${MEMBER_COLUMNS.join(', ')}) ${UNNEST_MEMBERS(1)}`
+// Heads and members in one statement (a data-modifying WITH runs to completion): atomic without
+// BEGIN and COMMIT round trips.
+const INSERT_BOTH = `with heads as (${INSERT_HEADS})
+  insert into tracking_numbers (${MEMBER_COLUMNS.join(', ')}) ${UNNEST_MEMBERS(HEAD_WIDTH + 1)}`
 
 /** Row-after-row values as one array per column. */
-function columnsOf(values: Rows['values']): Array<Array<string | number | null>> {
-  const columns = RECORD_COLUMNS.map(() => [] as Array<string | number | null>)
-  for (let i = 0; i < values.length; i += WIDTH) {
-    for (let c = 0; c < WIDTH; c++)
-      (columns[c] as Array<string | number | null>).push(values[i + c] as string | number | null)
+function columnsOf(values: Value[], width: number): Value[][] {
+  const columns = Array.from({ length: width }, () => [] as Value[])
+  for (let i = 0; i < values.length; i += width) {
+    for (let c = 0; c < width; c++) (columns[c] as Value[]).push(values[i + c] as Value)
   }
   return columns
 }
@@ -127,6 +135,33 @@ function compareKeys(a: string, b: string): number {
   return a < b ? -1 : 1
 }
 
+/** Only the entries written: their heads and members. */
+function keep(batch: Rows, written: boolean[]): Pick<Rows, 'heads' | 'members'> {
+  if (written.every(Boolean)) return batch
+  const heads: Value[] = []
+  const members: Value[] = []
+  let m = 0
+  for (let e = 0; e < batch.rows.length; e++) {
+    const end = m + ((batch.rows[e] as number) - 1) * MEMBER_WIDTH
+    if (written[e]) {
+      heads.push(...batch.heads.slice(e * HEAD_WIDTH, (e + 1) * HEAD_WIDTH))
+      members.push(...batch.members.slice(m, end))
+    }
+    m = end
+  }
+  return { heads, members }
+}
+
+/** An entry's sequence values, by its place in the batch. */
+function sequencesOf(batch: Rows, entry: number): number[] {
+  let m = 0
+  for (let e = 0; e < entry; e++) m += ((batch.rows[e] as number) - 1) * MEMBER_WIDTH
+  const sequences = [batch.heads[entry * HEAD_WIDTH] as number]
+  const end = m + ((batch.rows[entry] as number) - 1) * MEMBER_WIDTH
+  for (let i = m; i < end; i += MEMBER_WIDTH) sequences.push(batch.members[i] as number)
+  return sequences
+}
+
 /**
  * `executePrepared` (DatabaseHandle's), when given, runs the common group commit, a single INSERT,
  * as a prepared statement: on PostgreSQL that halves the server's work per record.
@@ -134,67 +169,87 @@ function compareKeys(a: string, b: string): number {
 export function createTrackingRepository(db: Database, executePrepared?: PreparedExecutor) {
   // MySQL and MariaDB have no INSERT … ON CONFLICT and no RETURNING.
   const mysql = dialectOf(db) === 'mysql'
-  // The SQL of an INSERT of n records, compiled by Kysely for this dialect, kept for the next
-  // batch of the same size: its parameters are exactly a packed batch's values.
-  const insertSql = new Map<number, string>()
-  function insertSqlFor(rowCount: number): string {
-    let text = insertSql.get(rowCount)
+  // The SQL of an INSERT of n rows of either shape, compiled by Kysely for this dialect, kept for
+  // the next batch of the same size: its parameters are exactly Rows' values.
+  const insertSql = new Map<string, string>()
+  function insertSqlFor(columns: readonly string[], rowCount: number): string {
+    const cacheKey = `${columns.length} ${rowCount}`
+    let text = insertSql.get(cacheKey)
     if (text === undefined) {
-      const placeholder = Object.fromEntries(RECORD_COLUMNS.map((column) => [column, ''])) as never
+      const placeholder = Object.fromEntries(columns.map((column) => [column, ''])) as never
       text = db
         .insertInto('tracking_numbers')
         .values(Array.from({ length: rowCount }, () => placeholder))
         .compile().sql
-      if (insertSql.size >= INSERT_SQL_CACHE) insertSql.delete(insertSql.keys().next().value as number)
-      insertSql.set(rowCount, text)
+      if (insertSql.size >= INSERT_SQL_CACHE) insertSql.delete(insertSql.keys().next().value as string)
+      insertSql.set(cacheKey, text)
     }
     return text
   }
 
   const postgres = db.getExecutor().adapter instanceof PostgresAdapter
 
-  function insertRecords(executor: Database, values: Rows['values'], rowCount: number) {
-    if (postgres && rowCount > PREPARED_ROWS) {
-      return executor.executeQuery(CompiledQuery.raw(UNNEST_SQL, columnsOf(values)))
+  async function insertRows(executor: Database, columns: readonly string[], values: Value[]) {
+    const width = columns.length
+    const step = ROWS_PER_INSERT * width
+    for (let i = 0; i < values.length; i += step) {
+      const chunk = i === 0 && values.length <= step ? values : values.slice(i, i + step)
+      const rowCount = chunk.length / width
+      const query =
+        postgres && rowCount > PREPARED_ROWS
+          ? CompiledQuery.raw(width === HEAD_WIDTH ? INSERT_HEADS : INSERT_MEMBERS, columnsOf(chunk, width))
+          : CompiledQuery.raw(insertSqlFor(columns, rowCount), chunk)
+      await executor.executeQuery(query)
     }
-    return executor.executeQuery(CompiledQuery.raw(insertSqlFor(rowCount), values))
   }
 
-  async function insertAll(executor: Database, values: Rows['values']): Promise<void> {
-    const step = ROWS_PER_INSERT * WIDTH
-    for (let i = 0; i < values.length; i += step) {
-      const chunk = values.slice(i, i + step)
-      await insertRecords(executor, chunk, chunk.length / WIDTH)
+  /**
+   * The common group commit, without idempotency keys, in one statement (atomic by itself: no
+   * BEGIN/COMMIT round trips), kept prepared. False if it takes more than one.
+   */
+  async function insertInOne(batch: Rows): Promise<boolean> {
+    if (!executePrepared) return false
+    const heads = batch.heads.length / HEAD_WIDTH
+    const members = batch.members.length / MEMBER_WIDTH
+    if (heads === 0) return true
+    if (postgres) {
+      if (members > 0) {
+        const both = [...columnsOf(batch.heads, HEAD_WIDTH), ...columnsOf(batch.members, MEMBER_WIDTH)]
+        await executePrepared('waybill_insert_tracking_both', INSERT_BOTH, both)
+      } else if (heads > PREPARED_ROWS) {
+        await executePrepared(
+          'waybill_insert_tracking_unnest',
+          INSERT_HEADS,
+          columnsOf(batch.heads, HEAD_WIDTH),
+        )
+      } else {
+        await executePrepared(
+          `waybill_insert_tracking_${heads}`,
+          insertSqlFor(HEAD_COLUMNS, heads),
+          batch.heads,
+        )
+      }
+      return true
     }
+    if (members > 0 || heads > ROWS_PER_INSERT) return false
+    if (heads > PREPARED_ROWS) await insertRows(db, HEAD_COLUMNS, batch.heads)
+    else
+      await executePrepared(
+        `waybill_insert_tracking_${heads}`,
+        insertSqlFor(HEAD_COLUMNS, heads),
+        batch.heads,
+      )
+    return true
   }
 
   async function writeRows(batch: Rows): Promise<boolean[]> {
-    // The common case, one multi-row INSERT, is atomic by itself: no BEGIN/COMMIT round trips.
-    if (batch.keys.length === 0 && batch.values.length <= ROWS_PER_INSERT * WIDTH) {
-      const rowCount = batch.values.length / WIDTH
-      if (executePrepared && rowCount > 0 && rowCount <= PREPARED_ROWS) {
-        await executePrepared(`waybill_insert_tracking_${rowCount}`, insertSqlFor(rowCount), batch.values)
-      } else if (executePrepared && postgres && rowCount > 0) {
-        await executePrepared('waybill_insert_tracking_unnest', UNNEST_SQL, columnsOf(batch.values))
-      } else if (rowCount > 0) {
-        await insertRecords(db, batch.values, rowCount)
-      }
-      return batch.rows.map(() => true)
-    }
+    if (batch.keys.length === 0 && (await insertInOne(batch))) return batch.rows.map(() => true)
     return db.transaction().execute(async (trx) => {
-      // Each entry's values, by where they start and end in batch.values.
-      const bounds: Array<[number, number]> = []
-      for (let i = 0, start = 0; i < batch.rows.length; i++) {
-        const end = start + (batch.rows[i] as number) * WIDTH
-        bounds.push([start, end])
-        start = end
-      }
-      const valuesOf = (entry: number) => batch.values.slice(...(bounds[entry] as [number, number]))
       const written = batch.rows.map(() => true)
       // Keys in one order in every process: two transactions never wait on each other's keys.
       const keys = [...batch.keys].sort((a, b) => compareKeys(a.key, b.key))
       for (const { entry, key, requestHash, createdAt } of keys) {
-        const sequences = valuesOf(entry).filter((_, v) => v % WIDTH === 0)
+        const sequences = sequencesOf(batch, entry)
         const insert = trx
           .insertInto('idempotency_keys')
           .values({ key, request_hash: requestHash, sequences: sequences.join(','), created_at: createdAt })
@@ -211,10 +266,9 @@ export function createTrackingRepository(db: Database, executePrepared?: Prepare
           written[entry] = row !== undefined
         }
       }
-      const values = written.every(Boolean)
-        ? batch.values
-        : batch.rows.flatMap((_, i) => (written[i] ? valuesOf(i) : []))
-      await insertAll(trx, values)
+      const { heads, members } = keep(batch, written)
+      await insertRows(trx, HEAD_COLUMNS, heads)
+      await insertRows(trx, MEMBER_COLUMNS, members)
       return written
     })
   }
@@ -294,22 +348,46 @@ export function createTrackingRepository(db: Database, executePrepared?: Prepare
      * its idempotency key was already taken (by another process), in which case none of its records are.
      */
     writeBatch(entries: WriteEntry[]): Promise<boolean[]> {
-      return writeRows(flatten(entries))
+      return writeRows(rowsOf(entries))
     },
 
     /** writeBatch for entries packed by packBatch (the writer thread receives them so). */
     writePacked(batch: PackedBatch): Promise<boolean[]> {
-      return writeRows({ values: unpackValues(batch), rows: batch.rows, keys: batch.keys })
+      return writeRows(unpackRows(batch))
     },
 
+    /** The stored records of these sequence values, in order, each with its request's columns. */
     async findBySequences(sequences: number[]): Promise<TrackingRecord[]> {
       if (sequences.length === 0) return []
-      return db
+      const rows = await db
         .selectFrom('tracking_numbers')
         .selectAll()
         .where('sequence', 'in', sequences)
         .orderBy('sequence')
         .execute()
+      const found = new Map(rows.map((row) => [Number(row.sequence), row]))
+      const missing = new Set<number>()
+      for (const row of rows) {
+        const head = row.request_sequence === null ? undefined : Number(row.request_sequence)
+        if (head !== undefined && !found.has(head)) missing.add(head)
+      }
+      if (missing.size > 0) {
+        const heads = await db
+          .selectFrom('tracking_numbers')
+          .selectAll()
+          .where('sequence', 'in', [...missing])
+          .execute()
+        for (const head of heads) found.set(Number(head.sequence), head)
+      }
+      return rows.map(({ request_sequence, ...row }) => {
+        if (request_sequence === null) return row
+        const head = found.get(Number(request_sequence))
+        if (!head) throw new Error(`tracking number ${row.sequence}: its request's row is missing`)
+        const request = Object.fromEntries(
+          SHARED.map((column: (typeof SHARED)[number]) => [column, head[column]]),
+        ) as RequestColumns
+        return { ...row, ...request, created_at: row.created_at }
+      })
     },
 
     async findIdempotencyKey(key: string) {

@@ -74,13 +74,12 @@ export async function trackingRoutes(
         },
       },
       async (request) => {
-        const [record] = await service.issue(toIssueRequest(request.query), 1, idempotency(request, 'next'))
-        if (!record) throw new Error('issue returned no record')
+        const issued = await service.issue(toIssueRequest(request.query), 1, idempotency(request, 'next'))
         return {
-          tracking_number: record.tracking_number,
-          created_at: record.created_at,
+          tracking_number: issued.tracking_numbers[0] as string,
+          created_at: issued.created_at,
           correlation_id: request.id,
-          request_metadata: requestMetadata(record),
+          request_metadata: requestMetadata(issued),
         }
       },
     )
@@ -107,13 +106,12 @@ export async function trackingRoutes(
       },
     },
     async (request, reply) => {
-      const [record] = await service.issue(toIssueRequest(request.body), 1, idempotency(request, 'generate'))
-      if (!record) throw new Error('issue returned no record')
+      const issued = await service.issue(toIssueRequest(request.body), 1, idempotency(request, 'generate'))
       return reply.code(201).send({
-        id: record.sequence,
-        uuid: record.uuid,
-        tracking_number: record.tracking_number,
-        created_at: record.created_at,
+        id: issued.sequences[0] as number,
+        uuid: issued.uuids[0] as string,
+        tracking_number: issued.tracking_numbers[0] as string,
+        created_at: issued.created_at,
       })
     },
   )
@@ -131,18 +129,16 @@ export async function trackingRoutes(
       },
     },
     async (request, reply) => {
-      const records = await service.issue(
+      const issued = await service.issue(
         toIssueRequest(request.body),
         request.body.count,
         idempotency(request, 'batch'),
       )
-      const first = records[0]
-      if (!first) throw new Error('issue returned no record')
       return reply.code(201).send({
-        tracking_numbers: records.map((r) => r.tracking_number),
-        created_at: first.created_at,
+        tracking_numbers: issued.tracking_numbers,
+        created_at: issued.created_at,
         correlation_id: request.id,
-        request_metadata: requestMetadata(first),
+        request_metadata: requestMetadata(issued),
       })
     },
   )

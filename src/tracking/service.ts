@@ -3,7 +3,14 @@ import { formatWeightKg } from '../formats.js'
 import { AppError } from '../http/errors.js'
 import { asciiUpper, type Codec, checkTrackingNumber } from './codec.js'
 import type { Recorder } from './recorder.js'
-import type { TrackingRecord, TrackingRepository, WriteEntry } from './repository.js'
+import {
+  type Issued,
+  issuedOf,
+  type RequestColumns,
+  type TrackingRecord,
+  type TrackingRepository,
+  type WriteEntry,
+} from './repository.js'
 import type { RequestMetadata } from './schemas.js'
 import type { Supply } from './supply.js'
 
@@ -57,7 +64,7 @@ function unavailable(cause: unknown): AppError {
   )
 }
 
-export function requestMetadata(record: TrackingRecord): RequestMetadata {
+export function requestMetadata(record: RequestColumns): RequestMetadata {
   return {
     origin_country: record.origin_country,
     destination_country: record.destination_country,
@@ -86,30 +93,34 @@ function clock(): () => string {
 export function createTrackingService(deps: TrackingServiceDeps) {
   const { now } = deps
   const timestamp = now ? () => now().toISOString() : clock()
-  const inFlight = new Map<string, { hash: string; result: Promise<TrackingRecord[]> }>()
+  const inFlight = new Map<string, { hash: string; result: Promise<Issued> }>()
 
-  async function build(request: IssueRequest, count: number): Promise<TrackingRecord[]> {
+  async function build(request: IssueRequest, count: number): Promise<Issued> {
     const createdAt = timestamp()
     // Route-format numbers always have a lane (config and the routes' schemas see to it).
     const lane = { origin: request.origin ?? '', destination: request.destination ?? '' }
-    const records: TrackingRecord[] = []
+    const sequences: number[] = []
+    const numbers: string[] = []
+    const uuids: string[] = []
     for (let i = 0; i < count; i++) {
       const { sequence, body } = deps.supply.take() ?? (await deps.supply.next())
-      records.push({
-        sequence,
-        tracking_number: deps.codec.assemble(body, lane),
-        uuid: randomUUID(),
-        origin_country: request.origin,
-        destination_country: request.destination,
-        weight_grams: request.weightGrams,
-        order_created_at: request.orderCreatedAt,
-        customer_id: request.customerId,
-        customer_name: request.customerName,
-        customer_slug: request.customerSlug,
-        created_at: createdAt,
-      })
+      sequences.push(sequence)
+      numbers.push(deps.codec.assemble(body, lane))
+      uuids.push(randomUUID())
     }
-    return records
+    return {
+      sequences,
+      tracking_numbers: numbers,
+      uuids,
+      origin_country: request.origin,
+      destination_country: request.destination,
+      weight_grams: request.weightGrams,
+      order_created_at: request.orderCreatedAt,
+      customer_id: request.customerId,
+      customer_name: request.customerName,
+      customer_slug: request.customerSlug,
+      created_at: createdAt,
+    }
   }
 
   function conflict(): AppError {
@@ -120,21 +131,20 @@ export function createTrackingService(deps: TrackingServiceDeps) {
 
   async function replay(stored: { request_hash: string; sequences: string }, hash: string) {
     if (stored.request_hash !== hash) throw conflict()
-    return deps.repository.findBySequences(stored.sequences.split(',').map(Number))
+    return issuedOf(await deps.repository.findBySequences(stored.sequences.split(',').map(Number)))
   }
 
   async function issueOnce(request: IssueRequest, count: number, idem: Idempotency, hash: string) {
     const stored = await deps.repository.findIdempotencyKey(idem.key)
     if (stored) return replay(stored, hash)
-    const records = await build(request, count)
-    const createdAt = records[0]?.created_at ?? timestamp()
+    const issued = await build(request, count)
     const written = await deps.recorder.write({
-      records,
-      idempotency: { key: idem.key, requestHash: hash, createdAt },
+      issued,
+      idempotency: { key: idem.key, requestHash: hash, createdAt: issued.created_at },
     })
     if (written) {
       deps.onIssued?.(count)
-      return records
+      return issued
     }
     // Another process committed this key first: answer what it answered.
     const winner = await deps.repository.findIdempotencyKey(idem.key)
@@ -144,13 +154,13 @@ export function createTrackingService(deps: TrackingServiceDeps) {
 
   return {
     /** Issues `count` numbers in one commit; resolves only after they are durable. */
-    async issue(request: IssueRequest, count = 1, idempotency?: Idempotency): Promise<TrackingRecord[]> {
+    async issue(request: IssueRequest, count = 1, idempotency?: Idempotency): Promise<Issued> {
       try {
         if (!idempotency) {
-          const records = await build(request, count)
-          await deps.recorder.write({ records })
+          const issued = await build(request, count)
+          await deps.recorder.write({ issued })
           deps.onIssued?.(count)
-          return records
+          return issued
         }
         const hash = createHash('sha256')
           .update(JSON.stringify([idempotency.operation, count, request]))

@@ -4,7 +4,9 @@ import type { Kysely } from 'kysely'
 import { isLostMigrationRace } from '../../src/db/errors.js'
 import { migrateToLatest, migrationNames } from '../../src/db/migrate.js'
 import * as m0009 from '../../src/db/migrations/0009-optional-issue-fields.js'
-import { openDatabase, testDatabaseUrl, testRecord } from '../helpers/build.js'
+import * as m0011 from '../../src/db/migrations/0011-request-once.js'
+import { createTrackingRepository, recordsOf } from '../../src/tracking/repository.js'
+import { openDatabase, testDatabaseUrl, testIssued, testRecord } from '../helpers/build.js'
 
 test('processes migrating one fresh database at once all succeed, and migrate it once', async (t) => {
   for (let round = 0; round < 10; round++) {
@@ -48,6 +50,7 @@ test('0009 makes the seven request columns of tracking_numbers nullable and keep
   const db = openDatabase(t, await testDatabaseUrl(t))
   await migrateToLatest(db)
   const unknownDb = db as unknown as Kysely<unknown>
+  await m0011.down(unknownDb)
   await m0009.down(unknownDb) // the shape before 0009
   const rows = [testRecord(1), testRecord(2)]
   await db.insertInto('tracking_numbers').values(rows).execute()
@@ -55,7 +58,13 @@ test('0009 makes the seven request columns of tracking_numbers nullable and keep
   await assert.rejects(db.insertInto('tracking_numbers').values(absent).execute(), /null/i)
 
   await m0009.up(unknownDb)
-  const kept = await db.selectFrom('tracking_numbers').selectAll().orderBy('sequence').execute()
+  await m0011.up(unknownDb)
+  const kept = (await db.selectFrom('tracking_numbers').selectAll().orderBy('sequence').execute()).map(
+    ({ request_sequence, ...row }) => {
+      assert.equal(request_sequence, null)
+      return row
+    },
+  )
   assert.deepEqual(
     kept.map((row) => ({ ...row, sequence: Number(row.sequence), weight_grams: Number(row.weight_grams) })),
     rows,
@@ -75,4 +84,30 @@ test('0009 makes the seven request columns of tracking_numbers nullable and keep
       .execute(),
     /check|constraint/i,
   )
+})
+
+test("0011 down copies each request's columns back onto its other numbers' rows; up again reads the same", async (t) => {
+  const db = openDatabase(t, await testDatabaseUrl(t))
+  await migrateToLatest(db)
+  const repository = createTrackingRepository(db)
+  const batch = { ...testIssued(10, 3), weight_grams: null }
+  await repository.writeBatch([{ issued: testIssued(1) }, { issued: batch }])
+  const expected = [...recordsOf(testIssued(1)), ...recordsOf(batch)].map((r) => r.sequence)
+  const before = await repository.findBySequences(expected)
+  assert.equal(before.length, 4)
+
+  const unknownDb = db as unknown as Kysely<unknown>
+  await m0011.down(unknownDb)
+  const flat = await db.selectFrom('tracking_numbers').selectAll().orderBy('sequence').execute()
+  assert.deepEqual(
+    flat.map((row) => ({
+      ...row,
+      sequence: Number(row.sequence),
+      weight_grams: row.weight_grams === null ? null : Number(row.weight_grams),
+    })),
+    before,
+    'every row holds its request again, the column gone',
+  )
+  await m0011.up(unknownDb)
+  assert.deepEqual(await repository.findBySequences(expected), before)
 })

@@ -13,7 +13,7 @@ import { loadConfig } from '../../src/config.js'
 import { createDatabase } from '../../src/db/index.js'
 import { migrateToLatest } from '../../src/db/migrate.js'
 import { HostLocator, parsePostgresUrl } from '../../src/db/postgres-hosts.js'
-import type { TrackingRecord } from '../../src/tracking/repository.js'
+import type { Issued, TrackingRecord } from '../../src/tracking/repository.js'
 
 export const TEST_KEY = 'a3f1c2d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90'
 
@@ -223,6 +223,18 @@ export function issueUrl(
   path = '/next-tracking-number',
 ): string {
   return `${path}?${new URLSearchParams(fields)}`
+}
+
+/** One request's `count` numbers from `sequence` on, for tests below the HTTP layer (not real codec outputs). */
+export function testIssued(sequence: number, count = 1): Issued {
+  const { sequence: _s, tracking_number: _t, uuid: _u, ...request } = testRecord(sequence)
+  const sequences = Array.from({ length: count }, (_, i) => sequence + i)
+  return {
+    ...request,
+    sequences,
+    tracking_numbers: sequences.map((s) => `T${String(s).padStart(15, '0')}`),
+    uuids: sequences.map(() => randomUUID()),
+  }
 }
 
 /** A stored record for tests below the HTTP layer (its number is not a real codec output). */

@@ -4,7 +4,7 @@ import { loadConfig } from '../../src/config.js'
 import { createDatabase, durabilityWarnings } from '../../src/db/index.js'
 import { migrateToLatest } from '../../src/db/migrate.js'
 import { createTrackingRepository } from '../../src/tracking/repository.js'
-import { testDatabaseUrl, testEnv, testRecord } from '../helpers/build.js'
+import { testDatabaseUrl, testEnv, testIssued } from '../helpers/build.js'
 import { startPrivateMariadb } from '../helpers/private-mariadb.js'
 
 function open(t: import('node:test').TestContext, url: string, poolSize = 8) {
@@ -51,8 +51,8 @@ test('an idempotency key written by two instances at once is taken by exactly on
   const [a, b] = [open(t, url), open(t, url)].map((h) => createTrackingRepository(h.db))
   const idempotency = { key: 'client k1', requestHash: 'h', createdAt: new Date().toISOString() }
   const results = await Promise.all([
-    (a as NonNullable<typeof a>).writeBatch([{ records: [testRecord(1)], idempotency }]),
-    (b as NonNullable<typeof b>).writeBatch([{ records: [testRecord(2)], idempotency }]),
+    (a as NonNullable<typeof a>).writeBatch([{ issued: testIssued(1), idempotency }]),
+    (b as NonNullable<typeof b>).writeBatch([{ issued: testIssued(2), idempotency }]),
   ])
   assert.deepEqual(results.map((r) => r[0]).sort(), [false, true])
   const rows = await open(t, url, 1).db.selectFrom('tracking_numbers').select('sequence').execute()

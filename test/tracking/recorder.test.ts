@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { Recorder } from '../../src/tracking/recorder.js'
 import { createTrackingRepository, type WriteEntry } from '../../src/tracking/repository.js'
-import { migratedDatabase, testRecord } from '../helpers/build.js'
+import { migratedDatabase, testIssued } from '../helpers/build.js'
 
 async function setup(t: Parameters<typeof migratedDatabase>[0], maxBatch = 1_000) {
   const db = await migratedDatabase(t)
@@ -10,7 +10,7 @@ async function setup(t: Parameters<typeof migratedDatabase>[0], maxBatch = 1_000
   const commits: number[] = []
   const recorder = new Recorder<WriteEntry>({
     write: (entries) => repository.writeBatch(entries),
-    sizeOf: (entry) => entry.records.length,
+    sizeOf: (entry) => entry.issued.sequences.length,
     maxBatch,
     onCommit: (rows) => commits.push(rows),
   })
@@ -28,7 +28,7 @@ async function setup(t: Parameters<typeof migratedDatabase>[0], maxBatch = 1_000
 
 test('concurrent writes are grouped into few transactions, each answered after its commit', async (t) => {
   const { recorder, commits, count } = await setup(t)
-  await Promise.all(Array.from({ length: 500 }, (_, i) => recorder.write({ records: [testRecord(i)] })))
+  await Promise.all(Array.from({ length: 500 }, (_, i) => recorder.write({ issued: testIssued(i) })))
   assert.equal(await count(), 500)
   assert.ok(commits.length < 10, `500 writes took ${commits.length} transactions`)
   assert.equal(
@@ -39,12 +39,12 @@ test('concurrent writes are grouped into few transactions, each answered after i
 
 test('a failed commit rejects every write in it and stores none of them', async (t) => {
   const { recorder, count } = await setup(t)
-  await recorder.write({ records: [testRecord(7)] })
+  await recorder.write({ issued: testIssued(7) })
   // Sequence 7 again violates the primary key: the whole transaction must roll back.
   const results = await Promise.allSettled([
-    recorder.write({ records: [testRecord(1)] }),
-    recorder.write({ records: [testRecord(7)] }),
-    recorder.write({ records: [testRecord(2)] }),
+    recorder.write({ issued: testIssued(1) }),
+    recorder.write({ issued: testIssued(7) }),
+    recorder.write({ issued: testIssued(2) }),
   ])
   assert.deepEqual(
     results.map((r) => r.status),
@@ -52,16 +52,15 @@ test('a failed commit rejects every write in it and stores none of them', async 
   )
   assert.equal(await count(), 1, 'nothing of the failed transaction is stored')
   // The recorder keeps working after a failure.
-  await recorder.write({ records: [testRecord(3)] })
+  await recorder.write({ issued: testIssued(3) })
   assert.equal(await count(), 2)
 })
 
 test('a transaction holds at most maxBatch rows, and an entry is never split', async (t) => {
   const { recorder, commits, count } = await setup(t, 100)
-  const big = Array.from({ length: 250 }, (_, i) => testRecord(10_000 + i))
   await Promise.all([
-    ...Array.from({ length: 150 }, (_, i) => recorder.write({ records: [testRecord(i)] })),
-    recorder.write({ records: big }),
+    ...Array.from({ length: 150 }, (_, i) => recorder.write({ issued: testIssued(i) })),
+    recorder.write({ issued: testIssued(10_000, 250) }),
   ])
   assert.equal(await count(), 400)
   assert.ok(commits.includes(250), 'the 250-row entry was committed whole')
@@ -70,7 +69,7 @@ test('a transaction holds at most maxBatch rows, and an entry is never split', a
 
 test('flush() waits for everything queued', async (t) => {
   const { recorder, count } = await setup(t)
-  const writes = Array.from({ length: 50 }, (_, i) => recorder.write({ records: [testRecord(i)] }))
+  const writes = Array.from({ length: 50 }, (_, i) => recorder.write({ issued: testIssued(i) }))
   await recorder.flush()
   assert.equal(await count(), 50)
   await Promise.all(writes)
@@ -91,11 +90,11 @@ test('with concurrency, several transactions are in flight at once and every wri
         inFlight--
       }
     },
-    sizeOf: (entry) => entry.records.length,
+    sizeOf: (entry) => entry.issued.sequences.length,
     maxBatch: 10,
     concurrency: 3,
   })
-  await Promise.all(Array.from({ length: 200 }, (_, i) => recorder.write({ records: [testRecord(i)] })))
+  await Promise.all(Array.from({ length: 200 }, (_, i) => recorder.write({ issued: testIssued(i) })))
   assert.equal(most, 3, 'up to three commits overlapped, never more')
   const rows = await db.selectFrom('tracking_numbers').select('sequence').execute()
   assert.equal(rows.length, 200)

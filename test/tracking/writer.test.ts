@@ -7,10 +7,10 @@ import { loadConfig } from '../../src/config.js'
 import { isUniqueViolation } from '../../src/db/errors.js'
 import { createDatabase } from '../../src/db/index.js'
 import { migrateToLatest } from '../../src/db/migrate.js'
-import { packBatch, unpackValues } from '../../src/tracking/packing.js'
-import { createTrackingRepository, type TrackingRecord } from '../../src/tracking/repository.js'
+import { packBatch, rowsOf, SHARED, unpackRows } from '../../src/tracking/packing.js'
+import { createTrackingRepository, recordsOf } from '../../src/tracking/repository.js'
 import { threadedWriter } from '../../src/tracking/writer.js'
-import { migratedDatabase, tempDir, testDatabaseUrl, testEnv, testRecord } from '../helpers/build.js'
+import { migratedDatabase, tempDir, testDatabaseUrl, testEnv, testIssued } from '../helpers/build.js'
 
 test('the writer thread reserves and writes on its own connection; errors keep their driver code', async (t) => {
   const url = await testDatabaseUrl(t)
@@ -21,10 +21,10 @@ test('the writer thread reserves and writes on its own connection; errors keep t
   const a = await writer.reserveBlock(10)
   const b = await writer.reserveBlock(10)
   assert.equal(b.start, a.end, 'blocks follow each other')
-  assert.deepEqual(await writer.writeBatch([{ records: [testRecord(a.start)] }]), [true])
+  assert.deepEqual(await writer.writeBatch([{ issued: testIssued(a.start) }]), [true])
 
   const duplicate = await writer
-    .writeBatch([{ records: [testRecord(a.start)] }])
+    .writeBatch([{ issued: testIssued(a.start) }])
     .catch((error: unknown) => error)
   assert.ok(duplicate instanceof Error)
   assert.ok(isUniqueViolation(duplicate), `a primary-key violation is recognisable: ${duplicate}`)
@@ -46,7 +46,7 @@ test('expired idempotency keys are deleted through the writer, newer ones kept',
   const writer = threadedWriter(loadConfig(testEnv(url)).database)
   t.after(() => writer.close())
   const entry = (key: string, createdAt: string, sequence: number) => ({
-    records: [testRecord(sequence)],
+    issued: testIssued(sequence),
     idempotency: { key, requestHash: 'h', createdAt },
   })
   await writer.writeBatch([
@@ -61,58 +61,79 @@ test('expired idempotency keys are deleted through the writer, newer ones kept',
   )
 })
 
-test('a packed batch unpacks to each record the way Kysely binds it: a multi-row INSERT takes it as is', async (t) => {
-  const db = await migratedDatabase(t)
-  // Records 3 to 5 share everything but their number (one request's batch); 6 differs in its time only.
-  const third = testRecord(3)
-  const sibling = (sequence: number) => ({ ...third, ...testRecord(sequence), ...sharedOf(third) })
-  const sharedOf = ({ sequence, tracking_number, uuid, ...rest }: TrackingRecord) => rest
-  const records = [
-    testRecord(1),
-    testRecord(2),
-    third,
-    sibling(4),
-    sibling(5),
-    { ...sibling(6), created_at: 'x' },
+test('a packed batch unpacks to the rows the entries give directly, its requests sent once each', () => {
+  const entries = [
+    { issued: testIssued(1) },
+    { issued: testIssued(2, 3), idempotency: { key: 'k', requestHash: 'h', createdAt: 'c' } },
+    { issued: { ...testIssued(5, 2), customer_name: null, weight_grams: null } },
   ]
-  const compiled = db.insertInto('tracking_numbers').values(records).compile()
-  const packed = packBatch([
-    { records: records.slice(0, 1) },
-    { records: records.slice(1, 4) },
-    { records: records.slice(4) },
-  ])
-  assert.deepEqual(unpackValues(packed), compiled.parameters)
+  const packed = packBatch(entries)
+  assert.deepEqual(unpackRows(packed), rowsOf(entries))
+  assert.equal(packed.shared.length, entries.length * SHARED.length, 'one set of request columns per entry')
   assert.deepEqual(packed.rows, [1, 3, 2])
+  assert.deepEqual(packed.keys, [{ entry: 1, key: 'k', requestHash: 'h', createdAt: 'c' }])
+})
+
+test("a request's columns are stored once, on its first number's row; every number reads back whole", async (t) => {
+  const url = await testDatabaseUrl(t)
+  const db = await migratedDatabase(t, url)
+  const writer = threadedWriter(loadConfig(testEnv(url)).database)
+  t.after(() => writer.close())
+  const repository = createTrackingRepository(db)
+  const single = testIssued(1)
+  const batch = { ...testIssued(10, 4), customer_slug: null }
+  const other = testIssued(20, 2)
+  // Through the writer thread (packed) and on this connection (direct): the same rows.
+  assert.deepEqual(await writer.writeBatch([{ issued: single }, { issued: batch }]), [true, true])
+  assert.deepEqual(await repository.writeBatch([{ issued: other }]), [true])
+  const raw = await db.selectFrom('tracking_numbers').selectAll().orderBy('sequence').execute()
   assert.deepEqual(
-    packed.runs.filter((_, i) => i % 9 === 0),
-    [1, 1, 3, 1],
-    'shared columns are sent once per run of records that share them',
+    raw.map((r) => [
+      Number(r.sequence),
+      r.request_sequence === null ? null : Number(r.request_sequence),
+      r.customer_id,
+    ]),
+    [
+      [1, null, single.customer_id],
+      [10, null, batch.customer_id],
+      [11, 10, null],
+      [12, 10, null],
+      [13, 10, null],
+      [20, null, other.customer_id],
+      [21, 20, null],
+    ],
   )
+  const expected = [...recordsOf(single), ...recordsOf(batch), ...recordsOf(other)]
+  assert.deepEqual(await repository.findBySequences([1, 10, 11, 12, 13, 20, 21]), expected)
+  // A number looked up alone (its request's row not asked for) still has its request's columns.
+  assert.deepEqual(await repository.findBySequences([12]), [expected[3]])
+  assert.deepEqual(await repository.findBySequences([21, 13]), [expected[4], expected[6]])
 })
 
 test('batches larger than one INSERT, with and without keys, are written whole; a taken key skips its records', async (t) => {
   const db = await migratedDatabase(t)
   const repository = createTrackingRepository(db)
-  const many = (from: number, count: number) => Array.from({ length: count }, (_, i) => testRecord(from + i))
+  const many = (from: number, count: number) => Array.from({ length: count }, (_, i) => from + i)
+  const singles = (from: number, count: number) => many(from, count).map((s) => ({ issued: testIssued(s) }))
   assert.deepEqual(
-    await repository.writeBatch([{ records: many(0, 1_500) }, { records: many(1_500, 1_000) }]),
-    [true, true],
+    await repository.writeBatch([...singles(0, 1_500), { issued: testIssued(1_500, 1_000) }]),
+    [...singles(0, 1_500).map(() => true), true],
   )
   const key = (name: string) => ({ key: name, requestHash: 'h', createdAt: '2030-01-01T00:00:00.000Z' })
-  assert.deepEqual(await repository.writeBatch([{ records: many(5_000, 10), idempotency: key('k1') }]), [
+  assert.deepEqual(await repository.writeBatch([{ issued: testIssued(5_000, 10), idempotency: key('k1') }]), [
     true,
   ])
   const outcome = await repository.writeBatch([
-    { records: many(10_000, 1_200) },
-    { records: many(20_000, 3), idempotency: key('k1') }, // taken above: none of its records
-    { records: many(30_000, 2), idempotency: key('k2') },
+    { issued: testIssued(10_000, 1_200) },
+    { issued: testIssued(20_000, 3), idempotency: key('k1') }, // taken above: none of its records
+    { issued: testIssued(30_000, 2), idempotency: key('k2') },
   ])
   assert.deepEqual(outcome, [true, false, true])
   const stored = await db.selectFrom('tracking_numbers').select('sequence').orderBy('sequence').execute()
   const expected = [...many(0, 2_500), ...many(5_000, 10), ...many(10_000, 1_200), ...many(30_000, 2)]
   assert.deepEqual(
     stored.map((r) => Number(r.sequence)),
-    expected.map((r) => r.sequence),
+    expected,
   )
   const k2 = await repository.findIdempotencyKey('k2')
   assert.equal(k2?.sequences, '30000,30001')
@@ -130,12 +151,15 @@ test('group commits through prepared statements: each size prepared once, reused
   })
   const sizes = [1, 3, 3, 64, 65, 3, 1]
   let next = 0
-  const batches = sizes.map((size) => Array.from({ length: size }, () => testRecord(next++)))
+  // Group commits of `size` single numbers, and one of a request of 5 numbers.
+  const batches = sizes.map((size) => Array.from({ length: size }, () => ({ issued: testIssued(next++) })))
+  batches.push([{ issued: testIssued(next, 5) }])
+  next += 5
   // Concurrently, so that the pool's connections each prepare the statements they run.
-  const outcomes = await Promise.all(batches.map((records) => repository.writeBatch([{ records }])))
+  const outcomes = await Promise.all(batches.map((entries) => repository.writeBatch(entries)))
   assert.deepEqual(
     outcomes,
-    sizes.map(() => [true]),
+    batches.map((entries) => entries.map(() => true)),
   )
   const stored = await database.db
     .selectFrom('tracking_numbers')
@@ -146,17 +170,21 @@ test('group commits through prepared statements: each size prepared once, reused
     stored.map((r) => Number(r.sequence)),
     Array.from({ length: next }, (_, i) => i),
   )
-  // Up to 64 records a statement is prepared per size; on PostgreSQL a larger batch goes as one array
-  // per column through one statement, prepared too (its SQL does not depend on the batch's size).
+  // Up to 64 requests a statement is prepared per size; on PostgreSQL a larger group commit, or
+  // one with a request of several numbers, goes as one array per column through one statement,
+  // prepared too (its SQL does not depend on the batch's size). Elsewhere a request of several
+  // numbers takes two INSERTs in a transaction, unprepared.
   assert.deepEqual([...new Set(prepared)].sort(), [
     'waybill_insert_tracking_1',
     'waybill_insert_tracking_3',
     'waybill_insert_tracking_64',
-    ...(database.kind === 'postgres' ? ['waybill_insert_tracking_unnest'] : []),
+    ...(database.kind === 'postgres'
+      ? ['waybill_insert_tracking_both', 'waybill_insert_tracking_unnest']
+      : []),
   ])
   // A duplicate in a prepared batch fails the whole batch, as an unprepared one does.
   const duplicate = await repository
-    .writeBatch([{ records: [testRecord(next), testRecord(0)] }])
+    .writeBatch([{ issued: testIssued(next) }, { issued: testIssued(0) }])
     .catch((e: unknown) => e)
   assert.ok(isUniqueViolation(duplicate), `${duplicate}`)
   const count = await database.db
