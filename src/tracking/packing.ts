@@ -1,20 +1,23 @@
 import type { TrackingNumbersTable } from '../db/schema.js'
 import type { WriteEntry } from './repository.js'
+import { randomUuids } from './uuids.js'
 
 /**
  * A group commit's entries as the writer thread receives them. Every value sent is copied twice
  * (structured clone: serialised here, deserialised there), value by value for an array. So what
- * differs per number travels as two arrays of numbers and one string, and what a request's numbers
- * share is sent once per request: a batch of 1,000 numbers is about 3,000 values, not 11,000
+ * differs per number travels as an array of numbers and two strings, and what a request's numbers
+ * share is sent once per request: a batch of 1,000 numbers is about 1,000 values, not 11,000
  * (numbers clone cheaply, strings do not; a long string is one copy).
  */
 export interface PackedBatch {
   /** Each number's sequence value, entry after entry. */
   sequences: number[]
-  /** Each tracking number then its UUID, end to end; their lengths are in `lengths`. */
-  text: string
-  /** Two per number: the length of its tracking number, then of its UUID. */
-  lengths: number[]
+  /** The tracking numbers, end to end; each entry's are `widths[entry]` characters long. */
+  numbers: string
+  widths: number[]
+  /** The UUIDs of the entries that came with theirs (`withUuids`), end to end, 36 characters each. */
+  uuids: string
+  withUuids: boolean[]
   /** SHARED.length values per entry: what its numbers share, in SHARED's order. */
   shared: Array<string | number | null>
   /** Numbers per entry, in order. */
@@ -22,6 +25,8 @@ export interface PackedBatch {
   /** The entries that carry an idempotency key, by index. */
   keys: Array<{ entry: number; key: string; requestHash: string; createdAt: string }>
 }
+
+const UUID_LENGTH = 36
 
 /** The columns a request's numbers share, in tracking_numbers' column order (after sequence, number, UUID). */
 export const SHARED = [
@@ -37,8 +42,10 @@ export const SHARED = [
 
 export function packBatch(entries: WriteEntry[]): PackedBatch {
   const sequences: number[] = []
-  const lengths: number[] = []
-  const text: string[] = []
+  const numbers: string[] = []
+  const widths: number[] = []
+  const uuids: string[] = []
+  const withUuids: boolean[] = []
   const shared: Array<string | number | null> = []
   const rows: number[] = []
   const keys: PackedBatch['keys'] = []
@@ -46,18 +53,29 @@ export function packBatch(entries: WriteEntry[]): PackedBatch {
     const entry = entries[i] as WriteEntry
     const { issued } = entry
     const count = issued.sequences.length
-    for (let n = 0; n < count; n++) {
-      const number = issued.tracking_numbers[n] as string
-      const uuid = issued.uuids[n] as string
-      sequences.push(issued.sequences[n] as number)
-      lengths.push(number.length, uuid.length)
-      text.push(number, uuid)
-    }
+    for (let n = 0; n < count; n++) sequences.push(issued.sequences[n] as number)
+    // One request's numbers have one format and one lane: one length.
+    const text = issued.tracking_numbers.join('')
+    const width = issued.tracking_numbers[0]?.length ?? 0
+    if (text.length !== width * count) throw new Error('the numbers of one request differ in length')
+    numbers.push(text)
+    widths.push(width)
+    if (issued.uuids) uuids.push(issued.uuids.join(''))
+    withUuids.push(issued.uuids !== undefined)
     for (const column of SHARED) shared.push(issued[column])
     rows.push(count)
     if (entry.idempotency) keys.push({ entry: i, ...entry.idempotency })
   }
-  return { sequences, text: text.join(''), lengths, shared, rows, keys }
+  return {
+    sequences,
+    numbers: numbers.join(''),
+    widths,
+    uuids: uuids.join(''),
+    withUuids,
+    shared,
+    rows,
+    keys,
+  }
 }
 
 type Value = string | number | null
@@ -96,7 +114,8 @@ export function rowsOf(entries: WriteEntry[]): Rows {
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i] as WriteEntry
     const { issued } = entry
-    const { sequences, tracking_numbers: numbers, uuids, created_at: createdAt } = issued
+    const { sequences, tracking_numbers: numbers, created_at: createdAt } = issued
+    const uuids = issued.uuids ?? randomUuids(sequences.length)
     const first = sequences[0] as number
     heads.push(first, numbers[0] as string, uuids[0] as string)
     for (const column of SHARED) heads.push(issued[column])
@@ -109,24 +128,36 @@ export function rowsOf(entries: WriteEntry[]): Rows {
   return { heads, members, rows, keys }
 }
 
-/** Rows from a packed batch (the writer thread). */
+/** Rows from a packed batch (the writer thread), with a UUID made here for each number sent without. */
 export function unpackRows(batch: PackedBatch): Rows {
-  const { sequences, text, lengths, shared, rows } = batch
+  const { sequences, numbers, widths, uuids, withUuids, shared, rows } = batch
   const heads: Value[] = []
   const members: Value[] = []
+  // One call for every UUID the batch lacks (see randomUuids).
+  let lacking = 0
+  for (let e = 0; e < rows.length; e++) if (!withUuids[e]) lacking += rows[e] as number
+  const made = randomUuids(lacking)
+  let madeAt = 0
   let n = 0
   let at = 0
+  let uuidAt = 0
   for (let e = 0; e < rows.length; e++) {
     const count = rows[e] as number
+    const width = widths[e] as number
+    const given = withUuids[e] === true
     const s = e * SHARED.length
     const createdAt = shared[s + SHARED.length - 1] as string
     const first = sequences[n] as number
     for (let k = 0; k < count; k++, n++) {
-      const numberEnd = at + (lengths[2 * n] as number)
-      const uuidEnd = numberEnd + (lengths[2 * n + 1] as number)
-      const number = text.slice(at, numberEnd)
-      const uuid = text.slice(numberEnd, uuidEnd)
-      at = uuidEnd
+      const number = numbers.slice(at, at + width)
+      at += width
+      let uuid: string
+      if (given) {
+        uuid = uuids.slice(uuidAt, uuidAt + UUID_LENGTH)
+        uuidAt += UUID_LENGTH
+      } else {
+        uuid = made[madeAt++] as string
+      }
       if (k === 0) {
         heads.push(first, number, uuid)
         for (let c = 0; c < SHARED.length; c++) heads.push(shared[s + c] as Value)

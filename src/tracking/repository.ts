@@ -65,7 +65,11 @@ export type TrackingRecord = Omit<TrackingNumbersTable, 'request_sequence'>
 export interface Issued extends RequestColumns {
   sequences: number[]
   tracking_numbers: string[]
-  uuids: string[]
+  /**
+   * Each number's UUID, when the caller needs them before the commit (a reply that shows one);
+   * else they are made where the rows are written (on SQLite, by the writer thread).
+   */
+  uuids?: string[]
 }
 
 /** One request's writes, committed together: its numbers and, if it sent one, its idempotency key. */
@@ -75,7 +79,7 @@ export interface WriteEntry {
 }
 
 /** Each number of `issued` as a record (one request: they share its columns). */
-export function recordsOf(issued: Issued): TrackingRecord[] {
+export function recordsOf(issued: Issued & { uuids: string[] }): TrackingRecord[] {
   const { sequences, tracking_numbers: numbers, uuids, ...request } = issued
   return sequences.map((sequence, i) => ({
     sequence,

@@ -106,10 +106,12 @@ export async function trackingRoutes(
       },
     },
     async (request, reply) => {
-      const issued = await service.issue(toIssueRequest(request.body), 1, idempotency(request, 'generate'))
+      const issued = await service.issue(toIssueRequest(request.body), 1, idempotency(request, 'generate'), {
+        uuids: true,
+      })
       return reply.code(201).send({
         id: issued.sequences[0] as number,
-        uuid: issued.uuids[0] as string,
+        uuid: issued.uuids?.[0] as string,
         tracking_number: issued.tracking_numbers[0] as string,
         created_at: issued.created_at,
       })

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { formatWeightKg } from '../formats.js'
 import { AppError } from '../http/errors.js'
 import { asciiUpper, type Codec, checkTrackingNumber } from './codec.js'
@@ -13,6 +13,7 @@ import {
 } from './repository.js'
 import type { RequestMetadata } from './schemas.js'
 import type { Supply } from './supply.js'
+import { randomUuids } from './uuids.js'
 
 /** A validated issue request, in the units the database keeps. */
 export interface IssueRequest {
@@ -95,23 +96,21 @@ export function createTrackingService(deps: TrackingServiceDeps) {
   const timestamp = now ? () => now().toISOString() : clock()
   const inFlight = new Map<string, { hash: string; result: Promise<Issued> }>()
 
-  async function build(request: IssueRequest, count: number): Promise<Issued> {
+  async function build(request: IssueRequest, count: number, withUuids: boolean): Promise<Issued> {
     const createdAt = timestamp()
     // Route-format numbers always have a lane (config and the routes' schemas see to it).
     const lane = { origin: request.origin ?? '', destination: request.destination ?? '' }
     const sequences: number[] = []
     const numbers: string[] = []
-    const uuids: string[] = []
     for (let i = 0; i < count; i++) {
       const { sequence, body } = deps.supply.take() ?? (await deps.supply.next())
       sequences.push(sequence)
       numbers.push(deps.codec.assemble(body, lane))
-      uuids.push(randomUUID())
     }
     return {
       sequences,
       tracking_numbers: numbers,
-      uuids,
+      ...(withUuids ? { uuids: randomUuids(count) } : {}),
       origin_country: request.origin,
       destination_country: request.destination,
       weight_grams: request.weightGrams,
@@ -134,10 +133,16 @@ export function createTrackingService(deps: TrackingServiceDeps) {
     return issuedOf(await deps.repository.findBySequences(stored.sequences.split(',').map(Number)))
   }
 
-  async function issueOnce(request: IssueRequest, count: number, idem: Idempotency, hash: string) {
+  async function issueOnce(
+    request: IssueRequest,
+    count: number,
+    idem: Idempotency,
+    hash: string,
+    withUuids: boolean,
+  ) {
     const stored = await deps.repository.findIdempotencyKey(idem.key)
     if (stored) return replay(stored, hash)
-    const issued = await build(request, count)
+    const issued = await build(request, count, withUuids)
     const written = await deps.recorder.write({
       issued,
       idempotency: { key: idem.key, requestHash: hash, createdAt: issued.created_at },
@@ -153,11 +158,19 @@ export function createTrackingService(deps: TrackingServiceDeps) {
   }
 
   return {
-    /** Issues `count` numbers in one commit; resolves only after they are durable. */
-    async issue(request: IssueRequest, count = 1, idempotency?: Idempotency): Promise<Issued> {
+    /**
+     * Issues `count` numbers in one commit; resolves only after they are durable. Their UUIDs are
+     * in the answer only with `uuids` (else made where they are stored: less to hand over).
+     */
+    async issue(
+      request: IssueRequest,
+      count = 1,
+      idempotency?: Idempotency,
+      { uuids = false }: { uuids?: boolean } = {},
+    ): Promise<Issued> {
       try {
         if (!idempotency) {
-          const issued = await build(request, count)
+          const issued = await build(request, count, uuids)
           await deps.recorder.write({ issued })
           deps.onIssued?.(count)
           return issued
@@ -170,7 +183,7 @@ export function createTrackingService(deps: TrackingServiceDeps) {
           if (running.hash !== hash) throw conflict()
           return await running.result
         }
-        const result = issueOnce(request, count, idempotency, hash)
+        const result = issueOnce(request, count, idempotency, hash, uuids)
         inFlight.set(idempotency.key, { hash, result })
         try {
           return await result

@@ -226,7 +226,7 @@ export function issueUrl(
 }
 
 /** One request's `count` numbers from `sequence` on, for tests below the HTTP layer (not real codec outputs). */
-export function testIssued(sequence: number, count = 1): Issued {
+export function testIssued(sequence: number, count = 1): Issued & { uuids: string[] } {
   const { sequence: _s, tracking_number: _t, uuid: _u, ...request } = testRecord(sequence)
   const sequences = Array.from({ length: count }, (_, i) => sequence + i)
   return {

@@ -69,6 +69,7 @@ test('a packed batch unpacks to the rows the entries give directly, its requests
   ]
   const packed = packBatch(entries)
   assert.deepEqual(unpackRows(packed), rowsOf(entries))
+  assert.equal(packed.numbers, entries.flatMap((e) => e.issued.tracking_numbers).join(''))
   assert.equal(packed.shared.length, entries.length * SHARED.length, 'one set of request columns per entry')
   assert.deepEqual(packed.rows, [1, 3, 2])
   assert.deepEqual(packed.keys, [{ entry: 1, key: 'k', requestHash: 'h', createdAt: 'c' }])
@@ -105,6 +106,23 @@ test("a request's columns are stored once, on its first number's row; every numb
   )
   const expected = [...recordsOf(single), ...recordsOf(batch), ...recordsOf(other)]
   assert.deepEqual(await repository.findBySequences([1, 10, 11, 12, 13, 20, 21]), expected)
+
+  // Numbers issued without their UUIDs (no reply shows them) get theirs where they are written.
+  const { uuids: _a, ...threaded } = testIssued(30, 3)
+  const { uuids: _b, ...direct } = testIssued(40, 2)
+  assert.deepEqual(await writer.writeBatch([{ issued: threaded }]), [true])
+  assert.deepEqual(await repository.writeBatch([{ issued: direct }]), [true])
+  const made = await repository.findBySequences([30, 31, 32, 40, 41])
+  assert.deepEqual(
+    made.map((r) => r.tracking_number),
+    [...threaded.tracking_numbers, ...direct.tracking_numbers],
+  )
+  const uuids = made.map((r) => r.uuid)
+  assert.ok(
+    uuids.every((u) => /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(u)),
+    `${uuids}`,
+  )
+  assert.equal(new Set(uuids).size, uuids.length)
   // A number looked up alone (its request's row not asked for) still has its request's columns.
   assert.deepEqual(await repository.findBySequences([12]), [expected[3]])
   assert.deepEqual(await repository.findBySequences([21, 13]), [expected[4], expected[6]])
