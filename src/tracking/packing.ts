@@ -1,5 +1,5 @@
 import type { TrackingNumbersTable } from '../db/schema.js'
-import type { WriteEntry } from './repository.js'
+import type { Issued, WriteEntry } from './repository.js'
 import { randomUuids } from './uuids.js'
 
 /**
@@ -18,8 +18,14 @@ export interface PackedBatch {
   /** The UUIDs of the entries that came with theirs (`withUuids`), end to end, 36 characters each. */
   uuids: string
   withUuids: boolean[]
-  /** SHARED.length values per entry: what its numbers share, in SHARED's order. */
+  /**
+   * SHARED.length values per entry that does not repeat the one before: what its numbers share, in
+   * SHARED's order. Consecutive requests that differ only in their numbers (a client issuing one at
+   * a time for one customer) send them once.
+   */
   shared: Array<string | number | null>
+  /** Per entry: whether it shares the previous entry's columns (and has none in `shared`). */
+  repeats: boolean[]
   /** Numbers per entry, in order. */
   rows: number[]
   /** The entries that carry an idempotency key, by index. */
@@ -47,8 +53,10 @@ export function packBatch(entries: WriteEntry[]): PackedBatch {
   const uuids: string[] = []
   const withUuids: boolean[] = []
   const shared: Array<string | number | null> = []
+  const repeats: boolean[] = []
   const rows: number[] = []
   const keys: PackedBatch['keys'] = []
+  let previous: Issued | undefined
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i] as WriteEntry
     const { issued } = entry
@@ -62,7 +70,10 @@ export function packBatch(entries: WriteEntry[]): PackedBatch {
     widths.push(width)
     if (issued.uuids) uuids.push(issued.uuids.join(''))
     withUuids.push(issued.uuids !== undefined)
-    for (const column of SHARED) shared.push(issued[column])
+    const repeat = previous !== undefined && sameRequest(previous, issued)
+    repeats.push(repeat)
+    if (!repeat) for (const column of SHARED) shared.push(issued[column])
+    previous = issued
     rows.push(count)
     if (entry.idempotency) keys.push({ entry: i, ...entry.idempotency })
   }
@@ -73,9 +84,15 @@ export function packBatch(entries: WriteEntry[]): PackedBatch {
     uuids: uuids.join(''),
     withUuids,
     shared,
+    repeats,
     rows,
     keys,
   }
+}
+
+function sameRequest(a: Issued, b: Issued): boolean {
+  for (const column of SHARED) if (a[column] !== b[column]) return false
+  return true
 }
 
 type Value = string | number | null
@@ -130,7 +147,7 @@ export function rowsOf(entries: WriteEntry[]): Rows {
 
 /** Rows from a packed batch (the writer thread), with a UUID made here for each number sent without. */
 export function unpackRows(batch: PackedBatch): Rows {
-  const { sequences, numbers, widths, uuids, withUuids, shared, rows } = batch
+  const { sequences, numbers, widths, uuids, withUuids, shared, repeats, rows } = batch
   const heads: Value[] = []
   const members: Value[] = []
   // One call for every UUID the batch lacks (see randomUuids).
@@ -141,11 +158,12 @@ export function unpackRows(batch: PackedBatch): Rows {
   let n = 0
   let at = 0
   let uuidAt = 0
+  let s = -SHARED.length // where this entry's columns are in `shared`
   for (let e = 0; e < rows.length; e++) {
     const count = rows[e] as number
     const width = widths[e] as number
     const given = withUuids[e] === true
-    const s = e * SHARED.length
+    if (!repeats[e]) s += SHARED.length
     const createdAt = shared[s + SHARED.length - 1] as string
     const first = sequences[n] as number
     for (let k = 0; k < count; k++, n++) {

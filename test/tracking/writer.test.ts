@@ -62,16 +62,37 @@ test('expired idempotency keys are deleted through the writer, newer ones kept',
 })
 
 test('a packed batch unpacks to the rows the entries give directly, its requests sent once each', () => {
+  const first = testIssued(1)
   const entries = [
-    { issued: testIssued(1) },
+    { issued: first },
     { issued: testIssued(2, 3), idempotency: { key: 'k', requestHash: 'h', createdAt: 'c' } },
     { issued: { ...testIssued(5, 2), customer_name: null, weight_grams: null } },
+    // The same request as the one before but for its numbers: its columns are not sent again.
+    {
+      issued: {
+        ...testIssued(7),
+        customer_id: testIssued(5).customer_id,
+        customer_name: null,
+        weight_grams: null,
+      },
+    },
   ]
+  // testIssued makes a new customer each time: the third and fourth share theirs, made equal.
+  Object.assign(entries[2]?.issued ?? {}, {
+    customer_id: entries[3]?.issued.customer_id,
+    created_at: first.created_at,
+  })
+  Object.assign(entries[3]?.issued ?? {}, { created_at: first.created_at })
   const packed = packBatch(entries)
   assert.deepEqual(unpackRows(packed), rowsOf(entries))
   assert.equal(packed.numbers, entries.flatMap((e) => e.issued.tracking_numbers).join(''))
-  assert.equal(packed.shared.length, entries.length * SHARED.length, 'one set of request columns per entry')
-  assert.deepEqual(packed.rows, [1, 3, 2])
+  assert.deepEqual(packed.repeats, [false, false, false, true])
+  assert.equal(
+    packed.shared.length,
+    3 * SHARED.length,
+    'one set of request columns per run of equal requests',
+  )
+  assert.deepEqual(packed.rows, [1, 3, 2, 1])
   assert.deepEqual(packed.keys, [{ entry: 1, key: 'k', requestHash: 'h', createdAt: 'c' }])
 })
 
