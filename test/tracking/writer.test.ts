@@ -289,3 +289,40 @@ test('SQLite: the main connection never checkpoints; the writer thread does, wit
   while (pages() < before + 1_000 && Date.now() < deadline) await sleep(100)
   assert.ok(pages() >= before + 1_000, `the writer thread checkpointed (${before} → ${pages()} pages)`)
 })
+
+test('request values stored as sent through every insert path: text that reads as NULL, quotes, commas, braces', async (t) => {
+  const url = await testDatabaseUrl(t)
+  await migratedDatabase(t, url)
+  const database = createDatabase(loadConfig(testEnv(url)).database)
+  t.after(() => database.close())
+  const repository = createTrackingRepository(database.db, database.executePrepared)
+  const odd = { customer_slug: 'null', customer_name: 'NULL', order_created_at: 'Null' }
+  const quoted = { customer_slug: 'a,b', customer_name: 'x "y" {z} \\ w', order_created_at: '' }
+  // 70 requests of one number (more than the prepared VALUES statements take), then requests of
+  // several numbers (on PostgreSQL: one statement with arrays), each alone and in a transaction.
+  const singles = Array.from({ length: 70 }, (_, i) => ({
+    issued: { ...testIssued(i), ...(i % 2 ? odd : quoted) },
+  }))
+  const batches = [
+    { issued: { ...testIssued(100, 3), ...odd } },
+    { issued: { ...testIssued(200, 2), ...quoted } },
+  ]
+  const keyed = [
+    {
+      issued: { ...testIssued(300, 2), ...odd },
+      idempotency: { key: 'k', requestHash: 'h', createdAt: 'c' },
+    },
+  ]
+  for (const entries of [singles, batches, keyed]) {
+    assert.deepEqual(
+      await repository.writeBatch(entries),
+      entries.map(() => true),
+    )
+  }
+  const all = [...singles, ...batches, ...keyed].flatMap((e) => recordsOf(e.issued))
+  const stored = await repository.findBySequences(all.map((r) => r.sequence))
+  assert.deepEqual(
+    stored.map((r) => [r.customer_slug, r.customer_name, r.order_created_at]),
+    all.map((r) => [r.customer_slug, r.customer_name, r.order_created_at]),
+  )
+})
