@@ -138,6 +138,8 @@ export interface Tables {
   counters: CountersTable
   settings: SettingsTable
   tracking_numbers: TrackingNumbersTable
+  /** A view (migration 0011): every number with its request's columns, for people and reports. */
+  tracking_records: Omit<TrackingNumbersTable, 'request_sequence'>
   idempotency_keys: IdempotencyKeysTable
   users: UsersTable
   refresh_tokens: RefreshTokensTable

@@ -146,6 +146,21 @@ test("a request's columns are stored once, on its first number's row; every numb
   assert.equal(new Set(uuids).size, uuids.length)
   // A number looked up alone (its request's row not asked for) still has its request's columns.
   assert.deepEqual(await repository.findBySequences([12]), [expected[3]])
+  // The view for people and reports shows the same.
+  const view = await db
+    .selectFrom('tracking_records')
+    .selectAll()
+    .where('sequence', '<', 30)
+    .orderBy('sequence')
+    .execute()
+  assert.deepEqual(
+    view.map((r) => ({
+      ...r,
+      sequence: Number(r.sequence),
+      weight_grams: r.weight_grams === null ? null : Number(r.weight_grams),
+    })),
+    expected,
+  )
   assert.deepEqual(await repository.findBySequences([21, 13]), [expected[4], expected[6]])
 })
 

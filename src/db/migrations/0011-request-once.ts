@@ -7,12 +7,8 @@ import { dialectOf } from './dialect.js'
 // request: every single number, and every row written before this migration). A batch of 1,000
 // then writes 1,000 short rows, not 1,000 copies of its request (half the writer's work per number
 // on SQLite, measured in docs/benchmarks.md). Readers resolve the shared columns from that row
-// (TrackingRepository.findBySequences).
-export async function up(db: Kysely<unknown>): Promise<void> {
-  const type = db.getExecutor().adapter instanceof SqliteAdapter ? 'integer' : 'bigint'
-  await db.schema.alterTable('tracking_numbers').addColumn('request_sequence', type).execute()
-}
-
+// (TrackingRepository.findBySequences); for people and reports, the view tracking_records shows
+// every number whole, as the table did before.
 const SHARED = [
   'origin_country',
   'destination_country',
@@ -23,8 +19,23 @@ const SHARED = [
   'customer_slug',
 ]
 
+export async function up(db: Kysely<unknown>): Promise<void> {
+  const type = db.getExecutor().adapter instanceof SqliteAdapter ? 'integer' : 'bigint'
+  await db.schema.alterTable('tracking_numbers').addColumn('request_sequence', type).execute()
+  const request = SHARED.map((c) => `r.${c}`).join(', ')
+  await sql
+    .raw(
+      `create view tracking_records as
+        select n.sequence, n.tracking_number, n.uuid, ${request}, n.created_at
+        from tracking_numbers n
+        join tracking_numbers r on r.sequence = coalesce(n.request_sequence, n.sequence)`,
+    )
+    .execute(db)
+}
+
 /** Copies each request's columns back onto its other numbers' rows, then drops the column. */
 export async function down(db: Kysely<unknown>): Promise<void> {
+  await sql.raw('drop view tracking_records').execute(db)
   if (dialectOf(db) === 'mysql') {
     // MySQL refuses a subquery on the table being updated; a join it takes.
     const set = SHARED.map((c) => `m.${c} = h.${c}`).join(', ')
