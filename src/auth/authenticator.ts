@@ -17,6 +17,17 @@ interface Verified {
   /** Milliseconds since the epoch. */
   expiresAt: number
   claims?: AccessClaims
+  /** Whether the cache still holds this entry (cleared when it is dropped or replaced). */
+  cached?: boolean
+  /** The revocations' version when this token was last found not revoked (see `version`). */
+  clearedAt?: number
+}
+
+/** What a connection sent last, and the cache entry (under `key`) that answered it. */
+interface LastSeen {
+  header: string
+  key: string
+  verified: Verified
 }
 
 /**
@@ -94,7 +105,11 @@ export function createAuthenticator(deps: {
   const sizeOf = (key: string) => key.length + ENTRY_BYTES
 
   function forget(key: string): void {
-    if (cache.delete(key)) cacheBytes -= sizeOf(key)
+    const verified = cache.get(key)
+    if (verified === undefined) return
+    verified.cached = false
+    cache.delete(key)
+    cacheBytes -= sizeOf(key)
   }
 
   function remember(key: string, verified: Verified): void {
@@ -102,14 +117,21 @@ export function createAuthenticator(deps: {
     // Oldest first (a Map iterates in insertion order) until the new entry fits both bounds.
     while (cache.size > 0 && (cache.size >= limits.entries || cacheBytes + sizeOf(key) > limits.bytes))
       forget(cache.keys().next().value as string)
+    verified.cached = true
     cache.set(key, verified)
     cacheBytes += sizeOf(key)
   }
+  // A client sends the same header on every request of a keep-alive connection. Looking a fresh
+  // header string up hashes all of it (a token is hundreds of characters); comparing it with the
+  // one the connection sent before costs less, and finds the same entry.
+  const lastSeen = new WeakMap<object, LastSeen>()
   let revoked = new Set<string>()
   let users = new Map<number, TokenState>()
   // Made here since the last poll began: a poll that read the database just before must not undo
   // them. Applying one again is harmless: revocations only add, and a user keeps their later state.
   let recent: Revocation[] = []
+  // Changes whenever `revoked` or `users` do: a token found not revoked at this version still is.
+  let version = 0
 
   async function verify(token: string): Promise<Verified> {
     if (claimedIssuer(token) === ISSUER || !deps.oidc) {
@@ -134,6 +156,7 @@ export function createAuthenticator(deps: {
   }
 
   function apply(revocation: Revocation): void {
+    version++
     if ('jti' in revocation) revoked.add(revocation.jti)
     else if ('sid' in revocation) revoked.add(revokedSignIn(revocation.sid))
     else {
@@ -153,6 +176,7 @@ export function createAuthenticator(deps: {
       ])
       revoked = new Set(tokens)
       users = states
+      version++
     } finally {
       // Whatever was made here during (or just before) the poll is applied again on top.
       for (const revocation of local) apply(revocation)
@@ -175,7 +199,10 @@ export function createAuthenticator(deps: {
       forget(key)
       throw invalidToken()
     }
-    if (isRevoked(verified)) throw invalidToken()
+    if (verified.clearedAt !== version) {
+      if (isRevoked(verified)) throw invalidToken()
+      verified.clearedAt = version
+    }
     return verified
   }
 
@@ -184,14 +211,25 @@ export function createAuthenticator(deps: {
      * The answer for a token verified before, without waiting (the common case: a client sends
      * the same token many times); undefined when it must be verified. Throws like authenticate().
      */
-    known(header: string | undefined): Verified | undefined {
+    known(header: string | undefined, connection?: object): Verified | undefined {
+      if (connection !== undefined) {
+        const last = lastSeen.get(connection)
+        if (last !== undefined && last.header === header && last.verified.cached)
+          return check(last.key, last.verified)
+      }
       // Most headers are `Bearer <token>` exactly: the key itself. Every key is a header that
       // parsed, so a hit needs no other check; anything else is parsed, then looked up.
-      const verified = header === undefined ? undefined : cache.get(header)
-      if (verified) return check(header as string, verified)
-      const key = keyOf(tokenOf(header)) // throws for a missing or malformed header
-      const found = cache.get(key)
-      return found && check(key, found)
+      let key = header
+      let found = header === undefined ? undefined : cache.get(header)
+      if (!found) {
+        key = keyOf(tokenOf(header)) // throws for a missing or malformed header
+        found = cache.get(key)
+        if (!found) return undefined
+      }
+      const verified = check(key as string, found)
+      if (connection !== undefined)
+        lastSeen.set(connection, { header: header as string, key: key as string, verified })
+      return verified
     },
 
     /** Verifies `Authorization: Bearer <token>`; throws a 401 AppError otherwise. */

@@ -69,7 +69,8 @@ export const authPlugin = fp(
       if (header === undefined) return done()
       let known: ReturnType<Authenticator['known']>
       try {
-        known = authenticator.known(header)
+        // Per connection: a keep-alive client sends the same token each time (see known()).
+        known = authenticator.known(header, request.raw.socket ?? undefined)
       } catch (error) {
         request.authError = error
         return done()

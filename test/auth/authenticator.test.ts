@@ -176,3 +176,75 @@ test('spellings of one Authorization header share one cache entry; the cache is 
   assert.ok(authenticator.cacheUsage().entries < 300)
   assert.ok(authenticator.cacheUsage().entries > 10)
 })
+
+test('a token accepted before is refused at once by each kind of revocation, however it is looked up', async (t) => {
+  const h = await harness(t)
+  const connection = {}
+  const lookups = (header: string) => [
+    () => h.authenticator.authenticate(header),
+    async () => h.authenticator.known(header),
+    async () => h.authenticator.known(header, connection),
+  ]
+  const revocations: Array<[string, (jwt: string, generation: number) => Promise<void>]> = [
+    ['its id', async (jwt) => h.authenticator.revoked({ jti: (await tokens.verify(jwt)).jti })],
+    ['its sign-in', async (jwt) => h.authenticator.revoked({ sid: (await tokens.verify(jwt)).sid })],
+    [
+      'a disable',
+      async (_jwt, generation) =>
+        h.authenticator.revoked({ userId: USER, generation: generation + 1, disabled: true }),
+    ],
+    [
+      'a disable read by a poll',
+      async (_jwt, generation) => {
+        h.database.set(USER, { generation: generation + 1, disabled: true })
+        await h.poll()
+      },
+    ],
+  ]
+  for (const [what, revoke] of revocations) {
+    // Re-enabled at a new generation, which new tokens carry.
+    const generation = 500 + 10 * revocations.findIndex(([name]) => name === what)
+    h.authenticator.revoked({ userId: USER, generation, disabled: false })
+    h.database.set(USER, { generation, disabled: false })
+    const jwt = await tokens.sign({
+      id: USER,
+      username: 'ops.jane',
+      role: 'client',
+      tokenGeneration: generation,
+    })
+    const header = `Bearer ${jwt}`
+    for (let round = 0; round < 2; round++) {
+      for (const lookup of lookups(header))
+        assert.equal((await lookup())?.principal.subject, `user:${USER}`, what)
+    }
+    await revoke(jwt, generation)
+    for (const lookup of lookups(header)) await assert.rejects(lookup(), /token/i, what)
+  }
+})
+
+test('a connection sending its token again gets the cache entry, only while the cache holds it', async (t) => {
+  const authenticator = createAuthenticator({
+    tokens,
+    revocations: { revokedTokens: async () => [], tokenStates: async () => new Map() },
+    pollIntervalMs: 60_000,
+    onPollError: (error) => assert.fail(String(error)),
+    cacheLimits: { entries: 1, bytes: 64 * 1024 },
+  })
+  t.after(() => authenticator.stop())
+  const first = `Bearer ${await tokens.sign({ id: 1, username: 'one', role: 'client' })}`
+  const second = `bearer  ${await tokens.sign({ id: 2, username: 'two', role: 'admin' })}`
+  const connection = {}
+  assert.equal(authenticator.known(first, connection), undefined, 'never verified')
+  await authenticator.authenticate(first)
+  assert.equal(authenticator.known(first, connection)?.principal.subject, 'user:1')
+  assert.equal(authenticator.known(first, connection)?.principal.subject, 'user:1')
+  // Another client's token pushes the first out of the cache: verified again, even on this connection.
+  await authenticator.authenticate(second)
+  assert.equal(authenticator.known(first, connection), undefined, 'dropped from the cache')
+  // Another token on the same connection is its own lookup.
+  assert.equal(authenticator.known(second, connection)?.principal.subject, 'user:2')
+  await authenticator.authenticate(first)
+  assert.equal(authenticator.known(first, connection)?.principal.subject, 'user:1')
+  assert.equal(authenticator.known(second, connection), undefined)
+  assert.throws(() => authenticator.known('Basic abc', connection), /token/i)
+})
