@@ -99,6 +99,11 @@ function tooManyRequests(limit: RateLimit, count: Count): AppError {
   )
 }
 
+/** Lets the request through, or refuses it past the limit. */
+function decide(done: (error?: Error) => void, limit: RateLimit, count: Count): void {
+  done(count.current > limit.max ? tooManyRequests(limit, count) : undefined)
+}
+
 /**
  * Counts every request against its client's budget (`key`), and refuses with a 429 past it. A
  * route with its own limit (sign-in, refresh) counts apart, per address: a bearer token sent
@@ -124,12 +129,14 @@ export function registerRateLimit(
       own ? `${request.routeOptions.url} ip:${request.ip}` : key(request),
       applied.windowMs,
     )
-    const decide = (count: Count) =>
-      done(count.current > applied.max ? tooManyRequests(applied, count) : undefined)
-    if (!(counted instanceof Promise)) return decide(counted)
-    counted.then(decide, (error: unknown) => {
-      onStoreError(error)
-      done()
-    })
+    // The in-memory store answers at once: no closure is made for it.
+    if (!(counted instanceof Promise)) return decide(done, applied, counted)
+    counted.then(
+      (count) => decide(done, applied, count),
+      (error: unknown) => {
+        onStoreError(error)
+        done()
+      },
+    )
   })
 }
