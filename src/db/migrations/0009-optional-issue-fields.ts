@@ -4,7 +4,7 @@ import { dialectOf } from './dialect.js'
 // The seven request fields of a tracking number may be absent (TRACKING_REQUIRED_FIELDS, and POST
 // /tracking/generate from older clients): their columns take NULL. The sequence, number, uuid and
 // issue time stay required.
-const OPTIONAL = [
+export const OPTIONAL = [
   'origin_country',
   'destination_country',
   'weight_grams',

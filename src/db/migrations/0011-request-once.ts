@@ -1,4 +1,5 @@
 import { type Kysely, SqliteAdapter, sql } from 'kysely'
+import { OPTIONAL } from './0009-optional-issue-fields.js'
 import { dialectOf } from './dialect.js'
 
 // A request's numbers share everything but their sequence, number and UUID: the shared columns
@@ -9,15 +10,8 @@ import { dialectOf } from './dialect.js'
 // on SQLite, measured in docs/benchmarks.md). Readers resolve the shared columns from that row
 // (TrackingRepository.findBySequences); for people and reports, the view tracking_records shows
 // every number whole, as the table did before.
-const SHARED = [
-  'origin_country',
-  'destination_country',
-  'weight_grams',
-  'order_created_at',
-  'customer_id',
-  'customer_name',
-  'customer_slug',
-]
+// The request's columns: those 0009 made optional (a migration keeps to its own time's schema).
+const SHARED = OPTIONAL
 
 export async function up(db: Kysely<unknown>): Promise<void> {
   const type = db.getExecutor().adapter instanceof SqliteAdapter ? 'integer' : 'bigint'
