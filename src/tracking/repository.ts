@@ -144,9 +144,18 @@ function columnsOf(values: Value[], width: number): Array<Value[] | string> {
   return columns.map((column) => {
     if (column.includes(null) || column.includes('')) return column
     const text = column.join(',')
-    // An unquoted NULL (any case) in an array literal is SQL's NULL, not the text.
-    return PLAIN.test(text) && !LITERAL_NULL.test(text) ? `{${text}}` : column
+    // An unquoted NULL (any case) in an array literal is SQL's NULL, not the text; a comma in a
+    // value would split it in two (the joined text has exactly one between each two values).
+    return PLAIN.test(text) && !LITERAL_NULL.test(text) && commas(text) === column.length - 1
+      ? `{${text}}`
+      : column
   })
+}
+
+function commas(text: string): number {
+  let count = 0
+  for (let i = text.indexOf(','); i !== -1; i = text.indexOf(',', i + 1)) count++
+  return count
 }
 
 function compareKeys(a: string, b: string): number {
