@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
@@ -26,12 +26,18 @@ export interface PrivateMariadb {
 export async function startPrivateMariadb(t: TestContext, options: string[] = []): Promise<PrivateMariadb> {
   const dir = mkdtempSync(join(tmpdir(), 'waybill-mariadb-'))
   const data = join(dir, 'data')
+  // Its own temporary folder: a starting mariadbd deletes every #sql* file in its tmpdir, which by
+  // default is /tmp, where the shared test server keeps the temporary tables of the queries it is
+  // running (seen: "Error on delete of '/tmp/#sql-temptable-….MAI'" in another test's migration).
+  const temporary = join(dir, 'tmp')
+  mkdirSync(temporary)
   const port = await freePort()
   execFileSync(
     'mariadb-install-db',
     [
       '--no-defaults',
       `--datadir=${data}`,
+      `--tmpdir=${temporary}`,
       '--auth-root-authentication-method=normal',
       '--user=root',
       '--skip-test-db',
@@ -53,6 +59,7 @@ export async function startPrivateMariadb(t: TestContext, options: string[] = []
         [
           '--no-defaults',
           `--datadir=${data}`,
+          `--tmpdir=${temporary}`,
           `--port=${port}`,
           `--socket=${join(dir, 'socket')}`,
           `--pid-file=${join(dir, 'pid')}`,

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict'
+import { existsSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { type TestContext, test } from 'node:test'
 import { issueUrl, openDatabase, TEST_KEY } from '../helpers/build.js'
 import { get, transactionalLoad } from '../helpers/load.js'
@@ -130,4 +133,14 @@ test('a hung MariaDB (SIGSTOP): 503 within the timeouts, never a request left wa
   ]
   assert.equal(new Set(answered).size, answered.length, 'no duplicate')
   assert.equal(await server.stop(), 0, 'the process never crashed')
+})
+
+test("a private server leaves the shared server's temporary tables alone (its own tmpdir)", async (t) => {
+  // A starting mariadbd deletes every #sql* file in its tmpdir; the shared test server keeps its
+  // queries' temporary tables in /tmp, so a private one started there broke other tests' queries.
+  const probe = join(tmpdir(), `#sql-waybill-probe-${process.pid}-${Date.now()}.MAI`)
+  writeFileSync(probe, '')
+  t.after(() => rmSync(probe, { force: true }))
+  await startPrivateMariadb(t)
+  assert.ok(existsSync(probe), `${probe} was deleted by the private server's start`)
 })
