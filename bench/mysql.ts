@@ -10,13 +10,10 @@ import { readFileSync } from 'node:fs'
 import { createConnection } from 'mysql2/promise'
 import { benchHttp, type HttpBenchResult } from './http.js'
 import { type ServiceCounters, scrape } from './postgres.js'
+import { urlFromEnv } from './servers.js'
 
 export function mysqlUrl(): { url: string; from: string } | undefined {
-  for (const from of ['BENCH_MYSQL_URL', 'TEST_MYSQL_URL']) {
-    const url = process.env[from]
-    if (url) return { url, from }
-  }
-  return undefined
+  return urlFromEnv('BENCH_MYSQL_URL', 'TEST_MYSQL_URL')
 }
 
 export interface MysqlBenchResult {

@@ -8,15 +8,12 @@ import { request } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import { benchHttp, type HttpBenchResult } from './http.js'
+import { urlFromEnv } from './servers.js'
 
 const STATS_TIMEOUT_MS = 15_000
 
 export function postgresUrl(): { url: string; from: string } | undefined {
-  for (const from of ['BENCH_DATABASE_URL', 'TEST_DATABASE_URL']) {
-    const url = process.env[from]
-    if (url) return { url, from }
-  }
-  return undefined
+  return urlFromEnv('BENCH_DATABASE_URL', 'TEST_DATABASE_URL')
 }
 
 /** The service's own counters (prom-client), for all its workers. */

@@ -173,3 +173,12 @@ export const SAMPLE_FIELDS = {
   customer_name: 'RedBox Logistics',
   customer_slug: 'redbox-logistics',
 }
+
+/** The first of these environment variables that is set, and its name: where a benchmark's database URL comes from. */
+export function urlFromEnv(...names: string[]): { url: string; from: string } | undefined {
+  for (const from of names) {
+    const url = process.env[from]
+    if (url) return { url, from }
+  }
+  return undefined
+}

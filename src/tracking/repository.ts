@@ -163,30 +163,31 @@ function compareKeys(a: string, b: string): number {
   return a < b ? -1 : 1
 }
 
+/** Where each entry's members start in `batch.members`, and (last) where they end. */
+function memberStarts(batch: Rows): number[] {
+  const starts = [0]
+  for (const count of batch.rows) starts.push((starts.at(-1) as number) + (count - 1) * MEMBER_WIDTH)
+  return starts
+}
+
 /** Only the entries written: their heads and members. */
-function keep(batch: Rows, written: boolean[]): Pick<Rows, 'heads' | 'members'> {
+function keep(batch: Rows, written: boolean[], starts: number[]): Pick<Rows, 'heads' | 'members'> {
   if (written.every(Boolean)) return batch
   const heads: Value[] = []
   const members: Value[] = []
-  let m = 0
   for (let e = 0; e < batch.rows.length; e++) {
-    const end = m + ((batch.rows[e] as number) - 1) * MEMBER_WIDTH
-    if (written[e]) {
-      heads.push(...batch.heads.slice(e * HEAD_WIDTH, (e + 1) * HEAD_WIDTH))
-      members.push(...batch.members.slice(m, end))
-    }
-    m = end
+    if (!written[e]) continue
+    heads.push(...batch.heads.slice(e * HEAD_WIDTH, (e + 1) * HEAD_WIDTH))
+    members.push(...batch.members.slice(starts[e], starts[e + 1]))
   }
   return { heads, members }
 }
 
 /** An entry's sequence values, by its place in the batch. */
-function sequencesOf(batch: Rows, entry: number): number[] {
-  let m = 0
-  for (let e = 0; e < entry; e++) m += ((batch.rows[e] as number) - 1) * MEMBER_WIDTH
+function sequencesOf(batch: Rows, entry: number, starts: number[]): number[] {
   const sequences = [batch.heads[entry * HEAD_WIDTH] as number]
-  const end = m + ((batch.rows[entry] as number) - 1) * MEMBER_WIDTH
-  for (let i = m; i < end; i += MEMBER_WIDTH) sequences.push(batch.members[i] as number)
+  const end = starts[entry + 1] as number
+  for (let i = starts[entry] as number; i < end; i += MEMBER_WIDTH) sequences.push(batch.members[i] as number)
   return sequences
 }
 
@@ -274,10 +275,11 @@ export function createTrackingRepository(db: Database, executePrepared?: Prepare
     if (batch.keys.length === 0 && (await insertInOne(batch))) return batch.rows.map(() => true)
     return db.transaction().execute(async (trx) => {
       const written = batch.rows.map(() => true)
+      const starts = memberStarts(batch)
       // Keys in one order in every process: two transactions never wait on each other's keys.
       const keys = [...batch.keys].sort((a, b) => compareKeys(a.key, b.key))
       for (const { entry, key, requestHash, createdAt } of keys) {
-        const sequences = sequencesOf(batch, entry)
+        const sequences = sequencesOf(batch, entry, starts)
         const insert = trx
           .insertInto('idempotency_keys')
           .values({ key, request_hash: requestHash, sequences: sequences.join(','), created_at: createdAt })
@@ -294,7 +296,7 @@ export function createTrackingRepository(db: Database, executePrepared?: Prepare
           written[entry] = row !== undefined
         }
       }
-      const { heads, members } = keep(batch, written)
+      const { heads, members } = keep(batch, written, starts)
       await insertRows(trx, HEAD_COLUMNS, heads)
       await insertRows(trx, MEMBER_COLUMNS, members)
       return written
