@@ -1,11 +1,15 @@
 import cluster from 'node:cluster'
+import { createServer, type RequestListener, type ServerOptions } from 'node:http'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
+import fastJson from 'fast-json-stringify'
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
+import type { Logger } from 'pino'
 import { adminPage } from './admin/plugin.js'
 import { bootstrapAdmin, type FirstRun } from './auth/bootstrap.js'
 import { createAuth } from './auth/index.js'
 import { authPlugin } from './auth/plugin.js'
+import { allows } from './auth/roles.js'
 import { authRoutes } from './auth/routes.js'
 import type { Config } from './config.js'
 import { createCustomerRepository, findCustomerByCode } from './customers/repository.js'
@@ -16,7 +20,7 @@ import { migrateToLatest } from './db/migrate.js'
 import { clientErrorHandler, parseQueryString, strictJsonBodies } from './http/edges.js'
 import { registerErrorHandling, renderFrameworkError } from './http/errors.js'
 import { trackRoutePaths } from './http/method-not-allowed.js'
-import { registerPages, registerSecurity } from './http/security.js'
+import { API_HEADERS, registerPages, registerSecurity } from './http/security.js'
 import { createValidatorCompiler } from './http/validation.js'
 import { createSmsGateway } from './notifications/africastalking.js'
 import { listNotifications, outboxCounts } from './notifications/outbox.js'
@@ -38,9 +42,11 @@ import { createOrderService } from './orders/service.js'
 import { createStatsRepository } from './stats/repository.js'
 import { statsRoutes } from './stats/routes.js'
 import { createStatsService } from './stats/service.js'
+import { fastIssueRoute } from './tracking/fast-route.js'
 import { createTracking } from './tracking/index.js'
 import { keyFingerprint, resolveTrackingKey } from './tracking/key.js'
-import { trackingRoutes } from './tracking/routes.js'
+import { ISSUE_PATHS, toIssueRequest, trackingRoutes } from './tracking/routes.js'
+import { type IssueQuery, issueQuery, NextTrackingNumberReply } from './tracking/schemas.js'
 
 // The router's path rules, shared with the index of paths that answers 405s.
 // maxParamLength: a long path parameter reaches its schema, which names it, instead of a 404.
@@ -74,7 +80,25 @@ async function openDatabase(
 }
 
 export async function buildApp(config: Config): Promise<FastifyInstance> {
+  // Fastify's request handler, and the listener node:http calls instead once the issuing route's
+  // fast path is built from the app's parts (at the end).
+  let fastify: RequestListener | undefined
+  let listener: RequestListener | undefined
   const app = Fastify({
+    // The server Fastify makes itself (fastify/lib/server.js, getServerInstance), on a listener
+    // that can be swapped; `options` are Fastify's own, with its defaults filled in.
+    serverFactory: (handler, options) => {
+      fastify = handler
+      const server = createServer((options.http ?? {}) as ServerOptions, (request, response) =>
+        (listener ?? handler)(request, response),
+      )
+      server.keepAliveTimeout = options.keepAliveTimeout as number
+      server.requestTimeout = options.requestTimeout as number
+      server.setTimeout(options.connectionTimeout as number)
+      const perSocket = Number(options.maxRequestsPerSocket ?? 0)
+      if (perSocket > 0) server.maxRequestsPerSocket = perSocket
+      return server
+    },
     logger: loggerOptions(config),
     genReqId: requestId,
     logController: new RequestLog({ requestIdLogLabel: 'request_id' }),
@@ -217,7 +241,7 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
     replication: tracking.replication,
   })
   // Probes and scrapes above are not rate limited; everything below is.
-  await registerSecurity(app, config)
+  const rateLimiter = await registerSecurity(app, config)
   await registerPages(app, async (pages) => {
     await pages.register(swaggerUi, {
       routePrefix: '/docs',
@@ -256,5 +280,40 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   })
   await app.register(statsRoutes, { service: stats })
   await registerPages(app, adminPage)
+
+  // GET /next-tracking-number without Fastify's lifecycle, where it can answer exactly as the route
+  // does (src/tracking/fast-route.ts). Not with CORS origins set: @fastify/cors then adds headers
+  // to every reply, which this path does not make.
+  if (config.http.corsOrigins.length === 0) {
+    const validate = createValidatorCompiler()({
+      schema: issueQuery(config.tracking.requiredFields),
+      httpPart: 'querystring',
+    }) as (query: Record<string, unknown>) => boolean
+    listener = fastIssueRoute({
+      service: tracking.service,
+      paths: ISSUE_PATHS,
+      // A successful request logs at debug (RequestLog): with debug on, Fastify logs it.
+      open: () => !closing && !(app.log as unknown as Logger).isLevelEnabled('debug'),
+      principal: (header, socket) => {
+        let verified: ReturnType<typeof auth.authenticator.known>
+        try {
+          verified = auth.authenticator.known(header, socket)
+        } catch {
+          return undefined // refused: Fastify says why
+        }
+        const role = verified?.principal.role
+        return role && allows(role, 'client') ? verified?.principal.subject : undefined
+      },
+      count: (key) => rateLimiter.countNow(key),
+      parseQuery: parseQueryString,
+      validate,
+      toIssueRequest: (query) => toIssueRequest(query as IssueQuery),
+      requestId,
+      serialize: fastJson(NextTrackingNumberReply),
+      headers: API_HEADERS,
+      observe: (route, status, seconds) => metrics.httpDuration.observeRequest('GET', route, status, seconds),
+      fallback: fastify as RequestListener,
+    })
+  }
   return app
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Redis } from 'ioredis'
 import { AppError } from './errors.js'
+import { type HandedOver, ISSUE_FAILED } from './handover.js'
 
 // Fixed-window rate limiting, per client. Hand-written rather than @fastify/rate-limit: the plugin
 // runs an async hook with several awaits and adds a property to every request object, and it cost
@@ -104,6 +105,14 @@ function decide(done: (error?: Error) => void, limit: RateLimit, count: Count): 
   done(count.current > limit.max ? tooManyRequests(limit, count) : undefined)
 }
 
+export interface RateLimiter {
+  /**
+   * Counts one request against `key`'s budget under the global limit, at once: true if within it.
+   * Undefined, counting nothing, when the store answers only later (Redis).
+   */
+  countNow(key: string): boolean | undefined
+}
+
 /**
  * Counts every request against its client's budget (`key`), and refuses with a 429 past it. A
  * route with its own limit (sign-in, refresh) counts apart, per address: a bearer token sent
@@ -119,11 +128,12 @@ export function registerRateLimit(
     key: (request: FastifyRequest) => string
     onStoreError: (error: unknown) => void
   },
-): void {
+): RateLimiter {
   const { store, limit, key, onStoreError } = options
   app.addHook('onRequest', (request, _reply, done) => {
     const own = request.routeOptions.config.rateLimit
-    if (own === false) return done()
+    // Counted already, by the fast path that handed it over (src/tracking/fast-route.ts).
+    if (own === false || (request.raw as HandedOver)[ISSUE_FAILED] !== undefined) return done()
     const applied = own ?? limit
     const counted = store.incr(
       own ? `${request.routeOptions.url} ip:${request.ip}` : key(request),
@@ -139,4 +149,8 @@ export function registerRateLimit(
       },
     )
   })
+  return {
+    countNow: (client) =>
+      store instanceof MemoryStore ? store.incr(client, limit.windowMs).current <= limit.max : undefined,
+  }
 }

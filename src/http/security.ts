@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastif
 import { Redis } from 'ioredis'
 import type { Config } from '../config.js'
 import { occasionalWarning } from '../observability/refusals.js'
-import { MemoryStore, RedisStore, registerRateLimit } from './rate-limit.js'
+import { MemoryStore, type RateLimiter, RedisStore, registerRateLimit } from './rate-limit.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -15,7 +15,7 @@ declare module 'fastify' {
 
 const PAGE_PREFIXES = ['/admin', '/docs']
 
-const API_HEADERS = {
+export const API_HEADERS = {
   'cache-control': 'no-store',
   'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
   'x-content-type-options': 'nosniff',
@@ -50,7 +50,7 @@ export async function registerPages(app: FastifyInstance, pages: FastifyPluginAs
  * Security headers, CORS and rate limiting. Registered after the auth plugin, so that the limit
  * counts per verified token subject (a forged token cannot spend another client's budget).
  */
-export async function registerSecurity(app: FastifyInstance, config: Config): Promise<void> {
+export async function registerSecurity(app: FastifyInstance, config: Config): Promise<RateLimiter> {
   // Pages (registerPages, after this) are marked so that JSON answers alone get the API set below.
   app.addHook('onRoute', (route) => {
     if (PAGE_PREFIXES.some((prefix) => route.url.startsWith(prefix))) {
@@ -109,7 +109,7 @@ export async function registerSecurity(app: FastifyInstance, config: Config): Pr
     intervalMs: 10_000,
     countField: 'requests',
   })
-  registerRateLimit(app, {
+  return registerRateLimit(app, {
     store: redis ? new RedisStore(redis) : new MemoryStore(),
     limit: { max: config.rateLimit.max, windowMs: config.rateLimit.windowMs },
     key: rateLimitKey,

@@ -2,6 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { parseWeightGrams } from '../formats.js'
 import { errorReplies } from '../http/errors.js'
+import { type HandedOver, ISSUE_FAILED } from '../http/handover.js'
 import type { TrackingFormat } from './codec.js'
 import { type IssueField, LANE_FIELDS } from './fields.js'
 import {
@@ -20,8 +21,11 @@ import { type Idempotency, type IssueRequest, requestMetadata, type TrackingServ
 
 const errors = errorReplies(400, 401, 403, 409, 429, 503)
 
+/** Where GET issues one number (the second for clients of the older API). */
+export const ISSUE_PATHS = ['/next-tracking-number', '/api/next-tracking-number'] as const
+
 /** A field not sent is absent (null); one sent has been checked by the schema. */
-function toIssueRequest(fields: IssueQuery): IssueRequest {
+export function toIssueRequest(fields: IssueQuery): IssueRequest {
   return {
     origin: fields.origin_country_id ?? null,
     destination: fields.destination_country_id ?? null,
@@ -57,7 +61,7 @@ export async function trackingRoutes(
   // numbers need their lane.
   const GenerateBody = generateBody(options.format === 'route' ? LANE_FIELDS : [])
 
-  for (const url of ['/next-tracking-number', '/api/next-tracking-number']) {
+  for (const url of ISSUE_PATHS) {
     app.get(
       url,
       {
@@ -74,6 +78,9 @@ export async function trackingRoutes(
         },
       },
       async (request) => {
+        // Handed over by the fast path (fast-route.ts) after issuing failed there: answered as here.
+        const failed = (request.raw as HandedOver)[ISSUE_FAILED]
+        if (failed !== undefined) throw failed
         const issued = await service.issue(toIssueRequest(request.query), 1, idempotency(request, 'next'))
         return {
           tracking_number: issued.tracking_numbers[0] as string,

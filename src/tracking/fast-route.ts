@@ -1,0 +1,115 @@
+// `GET /next-tracking-number` answered on node:http's own request event, for the requests that
+// need nothing else: the one call carriers make tens of thousands of times a second. Fastify's
+// lifecycle (routing, a dozen hook calls, the reply object, its promise chain) is a fifth of such a
+// request's main-thread CPU (docs/benchmarks.md). Everything this path cannot answer exactly as the
+// Fastify route would is handed to Fastify untouched, before any side effect: another method or
+// path, an Idempotency-Key, an Origin, a body, a token not verified before (or refused, or of too
+// low a role), a query the schema refuses, the rate limit reached, debug logging on, the service
+// closing. What it does answer is the route's 200, with the same bytes, headers, counts and metrics
+// (test/tracking/fast-route.test.ts sends each request to both and compares).
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { type HandedOver, ISSUE_FAILED } from '../http/handover.js'
+import { type IssueRequest, requestMetadata, type TrackingService } from './service.js'
+
+export interface FastIssueDeps {
+  service: Pick<TrackingService, 'issue'>
+  /** The paths Fastify serves the route on (each also with a trailing slash). */
+  paths: readonly string[]
+  /** Whether the fast path may answer at all now (not closing, no request logging enabled). */
+  open: () => boolean
+  /** The caller's rate-limit key, for a verified token of a role the route allows; else undefined. */
+  principal: (header: string, socket: object) => string | undefined
+  /** Counts one request against `key`; true if within the limit, undefined if it cannot tell now. */
+  count: (key: string) => boolean | undefined
+  /** The parsed query string (the router's own parser). */
+  parseQuery: (text: string) => Record<string, unknown>
+  /** The route's query schema, compiled by the app's validator compiler. */
+  validate: (query: Record<string, unknown>) => boolean
+  /** The route's query fields as the service takes them. */
+  toIssueRequest: (query: Record<string, unknown>) => IssueRequest
+  /** The request id (x-request-id in and out, and the reply's correlation_id). */
+  requestId: (request: IncomingMessage) => string
+  /** The route's 200 reply body, as its response schema serializes it. */
+  serialize: (body: unknown) => string
+  /** Headers every API reply carries besides the request id (src/http/security.ts). */
+  headers: Readonly<Record<string, string>>
+  /** The request-duration metric, as the onResponse hook records it. */
+  observe: (route: string, status: number, seconds: number) => void
+  /** Fastify's own request handler. */
+  fallback: (request: IncomingMessage, response: ServerResponse) => void
+}
+
+/** The route, or undefined: the path of a request URL if it is exactly one of `paths` (or with a slash). */
+function routeOf(url: string, paths: readonly string[]): { route: string; query: string } | undefined {
+  const mark = url.indexOf('?')
+  const path = mark === -1 ? url : url.slice(0, mark)
+  for (const route of paths) {
+    if (
+      path === route ||
+      (path.length === route.length + 1 && path.endsWith('/') && path.startsWith(route))
+    ) {
+      return { route, query: mark === -1 ? '' : url.slice(mark + 1) }
+    }
+  }
+  return undefined
+}
+
+/** The node:http request listener: the fast path where it applies, Fastify's handler otherwise. */
+export function fastIssueRoute(
+  deps: FastIssueDeps,
+): (request: IncomingMessage, response: ServerResponse) => void {
+  const { service, paths, fallback, headers } = deps
+
+  function answer(request: IncomingMessage, response: ServerResponse): boolean {
+    if (request.method !== 'GET' || !deps.open()) return false
+    const target = routeOf(request.url ?? '', paths)
+    if (!target) return false
+    const sent = request.headers
+    const authorization = sent.authorization
+    if (
+      authorization === undefined ||
+      sent['idempotency-key'] !== undefined ||
+      sent.origin !== undefined ||
+      sent['content-length'] !== undefined ||
+      sent['transfer-encoding'] !== undefined
+    ) {
+      return false
+    }
+    const key = deps.principal(authorization, request.socket)
+    if (key === undefined) return false
+    const query = deps.parseQuery(target.query)
+    if (!deps.validate(query)) return false
+    // Counted last, once nothing else can send the request to Fastify (which would count it again).
+    if (deps.count(key) !== true) return false
+
+    const started = performance.now()
+    const id = deps.requestId(request)
+    service.issue(deps.toIssueRequest(query), 1).then(
+      (issued) => {
+        const body = deps.serialize({
+          tracking_number: issued.tracking_numbers[0],
+          created_at: issued.created_at,
+          correlation_id: id,
+          request_metadata: requestMetadata(issued),
+        })
+        response.writeHead(200, {
+          'content-type': 'application/json; charset=utf-8',
+          'x-request-id': id,
+          ...headers,
+          'content-length': String(Buffer.byteLength(body)),
+        })
+        response.end(body)
+        deps.observe(target.route, 200, (performance.now() - started) / 1000)
+      },
+      (error: unknown) => {
+        ;(request as HandedOver)[ISSUE_FAILED] = error
+        fallback(request, response)
+      },
+    )
+    return true
+  }
+
+  return (request, response) => {
+    if (!answer(request, response)) fallback(request, response)
+  }
+}
