@@ -42,7 +42,7 @@ import { createOrderService } from './orders/service.js'
 import { createStatsRepository } from './stats/repository.js'
 import { statsRoutes } from './stats/routes.js'
 import { createStatsService } from './stats/service.js'
-import { fastIssueRoute } from './tracking/fast-route.js'
+import { type FastIssueRoute, fastIssueRoute } from './tracking/fast-route.js'
 import { createTracking } from './tracking/index.js'
 import { keyFingerprint, resolveTrackingKey } from './tracking/key.js'
 import { ISSUE_PATHS, toIssueRequest, trackingRoutes } from './tracking/routes.js'
@@ -56,6 +56,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Creates `admin` on a database with no users, as the settings allow (src/auth/bootstrap.ts). */
     firstRun(): Promise<FirstRun>
+    /** GET /next-tracking-number's fast path, when it is on (src/tracking/fast-route.ts). */
+    issueFastPath?: FastIssueRoute
   }
 }
 
@@ -289,11 +291,12 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
       schema: issueQuery(config.tracking.requiredFields),
       httpPart: 'querystring',
     }) as (query: Record<string, unknown>) => boolean
-    listener = fastIssueRoute({
+    const route = fastIssueRoute({
       service: tracking.service,
       paths: ISSUE_PATHS,
       // A successful request logs at debug (RequestLog): with debug on, Fastify logs it.
       open: () => !closing && !(app.log as unknown as Logger).isLevelEnabled('debug'),
+      closing: () => closing,
       principal: (header, socket) => {
         let verified: ReturnType<typeof auth.authenticator.known>
         try {
@@ -314,6 +317,8 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
       observe: (route, status, seconds) => metrics.httpDuration.observeRequest('GET', route, status, seconds),
       fallback: fastify as RequestListener,
     })
+    listener = route.listener
+    app.decorate('issueFastPath', route)
   }
   return app
 }

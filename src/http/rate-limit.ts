@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Redis } from 'ioredis'
 import { AppError } from './errors.js'
-import { type HandedOver, ISSUE_FAILED } from './handover.js'
+import { ISSUE_FAILED } from './handover.js'
 
 // Fixed-window rate limiting, per client. Hand-written rather than @fastify/rate-limit: the plugin
 // runs an async hook with several awaits and adds a property to every request object, and it cost
@@ -133,7 +133,7 @@ export function registerRateLimit(
   app.addHook('onRequest', (request, _reply, done) => {
     const own = request.routeOptions.config.rateLimit
     // Counted already, by the fast path that handed it over (src/tracking/fast-route.ts).
-    if (own === false || (request.raw as HandedOver)[ISSUE_FAILED] !== undefined) return done()
+    if (own === false || ISSUE_FAILED in request.raw) return done()
     const applied = own ?? limit
     const counted = store.incr(
       own ? `${request.routeOptions.url} ip:${request.ip}` : key(request),

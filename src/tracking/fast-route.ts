@@ -15,8 +15,10 @@ export interface FastIssueDeps {
   service: Pick<TrackingService, 'issue'>
   /** The paths Fastify serves the route on (each also with a trailing slash). */
   paths: readonly string[]
-  /** Whether the fast path may answer at all now (not closing, no request logging enabled). */
+  /** Whether the fast path may take a request now (not closing, successful requests not logged). */
   open: () => boolean
+  /** Whether the service is shutting down: replies then end their connection, as Fastify's do. */
+  closing: () => boolean
   /** The caller's rate-limit key, for a verified token of a role the route allows; else undefined. */
   principal: (header: string, socket: object) => string | undefined
   /** Counts one request against `key`; true if within the limit, undefined if it cannot tell now. */
@@ -39,6 +41,8 @@ export interface FastIssueDeps {
   fallback: (request: IncomingMessage, response: ServerResponse) => void
 }
 
+const JSON_TYPE = { 'content-type': 'application/json; charset=utf-8' } as const
+
 /** The route, or undefined: the path of a request URL if it is exactly one of `paths` (or with a slash). */
 function routeOf(url: string, paths: readonly string[]): { route: string; query: string } | undefined {
   const mark = url.indexOf('?')
@@ -54,16 +58,22 @@ function routeOf(url: string, paths: readonly string[]): { route: string; query:
   return undefined
 }
 
-/** The node:http request listener: the fast path where it applies, Fastify's handler otherwise. */
-export function fastIssueRoute(
-  deps: FastIssueDeps,
-): (request: IncomingMessage, response: ServerResponse) => void {
+export interface FastIssueRoute {
+  /** The node:http request listener: the fast path where it applies, Fastify's handler otherwise. */
+  listener: (request: IncomingMessage, response: ServerResponse) => void
+  /** Requests the fast path has taken (each answered here, or handed over after issuing failed). */
+  readonly taken: number
+}
+
+export function fastIssueRoute(deps: FastIssueDeps): FastIssueRoute {
   const { service, paths, fallback, headers } = deps
+  let taken = 0
 
   function answer(request: IncomingMessage, response: ServerResponse): boolean {
     if (request.method !== 'GET' || !deps.open()) return false
     const target = routeOf(request.url ?? '', paths)
     if (!target) return false
+    const started = performance.now()
     const sent = request.headers
     const authorization = sent.authorization
     if (
@@ -79,37 +89,60 @@ export function fastIssueRoute(
     if (key === undefined) return false
     const query = deps.parseQuery(target.query)
     if (!deps.validate(query)) return false
-    // Counted last, once nothing else can send the request to Fastify (which would count it again).
+    // Counted last: a request past the limit goes to Fastify, which counts it again and refuses it
+    // (a refused request counted twice changes nothing); one within it is Fastify's no more.
     if (deps.count(key) !== true) return false
 
-    const started = performance.now()
+    taken++
     const id = deps.requestId(request)
-    service.issue(deps.toIssueRequest(query), 1).then(
-      (issued) => {
+    const handOver = (error: unknown) => {
+      ;(request as HandedOver)[ISSUE_FAILED] = error
+      fallback(request, response)
+    }
+    service.issue(deps.toIssueRequest(query), 1).then((issued) => {
+      try {
         const body = deps.serialize({
           tracking_number: issued.tracking_numbers[0],
           created_at: issued.created_at,
           correlation_id: id,
           request_metadata: requestMetadata(issued),
         })
-        response.writeHead(200, {
-          'content-type': 'application/json; charset=utf-8',
-          'x-request-id': id,
-          ...headers,
-          'content-length': String(Buffer.byteLength(body)),
-        })
+        // In the order Fastify's onSend hooks set them (src/app.ts, then src/http/security.ts).
+        response.writeHead(
+          200,
+          deps.closing()
+            ? {
+                ...JSON_TYPE,
+                'x-request-id': id,
+                connection: 'close',
+                ...headers,
+                'content-length': String(Buffer.byteLength(body)),
+              }
+            : {
+                ...JSON_TYPE,
+                'x-request-id': id,
+                ...headers,
+                'content-length': String(Buffer.byteLength(body)),
+              },
+        )
         response.end(body)
-        deps.observe(target.route, 200, (performance.now() - started) / 1000)
-      },
-      (error: unknown) => {
-        ;(request as HandedOver)[ISSUE_FAILED] = error
-        fallback(request, response)
-      },
-    )
+      } catch (error) {
+        // Stored, never answered: like a reply lost on the way (nothing here is known to throw).
+        if (!response.headersSent) return handOver(error)
+        response.destroy()
+        return
+      }
+      deps.observe(target.route, 200, (performance.now() - started) / 1000)
+    }, handOver)
     return true
   }
 
-  return (request, response) => {
-    if (!answer(request, response)) fallback(request, response)
+  return {
+    listener: (request, response) => {
+      if (!answer(request, response)) fallback(request, response)
+    },
+    get taken() {
+      return taken
+    },
   }
 }

@@ -79,8 +79,7 @@ export async function trackingRoutes(
       },
       async (request) => {
         // Handed over by the fast path (fast-route.ts) after issuing failed there: answered as here.
-        const failed = (request.raw as HandedOver)[ISSUE_FAILED]
-        if (failed !== undefined) throw failed
+        if (ISSUE_FAILED in request.raw) throw (request.raw as HandedOver)[ISSUE_FAILED]
         const issued = await service.issue(toIssueRequest(request.query), 1, idempotency(request, 'next'))
         return {
           tracking_number: issued.tracking_numbers[0] as string,

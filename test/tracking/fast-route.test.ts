@@ -1,0 +1,210 @@
+// GET /next-tracking-number's fast path (src/tracking/fast-route.ts) answers on node:http's request
+// event. Each request here goes over real HTTP twice: as sent, and with `content-length: 0`, which
+// the fast path leaves to Fastify and Fastify ignores on a GET. The two replies must be the same:
+// status, every header in order (the date and generated request ids aside), and the body (the
+// number, its time and the request id aside). `issueFastPath.taken` says which went the fast way.
+import assert from 'node:assert/strict'
+import { request as httpRequest } from 'node:http'
+import { type TestContext, test } from 'node:test'
+import { bearer, build, issueUrl, openDatabase, type TestApp, validIssue } from '../helpers/build.js'
+
+interface Reply {
+  status: number
+  headers: Array<[string, string]>
+  body: string
+}
+
+function send(port: number, path: string, headers: Record<string, string> = {}, method = 'GET') {
+  return new Promise<Reply>((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, method, headers }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (chunk: Buffer) => chunks.push(chunk))
+      res.on('end', () => {
+        const headers: Array<[string, string]> = []
+        for (let i = 0; i < res.rawHeaders.length; i += 2) {
+          headers.push([(res.rawHeaders[i] as string).toLowerCase(), res.rawHeaders[i + 1] as string])
+        }
+        resolve({ status: res.statusCode as number, headers, body: Buffer.concat(chunks).toString() })
+      })
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+/** What must match between the two paths: generated values replaced by what they must look like. */
+function comparable(reply: Reply, sentRequestId: string | undefined) {
+  const id = reply.headers.find(([name]) => name === 'x-request-id')?.[1]
+  assert.ok(id, 'every reply carries x-request-id')
+  if (sentRequestId) assert.equal(id, sentRequestId)
+  const body = reply.body ? JSON.parse(reply.body) : undefined
+  if (body?.correlation_id !== undefined) {
+    assert.equal(body.correlation_id, id, 'correlation_id is the x-request-id')
+    body.correlation_id = '<id>'
+  }
+  if (body?.tracking_number !== undefined) {
+    assert.match(body.tracking_number, /^[A-Z0-9]{16}$/)
+    body.tracking_number = '<number>'
+  }
+  if (body?.created_at !== undefined) {
+    assert.ok(!Number.isNaN(Date.parse(body.created_at)))
+    body.created_at = '<time>'
+  }
+  const headers = reply.headers
+    .filter(([name]) => name !== 'date')
+    .map(([name, value]) => [name, name === 'x-request-id' && !sentRequestId ? '<id>' : value])
+  return { status: reply.status, headers, body }
+}
+
+/**
+ * A token's first request: verified by Fastify's auth hook (asynchronously), then known. The fast
+ * path takes only tokens already known, so it hands this one over.
+ */
+async function introduce(app: TestApp, port: number, headers: Record<string, string>) {
+  const before = app.issueFastPath?.taken
+  const reply = await send(port, issueUrl(), headers)
+  assert.equal(reply.status, 200, reply.body)
+  assert.equal(app.issueFastPath?.taken, before, 'an unknown token is left to Fastify')
+}
+
+async function listening(t: TestContext, env: Record<string, string> = {}) {
+  const app = await build(t, env)
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const { port } = app.server.address() as { port: number }
+  const fast = app.issueFastPath
+  assert.ok(fast, 'the fast path is on by default')
+  return { app, port, fast }
+}
+
+/** The same request both ways; returns the fast path's reply, after checking the two are alike. */
+async function both(
+  app: TestApp,
+  port: number,
+  path: string,
+  headers: Record<string, string>,
+  expectTaken: boolean,
+  method = 'GET',
+) {
+  const fast = app.issueFastPath as NonNullable<TestApp['issueFastPath']>
+  const before = fast.taken
+  const reply = await send(port, path, headers, method)
+  assert.equal(fast.taken - before, expectTaken ? 1 : 0, `${method} ${path}: taken by the fast path`)
+  const reference = await send(port, path, { ...headers, 'content-length': '0' }, method)
+  assert.equal(fast.taken - before, expectTaken ? 1 : 0, 'the reference went through Fastify')
+  const sentId = headers['x-request-id']
+  const keep = sentId && /^[A-Za-z0-9._:-]{1,128}$/.test(sentId) ? sentId : undefined
+  assert.deepEqual(comparable(reply, keep), comparable(reference, keep), `${method} ${path}`)
+  return reply
+}
+
+test('the fast path answers the issuing route exactly as Fastify does, and stores each number', async (t) => {
+  const { app, port, fast } = await listening(t)
+  const client = await bearer('client')
+  const operator = await bearer('operator')
+  const admin = await bearer('admin')
+  for (const headers of [client, operator, admin]) await introduce(app, port, headers)
+  const answered: string[] = []
+  const cases: Array<[string, Record<string, string>]> = [
+    [issueUrl(), client],
+    [issueUrl(validIssue, '/api/next-tracking-number'), client],
+    [issueUrl(validIssue, '/next-tracking-number/'), client],
+    [issueUrl(), { ...client, 'x-request-id': 'carrier-42.a:b' }],
+    [issueUrl(), { ...client, 'x-request-id': 'not a safe id' }],
+    [`${issueUrl()}&cache_buster=1`, client],
+    [issueUrl({ ...validIssue, customer_name: 'Red Box+Co "Ltd" ü' }), client],
+    [issueUrl({ ...validIssue, customer_id: validIssue.customer_id.toUpperCase(), weight: '12' }), client],
+    [issueUrl(), operator],
+    [issueUrl(), admin],
+  ]
+  for (const [path, headers] of cases) {
+    const reply = await both(app, port, path, headers, true)
+    assert.equal(reply.status, 200, `${path}: ${reply.body}`)
+    answered.push(JSON.parse(reply.body).tracking_number)
+  }
+  assert.equal(fast.taken, cases.length)
+
+  // Each answered number is stored with its request, as a lookup shows.
+  for (const number of answered) {
+    const found = await app.inject({ url: `/tracking-numbers/${number}` })
+    assert.equal(found.statusCode, 200, found.body)
+    assert.equal(found.json().request_metadata.customer_slug, 'redbox-logistics')
+  }
+  const rows = await openDatabase(t, app.databaseUrl)
+    .selectFrom('tracking_numbers')
+    .select('sequence')
+    .execute()
+  assert.equal(rows.length, 3 + cases.length * 2, 'both paths stored every number they answered')
+
+  // The request-duration metric counts them under the route, as Fastify's hook does.
+  const metrics = (await app.inject({ url: '/metrics' })).body
+  const count = (route: string) =>
+    Number(
+      new RegExp(
+        `http_request_duration_seconds_count\\{method="GET",route="${route}",status_code="200"\\} (\\d+)`,
+      ).exec(metrics)?.[1],
+    )
+  assert.equal(count('/next-tracking-number') + count('/api/next-tracking-number'), 3 + cases.length * 2)
+  assert.equal(count('/api/next-tracking-number'), 2)
+})
+
+test('whatever the fast path cannot answer as the route would goes to Fastify untouched', async (t) => {
+  const { app, port, fast } = await listening(t)
+  const client = await bearer('client')
+  await introduce(app, port, client)
+  const { weight: _weight, ...noWeight } = validIssue
+  const cases: Array<[string, Record<string, string>, number, string?]> = [
+    [issueUrl(noWeight), client, 400],
+    [issueUrl({ ...validIssue, weight: '-1' }), client, 400],
+    [issueUrl({ ...validIssue, origin_country_id: 'XX' }), client, 400],
+    [`${issueUrl()}&weight=2`, client, 400],
+    [`${issueUrl()}&name%zz=1`, client, 400],
+    [issueUrl(), {}, 401],
+    [issueUrl(), { authorization: 'Bearer not-a-token' }, 401],
+    [issueUrl(), { authorization: 'Basic dXNlcjpwYXNz' }, 401],
+    [issueUrl(), { ...client, 'idempotency-key': 'order-1' }, 200],
+    [issueUrl(), { ...client, origin: 'https://shop.example' }, 200],
+    [issueUrl(validIssue, '/Next-Tracking-Number'), client, 404],
+    [issueUrl(validIssue, '/next-tracking-number//'), client, 404],
+    [issueUrl(validIssue, '/next-tracking-numberx'), client, 404],
+    [issueUrl(), client, 405, 'POST'],
+    [issueUrl(), client, 405, 'HEAD'],
+  ]
+  for (const [path, headers, status, method] of cases) {
+    const reply = await both(app, port, path, headers, false, method)
+    assert.equal(reply.status, status, `${method ?? 'GET'} ${path}: ${reply.body}`)
+  }
+  assert.equal(fast.taken, 0)
+})
+
+test('the rate limit counts fast-path requests once, and Fastify refuses past it', async (t) => {
+  const { app, port, fast } = await listening(t, { RATE_LIMIT_MAX: '3' })
+  const client = await bearer('client')
+  await introduce(app, port, client)
+  for (let i = 0; i < 2; i++) assert.equal((await send(port, issueUrl(), client)).status, 200)
+  assert.equal(fast.taken, 2)
+  const refused = await send(port, issueUrl(), client)
+  assert.equal(refused.status, 429, refused.body)
+  assert.equal(JSON.parse(refused.body).code, 'rate_limited')
+  assert.ok(refused.headers.some(([name]) => name === 'retry-after'))
+  assert.equal(fast.taken, 2, 'the refused request was not taken')
+})
+
+test('a number that cannot be issued on the fast path gets Fastify’s error reply, counted once', async (t) => {
+  const { app, port, fast } = await listening(t, { RATE_LIMIT_MAX: '3' })
+  const client = await bearer('client')
+  await introduce(app, port, client)
+  // Every commit now fails.
+  const db = openDatabase(t, app.databaseUrl)
+  await db.schema.dropView('tracking_records').execute()
+  await db.schema.dropTable('tracking_numbers').execute()
+
+  const failed = await send(port, issueUrl(), client)
+  assert.equal(fast.taken, 1, 'the fast path took it, then handed it over')
+  const reference = await send(port, issueUrl(), { ...client, 'content-length': '0' })
+  assert.equal(fast.taken, 1)
+  assert.ok(failed.status >= 500, failed.body)
+  assert.deepEqual(comparable(failed, undefined), comparable(reference, undefined))
+  // Three requests so far, the handed-over one counted once: the next is the fourth, past a limit of 3.
+  const refused = await send(port, issueUrl(), client)
+  assert.equal(refused.status, 429, refused.body)
+})
