@@ -51,6 +51,7 @@ const DIALECT_INDEPENDENT = new Set([
   'test/auth/oidc-http.test.ts', // an OpenID provider's tokens, checked without SQL
   'test/auth/secrets.test.ts', // log redaction
   'test/tracking/validation.test.ts', // bad input, refused before any database access
+  'test/tracking/fast-route.test.ts', // the issuing route on node:http, compared with Fastify's
   'test/notifications/shutdown.test.ts', // the SMS worker's shutdown timing
   'test/observability/unwritable-database.test.ts', // a SQLite file that cannot be written
 ])
