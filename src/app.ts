@@ -307,7 +307,7 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
         const role = verified?.principal.role
         return role && allows(role, 'client') ? verified?.principal.subject : undefined
       },
-      count: (key) => rateLimiter.countNow(key),
+      count: (key) => rateLimiter.count(key),
       parseQuery: parseQueryString,
       validate,
       toIssueRequest: (query) => toIssueRequest(query as IssueQuery),

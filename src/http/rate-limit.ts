@@ -107,10 +107,10 @@ function decide(done: (error?: Error) => void, limit: RateLimit, count: Count): 
 
 export interface RateLimiter {
   /**
-   * Counts one request against `key`'s budget under the global limit, at once: true if within it.
-   * Undefined, counting nothing, when the store answers only later (Redis).
+   * Counts one request against `key`'s budget under the global limit, as the hook does: whether it
+   * is within it, at once from memory, later from Redis (a store that fails lets it through).
    */
-  countNow(key: string): boolean | undefined
+  count(key: string): boolean | Promise<boolean>
 }
 
 /**
@@ -150,7 +150,16 @@ export function registerRateLimit(
     )
   })
   return {
-    countNow: (client) =>
-      store instanceof MemoryStore ? store.incr(client, limit.windowMs).current <= limit.max : undefined,
+    count(client) {
+      const counted = store.incr(client, limit.windowMs)
+      if (!(counted instanceof Promise)) return counted.current <= limit.max
+      return counted.then(
+        (count) => count.current <= limit.max,
+        (error: unknown) => {
+          onStoreError(error)
+          return true
+        },
+      )
+    },
   }
 }

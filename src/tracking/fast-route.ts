@@ -21,8 +21,8 @@ export interface FastIssueDeps {
   closing: () => boolean
   /** The caller's rate-limit key, for a verified token of a role the route allows; else undefined. */
   principal: (header: string, socket: object) => string | undefined
-  /** Counts one request against `key`; true if within the limit, undefined if it cannot tell now. */
-  count: (key: string) => boolean | undefined
+  /** Counts one request against `key`: whether it is within the limit (later, from Redis). */
+  count: (key: string) => boolean | Promise<boolean>
   /** The parsed query string (the router's own parser). */
   parseQuery: (text: string) => Record<string, unknown>
   /** The route's query schema, compiled by the app's validator compiler. */
@@ -69,30 +69,13 @@ export function fastIssueRoute(deps: FastIssueDeps): FastIssueRoute {
   const { service, paths, fallback, headers } = deps
   let taken = 0
 
-  function answer(request: IncomingMessage, response: ServerResponse): boolean {
-    if (request.method !== 'GET' || !deps.open()) return false
-    const target = routeOf(request.url ?? '', paths)
-    if (!target) return false
-    const started = performance.now()
-    const sent = request.headers
-    const authorization = sent.authorization
-    if (
-      authorization === undefined ||
-      sent['idempotency-key'] !== undefined ||
-      sent.origin !== undefined ||
-      sent['content-length'] !== undefined ||
-      sent['transfer-encoding'] !== undefined
-    ) {
-      return false
-    }
-    const key = deps.principal(authorization, request.socket)
-    if (key === undefined) return false
-    const query = deps.parseQuery(target.query)
-    if (!deps.validate(query)) return false
-    // Counted last: a request past the limit goes to Fastify, which counts it again and refuses it
-    // (a refused request counted twice changes nothing); one within it is Fastify's no more.
-    if (deps.count(key) !== true) return false
-
+  function issue(
+    request: IncomingMessage,
+    response: ServerResponse,
+    route: string,
+    query: Record<string, unknown>,
+    started: number,
+  ): void {
     taken++
     const id = deps.requestId(request)
     const handOver = (error: unknown) => {
@@ -132,8 +115,40 @@ export function fastIssueRoute(deps: FastIssueDeps): FastIssueRoute {
         response.destroy()
         return
       }
-      deps.observe(target.route, 200, (performance.now() - started) / 1000)
+      deps.observe(route, 200, (performance.now() - started) / 1000)
     }, handOver)
+  }
+
+  function answer(request: IncomingMessage, response: ServerResponse): boolean {
+    if (request.method !== 'GET' || !deps.open()) return false
+    const target = routeOf(request.url ?? '', paths)
+    if (!target) return false
+    const started = performance.now()
+    const sent = request.headers
+    const authorization = sent.authorization
+    if (
+      authorization === undefined ||
+      sent['idempotency-key'] !== undefined ||
+      sent.origin !== undefined ||
+      sent['content-length'] !== undefined ||
+      sent['transfer-encoding'] !== undefined
+    ) {
+      return false
+    }
+    const key = deps.principal(authorization, request.socket)
+    if (key === undefined) return false
+    const query = deps.parseQuery(target.query)
+    if (!deps.validate(query)) return false
+    // Counted last: a request past the limit goes to Fastify, which counts it again and refuses it
+    // (a refused request counted twice changes nothing); one within it is Fastify's no more.
+    const within = deps.count(key)
+    if (within === false) return false
+    if (within === true) issue(request, response, target.route, query, started)
+    else {
+      within.then((yes) =>
+        yes ? issue(request, response, target.route, query, started) : fallback(request, response),
+      )
+    }
     return true
   }
 

@@ -4,9 +4,20 @@
 // status, every header in order (the date and generated request ids aside), and the body (the
 // number, its time and the request id aside). `issueFastPath.taken` says which went the fast way.
 import assert from 'node:assert/strict'
+import { randomInt } from 'node:crypto'
 import { request as httpRequest } from 'node:http'
 import { type TestContext, test } from 'node:test'
-import { bearer, build, issueUrl, openDatabase, type TestApp, validIssue } from '../helpers/build.js'
+import {
+  bearer,
+  build,
+  issueUrl,
+  openDatabase,
+  type TestApp,
+  tokenFor,
+  validIssue,
+} from '../helpers/build.js'
+
+const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 
 interface Reply {
   status: number
@@ -207,4 +218,26 @@ test('a number that cannot be issued on the fast path gets Fastify’s error rep
   // Three requests so far, the handed-over one counted once: the next is the fourth, past a limit of 3.
   const refused = await send(port, issueUrl(), client)
   assert.equal(refused.status, 429, refused.body)
+})
+
+test('with Redis counting, the fast path counts once there too, and Fastify refuses past the limit', async (t) => {
+  const { app, port, fast } = await listening(t, { RATE_LIMIT_MAX: '3', REDIS_URL })
+  // A fresh subject per run: counts in Redis outlive the test for the window.
+  const client = { authorization: `Bearer ${await tokenFor('client', randomInt(1e6, 1e9))}` }
+  await introduce(app, port, client)
+  for (let i = 0; i < 2; i++) assert.equal((await send(port, issueUrl(), client)).status, 200)
+  assert.equal(fast.taken, 2, 'taken, counted in Redis')
+  const refused = await send(port, issueUrl(), client)
+  assert.equal(refused.status, 429, refused.body)
+  assert.equal(fast.taken, 2)
+})
+
+test('with CORS origins set, every request goes through Fastify (its CORS headers are on each reply)', async (t) => {
+  const app = await build(t, { CORS_ALLOWED_ORIGINS: 'https://admin.example.com' })
+  assert.equal(app.issueFastPath, undefined)
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const { port } = app.server.address() as { port: number }
+  const reply = await send(port, issueUrl(), await bearer('client'))
+  assert.equal(reply.status, 200, reply.body)
+  assert.ok(reply.headers.some(([name, value]) => name === 'vary' && /origin/i.test(value)))
 })
