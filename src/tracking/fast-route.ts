@@ -108,14 +108,14 @@ export function fastIssueRoute(deps: FastIssueDeps): FastIssueRoute {
                 'content-length': String(Buffer.byteLength(body)),
               },
         )
-        response.end(body)
+        // Observed once the reply is written out, as Fastify's onResponse hook is: a reply whose
+        // client has gone (it never finishes) is not counted there either.
+        response.end(body, () => deps.observe(route, 200, (performance.now() - started) / 1000))
       } catch (error) {
         // Stored, never answered: like a reply lost on the way (nothing here is known to throw).
         if (!response.headersSent) return handOver(error)
         response.destroy()
-        return
       }
-      deps.observe(route, 200, (performance.now() - started) / 1000)
     }, handOver)
   }
 

@@ -6,7 +6,9 @@
 import assert from 'node:assert/strict'
 import { randomInt } from 'node:crypto'
 import { request as httpRequest } from 'node:http'
+import { connect } from 'node:net'
 import { type TestContext, test } from 'node:test'
+import { setTimeout } from 'node:timers/promises'
 import {
   bearer,
   build,
@@ -41,6 +43,13 @@ function send(port: number, path: string, headers: Record<string, string> = {}, 
     req.on('error', reject)
     req.end()
   })
+}
+
+/** Headers as the lines of a raw request. */
+function headerLines(headers: Record<string, string>): string {
+  return Object.entries(headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('')
 }
 
 /** What must match between the two paths: generated values replaced by what they must look like. */
@@ -240,4 +249,37 @@ test('with CORS origins set, every request goes through Fastify (its CORS header
   const reply = await send(port, issueUrl(), await bearer('client'))
   assert.equal(reply.status, 200, reply.body)
   assert.ok(reply.headers.some(([name, value]) => name === 'vary' && /origin/i.test(value)))
+})
+
+test('a reply whose client has gone is not counted in the metrics, as Fastify counts none', async (t) => {
+  const { app, port, fast } = await listening(t)
+  const client = await bearer('client')
+  await introduce(app, port, client)
+  const answered = async () => {
+    const metrics = (await app.inject({ url: '/metrics' })).body
+    return Number(
+      /http_request_duration_seconds_count\{method="GET",route="\/next-tracking-number",status_code="200"\} (\d+)/.exec(
+        metrics,
+      )?.[1],
+    )
+  }
+  const db = openDatabase(t, app.databaseUrl)
+  const stored = async () => (await db.selectFrom('tracking_numbers').select('sequence').execute()).length
+  const before = { answered: await answered(), stored: await stored() }
+  // The client closes its connection as soon as the request has arrived, before any reply.
+  for (const extra of ['', 'content-length: 0\r\n']) {
+    await new Promise<void>((resolve) => {
+      const socket = connect(port, '127.0.0.1')
+      socket.on('error', () => {})
+      app.server.prependOnceListener('request', () => socket.destroy())
+      socket.on('close', () => resolve())
+      socket.write(`GET ${issueUrl()} HTTP/1.1\r\nhost: a\r\n${headerLines(client)}${extra}\r\n`)
+    })
+  }
+  assert.equal(fast.taken, 1, 'the first went the fast way, the second through Fastify')
+  // Both numbers are stored (each was issued); neither reply finished, so neither is observed.
+  for (let i = 0; i < 50 && (await stored()) < before.stored + 2; i++) await setTimeout(20)
+  await setTimeout(50)
+  assert.equal(await stored(), before.stored + 2)
+  assert.equal(await answered(), before.answered)
 })
