@@ -1,5 +1,5 @@
 import cluster from 'node:cluster'
-import { createServer, type RequestListener, type ServerOptions } from 'node:http'
+import type { RequestListener } from 'node:http'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import fastJson from 'fast-json-stringify'
@@ -82,25 +82,7 @@ async function openDatabase(
 }
 
 export async function buildApp(config: Config): Promise<FastifyInstance> {
-  // Fastify's request handler, and the listener node:http calls instead once the issuing route's
-  // fast path is built from the app's parts (at the end).
-  let fastify: RequestListener | undefined
-  let listener: RequestListener | undefined
   const app = Fastify({
-    // The server Fastify makes itself (fastify/lib/server.js, getServerInstance), on a listener
-    // that can be swapped; `options` are Fastify's own, with its defaults filled in.
-    serverFactory: (handler, options) => {
-      fastify = handler
-      const server = createServer((options.http ?? {}) as ServerOptions, (request, response) =>
-        (listener ?? handler)(request, response),
-      )
-      server.keepAliveTimeout = options.keepAliveTimeout as number
-      server.requestTimeout = options.requestTimeout as number
-      server.setTimeout(options.connectionTimeout as number)
-      const perSocket = Number(options.maxRequestsPerSocket ?? 0)
-      if (perSocket > 0) server.maxRequestsPerSocket = perSocket
-      return server
-    },
     logger: loggerOptions(config),
     genReqId: requestId,
     logController: new RequestLog({ requestIdLogLabel: 'request_id' }),
@@ -286,7 +268,8 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   // GET /next-tracking-number without Fastify's lifecycle, where it can answer exactly as the route
   // does (src/tracking/fast-route.ts). Not with CORS origins set: @fastify/cors then adds headers
   // to every reply, which this path does not make.
-  if (config.http.corsOrigins.length === 0) {
+  const [fastify, ...others] = app.server.listeners('request') as RequestListener[]
+  if (config.http.corsOrigins.length === 0 && fastify && others.length === 0) {
     const validate = createValidatorCompiler()({
       schema: issueQuery(config.tracking.requiredFields),
       httpPart: 'querystring',
@@ -315,9 +298,13 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
       serialize: fastJson(NextTrackingNumberReply),
       headers: API_HEADERS,
       observe: (route, status, seconds) => metrics.httpDuration.observeRequest('GET', route, status, seconds),
-      fallback: fastify as RequestListener,
+      fallback: fastify,
     })
-    listener = route.listener
+    // On the server Fastify made (its only request listener is its handler), not a serverFactory:
+    // with one, Fastify binds only the first address of HOST=localhost. Any other address Fastify
+    // binds (the other of 127.0.0.1 and ::1) is served by Fastify alone, with the same replies.
+    app.server.removeListener('request', fastify)
+    app.server.on('request', route.listener)
     app.decorate('issueFastPath', route)
   }
   return app

@@ -5,8 +5,9 @@
 // number, its time and the request id aside). `issueFastPath.taken` says which went the fast way.
 import assert from 'node:assert/strict'
 import { randomInt } from 'node:crypto'
+import dns from 'node:dns'
 import { request as httpRequest } from 'node:http'
-import { connect } from 'node:net'
+import { connect, createServer as createNetServer } from 'node:net'
 import { type TestContext, test } from 'node:test'
 import { setTimeout } from 'node:timers/promises'
 import {
@@ -282,4 +283,31 @@ test('a reply whose client has gone is not counted in the metrics, as Fastify co
   await setTimeout(50)
   assert.equal(await stored(), before.stored + 2)
   assert.equal(await answered(), before.answered)
+})
+
+test('HOST=localhost listens on every address it names, as Fastify does without the fast path', async (t) => {
+  const ipv6 = await new Promise<boolean>((resolve) => {
+    const probe = createNetServer()
+      .once('error', () => resolve(false))
+      .listen(0, '::1', () => probe.close(() => resolve(true)))
+  })
+  if (!ipv6) return t.skip('no IPv6 loopback here')
+  // localhost as on most hosts: both loopback addresses (here it may name only one).
+  const lookup = dns.lookup
+  t.mock.method(dns, 'lookup', (host: string, options: unknown, callback: (...args: unknown[]) => void) => {
+    if (host !== 'localhost' || (options as { all?: boolean })?.all !== true)
+      return (lookup as (...args: unknown[]) => void)(host, options, callback)
+    callback(null, [
+      { address: '127.0.0.1', family: 4 },
+      { address: '::1', family: 6 },
+    ])
+  })
+  const app = await build(t)
+  await app.listen({ host: 'localhost', port: 0 })
+  const families = app.addresses().map((address) => (address as { family: string }).family)
+  assert.deepEqual(families.sort(), ['IPv4', 'IPv6'])
+  const { port } = app.server.address() as { port: number }
+  const client = await bearer('client')
+  await introduce(app, port, client)
+  await both(app, port, issueUrl(), client, true)
 })
