@@ -194,9 +194,9 @@ export function createAuthenticator(deps: {
 
   const keyOf = (token: string) => `Bearer ${token}`
 
-  function check(key: string, verified: Verified): Verified {
+  function check(key: string, verified: Verified, forgetExpired = true): Verified {
     if (verified.expiresAt <= Date.now()) {
-      forget(key)
+      if (forgetExpired) forget(key)
       throw invalidToken()
     }
     if (verified.clearedAt !== version) {
@@ -210,12 +210,14 @@ export function createAuthenticator(deps: {
     /**
      * The answer for a token verified before, without waiting (the common case: a client sends
      * the same token many times); undefined when it must be verified. Throws like authenticate().
+     * `forgetExpired: false` (the issuing route's fast path, which hands what it refuses to
+     * Fastify) leaves an expired token cached, for Fastify's call to refuse and drop it as usual.
      */
-    known(header: string | undefined, connection?: object): Verified | undefined {
+    known(header: string | undefined, connection?: object, forgetExpired = true): Verified | undefined {
       if (connection !== undefined) {
         const last = lastSeen.get(connection)
         if (last !== undefined && last.header === header && last.verified.cached)
-          return check(last.key, last.verified)
+          return check(last.key, last.verified, forgetExpired)
       }
       // Most headers are `Bearer <token>` exactly: the key itself. Every key is a header that
       // parsed, so a hit needs no other check; anything else is parsed, then looked up.
@@ -226,7 +228,7 @@ export function createAuthenticator(deps: {
         found = cache.get(key)
         if (!found) return undefined
       }
-      const verified = check(key as string, found)
+      const verified = check(key as string, found, forgetExpired)
       if (connection !== undefined)
         lastSeen.set(connection, { header: header as string, key: key as string, verified })
       return verified

@@ -10,6 +10,7 @@ import { request as httpRequest } from 'node:http'
 import { connect, createServer as createNetServer } from 'node:net'
 import { type TestContext, test } from 'node:test'
 import { setTimeout } from 'node:timers/promises'
+import { decodeJwt } from 'jose'
 import {
   bearer,
   build,
@@ -19,6 +20,8 @@ import {
   tokenFor,
   validIssue,
 } from '../helpers/build.js'
+
+import { startOidcProvider, TEST_AUDIENCE } from '../helpers/oidc-provider.js'
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 
@@ -310,4 +313,33 @@ test('HOST=localhost listens on every address it names, as Fastify does without 
   const client = await bearer('client')
   await introduce(app, port, client)
   await both(app, port, issueUrl(), client, true)
+})
+
+test('a cached token that has expired gets the reply Fastify gives, the fast path changing nothing', async (t) => {
+  // OpenID tokens of two seconds: once past the verifier's clock tolerance (5 s), verifying one again
+  // says "The token has expired"; Fastify's first answer to a cached one is the cache's own 401.
+  const provider = await startOidcProvider({ accessTokenTtl: 2 })
+  t.after(() => provider.close())
+  const { app, port, fast } = await listening(t, {
+    OIDC_ISSUER: provider.issuer,
+    OIDC_AUDIENCE: TEST_AUDIENCE,
+  })
+  const [first, second] = await Promise.all([
+    provider.token({ scope: 'waybill:client' }),
+    provider.token({ scope: 'waybill:client' }),
+  ])
+  const expiresAt = Math.max(decodeJwt(first).exp as number, decodeJwt(second).exp as number) * 1000
+  for (const token of [first, second]) await introduce(app, port, { authorization: `Bearer ${token}` })
+  assert.equal((await send(port, issueUrl(), { authorization: `Bearer ${first}` })).status, 200)
+  assert.equal(fast.taken, 1)
+  // A verified token that grants no role: Fastify's 403.
+  const roleless = { authorization: `Bearer ${await provider.token({ scope: '' })}` }
+  assert.equal((await send(port, issueUrl(), roleless)).status, 403)
+  assert.equal((await both(app, port, issueUrl(), roleless, false)).status, 403)
+  await setTimeout(expiresAt + 6_000 - Date.now())
+  const reply = await send(port, issueUrl(), { authorization: `Bearer ${first}` })
+  const reference = await send(port, issueUrl(), { authorization: `Bearer ${second}`, 'content-length': '0' })
+  assert.equal(fast.taken, 1)
+  assert.equal(reference.status, 401, reference.body)
+  assert.deepEqual(comparable(reply, undefined), comparable(reference, undefined))
 })
