@@ -1,0 +1,121 @@
+// Two variants of Waybill, measured in turns: A, B, A, B… each a fresh service on a fresh SQLite
+// file (or a fresh PostgreSQL database with BENCH_DATABASE_URL), `wrk -t1 -c64` on
+// `GET /next-tracking-number` for a few seconds, CPU per answered request from /proc (every thread
+// of the service; on PostgreSQL, not the database server's). This machine's speed drifts within a
+// minute: only variants measured in turns compare, and the medians say more than any one run.
+//
+//   npm run build && node dist/bench/turns.js [turns=6] [seconds=5] [A-settings] -- [B-settings]
+//
+// Settings are NAME=VALUE environment variables for that variant's service, and SCRIPT=path runs
+// another build's server (say, an older commit built in a git worktree). Examples:
+//   node dist/bench/turns.js 6 5 -- CORS_ALLOWED_ORIGINS=https://x.example   (the fast path off in B)
+//   node dist/bench/turns.js 4 5 SCRIPT=/tmp/old/dist/src/server.js --      (an older build in A)
+import { randomBytes } from 'node:crypto'
+import { closeSync, mkdtempSync, openSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pg from 'pg'
+import { cpuUsed, sampleCpu } from './cpu.js'
+import {
+  clientToken,
+  launch,
+  SAMPLE_FIELDS,
+  SERVICE_SCRIPT,
+  serviceReady,
+  stop,
+  urlFromEnv,
+} from './servers.js'
+import { runWrk, wrkMissing } from './wrk.js'
+
+const args = process.argv.slice(2)
+const numbers = args.filter((arg) => /^\d+$/.test(arg)).map(Number)
+const [turns = 6, seconds = 5] = numbers
+const split = args.indexOf('--')
+const settings = (list: string[]) =>
+  Object.fromEntries(list.filter((arg) => arg.includes('=')).map((arg) => arg.split(/=(.*)/s).slice(0, 2)))
+const variants = {
+  A: settings(split === -1 ? args : args.slice(0, split)),
+  B: settings(split === -1 ? [] : args.slice(split + 1)),
+}
+const missing = wrkMissing()
+if (missing) {
+  console.error(missing)
+  process.exit(1)
+}
+const postgres = urlFromEnv('BENCH_DATABASE_URL')
+
+async function freshDatabase(): Promise<{ url: string; drop: () => Promise<void> } | undefined> {
+  if (!postgres) return undefined
+  const name = `waybill_bench_${randomBytes(6).toString('hex')}`
+  const admin = new pg.Client({ connectionString: postgres.url })
+  await admin.connect()
+  await admin.query(`create database ${name}`)
+  await admin.end()
+  const url = new URL(postgres.url)
+  url.pathname = `/${name}`
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const client = new pg.Client({ connectionString: postgres.url })
+      await client.connect()
+      await client.query(`drop database if exists ${name} with (force)`)
+      await client.end()
+    },
+  }
+}
+
+async function turn(name: 'A' | 'B'): Promise<number> {
+  const { SCRIPT, ...env } = variants[name]
+  const dir = mkdtempSync(join(tmpdir(), 'waybill-turns-'))
+  const database = await freshDatabase()
+  const secretKey = randomBytes(32).toString('hex')
+  const fds = [openSync(join(dir, 'service.log'), 'w'), openSync(join(dir, 'service.err.log'), 'w')]
+  const service = launch('service', [SCRIPT ?? SERVICE_SCRIPT], {
+    env: {
+      ...process.env,
+      DATABASE_URL: database?.url ?? `sqlite:${join(dir, 'waybill.db')}`,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      SECRET_KEY: secretKey,
+      LOG_LEVEL: 'info',
+      RATE_LIMIT_MAX: '1000000000',
+      ...env,
+    },
+    cwd: dir,
+    stdio: ['ignore', ...fds],
+  })
+  for (const fd of fds) closeSync(fd)
+  try {
+    const port = await serviceReady(service, join(dir, 'service.log'), join(dir, 'service.err.log'))
+    const headers = { Authorization: `Bearer ${await clientToken(secretKey)}` }
+    const url = `http://127.0.0.1:${port}/next-tracking-number?${new URLSearchParams(SAMPLE_FIELDS)}`
+    await runWrk({ url, headers, connections: 64, seconds: 2, dir }) // warm-up
+    const pid = service.process.pid as number
+    const before = sampleCpu(pid)
+    const result = await runWrk({ url, headers, connections: 64, seconds, dir })
+    const cpu = cpuUsed(before, sampleCpu(pid))
+    const answered = result.requests - result.non2xx
+    const perRequest = (((cpu.serverMain ?? 0) + (cpu.serverOther ?? 0)) / answered) * 1e6
+    console.log(
+      `${name}: ${perRequest.toFixed(1)} µs per answered request (main ${(((cpu.serverMain ?? 0) / answered) * 1e6).toFixed(1)}), ` +
+        `${Math.round(answered / result.durationSeconds).toLocaleString('en-US')} req/s, p99 ${result.p99Ms.toFixed(2)} ms, non-2xx ${result.non2xx}`,
+    )
+    return perRequest
+  } finally {
+    await stop(service)
+    await database?.drop()
+  }
+}
+
+const seen: Record<'A' | 'B', number[]> = { A: [], B: [] }
+console.log(
+  `A: ${JSON.stringify(variants.A)}  B: ${JSON.stringify(variants.B)}; ${turns} turns of ${seconds} s each`,
+)
+for (let i = 0; i < turns; i++) {
+  for (const name of ['A', 'B'] as const) seen[name].push(await turn(name))
+}
+const median = (values: number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number
+console.log(
+  `median A ${median(seen.A).toFixed(1)} µs, B ${median(seen.B).toFixed(1)} µs; B / A ${(median(seen.B) / median(seen.A)).toFixed(2)}`,
+)
