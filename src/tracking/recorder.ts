@@ -58,16 +58,9 @@ export class Recorder<T> {
   }
 
   private pump(): void {
-    // Nothing in flight and room for two: what is queued goes out as two transactions, so the first
-    // one's replies are sent while the second commits. As one, the event loop would wait idle while
-    // it commits and the writer while the replies go out and the next requests come in, and the
-    // requests would keep arriving in one burst per commit: a lock-step that cost about 1.5 times
-    // the CPU per request at 64 connections (docs/benchmarks.md).
-    let entries = this.inFlight === 0 && this.concurrency > 1 ? Math.ceil(this.queue.length / 2) : Infinity
     while (this.queue.length > 0 && this.inFlight < this.concurrency) {
       this.inFlight++
-      void this.commit(this.takeBatch(entries))
-      entries = Infinity
+      void this.commit(this.takeBatch())
     }
   }
 
@@ -90,11 +83,10 @@ export class Recorder<T> {
     }
   }
 
-  /** The next transaction's entries: at most `entries` of them, and `maxBatch` rows. */
-  private takeBatch(entries: number): Pending<T>[] {
+  private takeBatch(): Pending<T>[] {
     let rows = 0
     let taken = 0
-    while (taken < this.queue.length && taken < entries) {
+    while (taken < this.queue.length) {
       const size = this.options.sizeOf((this.queue[taken] as Pending<T>).entry)
       if (taken > 0 && rows + size > this.options.maxBatch) break
       rows += size

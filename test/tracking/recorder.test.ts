@@ -124,31 +124,3 @@ test('the recorder tells of each commit (with when it began) and of each failed 
   assert.equal(failures.length, 1, 'once per transaction, not per entry')
   assert.equal((failures[0] as { code: string }).code, 'SQLITE_FULL')
 })
-
-test('with room for two and nothing in flight, what is queued goes out as two transactions', async () => {
-  const commits: number[][] = []
-  let release: () => void = () => {}
-  const recorder = new Recorder<number>({
-    write: async (entries) => {
-      commits.push(entries)
-      if (commits.length === 1) await new Promise<void>((resolve) => (release = resolve))
-      return entries.map(() => true)
-    },
-    sizeOf: () => 1,
-    maxBatch: 1_000,
-    concurrency: 2,
-  })
-  const first = Array.from({ length: 9 }, (_, i) => recorder.write(i))
-  await new Promise((resolve) => setImmediate(resolve))
-  assert.deepEqual(commits, [
-    [0, 1, 2, 3, 4],
-    [5, 6, 7, 8],
-  ])
-  // With one in flight, what arrives meanwhile goes out whole as the next one.
-  const second = Array.from({ length: 6 }, (_, i) => recorder.write(100 + i))
-  await new Promise((resolve) => setImmediate(resolve))
-  await new Promise((resolve) => setImmediate(resolve))
-  release()
-  await Promise.all([...first, ...second])
-  assert.deepEqual(commits.slice(2), [[100, 101, 102, 103, 104, 105]])
-})
