@@ -1,21 +1,23 @@
 // Two variants of Waybill, measured in turns: A, B, A, B… each a fresh service on a fresh SQLite
-// file (or a fresh PostgreSQL database with BENCH_DATABASE_URL), `wrk -t1 -c64` on
-// `GET /next-tracking-number` for a few seconds, CPU per answered request from /proc (every thread
-// of the service; on PostgreSQL, not the database server's). This machine's speed drifts within a
-// minute: only variants measured in turns compare, and the medians say more than any one run.
+// file (or a fresh PostgreSQL database when BENCH_DATABASE_URL is set; TEST_DATABASE_URL is not
+// read here), `wrk -t1 -c64` on `GET /next-tracking-number` for a few seconds, CPU per answered
+// request from /proc: every thread of the service, not the database server's. This machine's speed
+// drifts within a minute: only variants measured in turns compare, and the medians of several
+// turns say more than any one of them.
 //
 //   npm run build && node dist/bench/turns.js [turns=6] [seconds=5] [A-settings] -- [B-settings]
 //
-// Settings are NAME=VALUE environment variables for that variant's service, and SCRIPT=path runs
-// another build's server (say, an older commit built in a git worktree). Examples:
-//   node dist/bench/turns.js 6 5 -- CORS_ALLOWED_ORIGINS=https://x.example   (the fast path off in B)
-//   node dist/bench/turns.js 4 5 SCRIPT=/tmp/old/dist/src/server.js --      (an older build in A)
+// Settings are NAME=VALUE environment variables for that variant's service, and SCRIPT=path (an
+// absolute path) runs another build's server (say, an older commit built in a git worktree):
+//   node dist/bench/turns.js 6 5 -- ISSUE_FAST_PATH=false               (the fast path off in B)
+//   node dist/bench/turns.js 4 5 SCRIPT=/tmp/old/dist/src/server.js --  (an older build in A)
 import { randomBytes } from 'node:crypto'
-import { closeSync, mkdtempSync, openSync } from 'node:fs'
+import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
 import { cpuUsed, sampleCpu } from './cpu.js'
+import { median } from './report.js'
 import {
   clientToken,
   launch,
@@ -104,6 +106,7 @@ async function turn(name: 'A' | 'B'): Promise<number> {
   } finally {
     await stop(service)
     await database?.drop()
+    rmSync(dir, { recursive: true, force: true })
   }
 }
 
@@ -114,8 +117,6 @@ console.log(
 for (let i = 0; i < turns; i++) {
   for (const name of ['A', 'B'] as const) seen[name].push(await turn(name))
 }
-const median = (values: number[]) =>
-  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number
 console.log(
   `median A ${median(seen.A).toFixed(1)} µs, B ${median(seen.B).toFixed(1)} µs; B / A ${(median(seen.B) / median(seen.A)).toFixed(2)}`,
 )

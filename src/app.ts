@@ -266,10 +266,10 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   await registerPages(app, adminPage)
 
   // GET /next-tracking-number without Fastify's lifecycle, where it can answer exactly as the route
-  // does (src/tracking/fast-route.ts). Not with CORS origins set: @fastify/cors then adds headers
-  // to every reply, which this path does not make.
+  // does (src/tracking/fast-route.ts). Not with ISSUE_FAST_PATH=false, nor with CORS origins set:
+  // @fastify/cors then adds headers to every reply, which this path does not make.
   const [fastify, ...others] = app.server.listeners('request') as RequestListener[]
-  if (config.http.corsOrigins.length === 0 && fastify && others.length === 0) {
+  if (config.http.issueFastPath && config.http.corsOrigins.length === 0 && fastify && others.length === 0) {
     const validate = createValidatorCompiler()({
       schema: issueQuery(config.tracking.requiredFields),
       httpPart: 'querystring',

@@ -43,6 +43,8 @@ const EnvSchema = Type.Object({
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, maximum: 100 * 1024 * 1024, default: 1024 * 1024 }),
   REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 0, maximum: 2_147_483_647, default: 30_000 }),
   CORS_ALLOWED_ORIGINS: Type.String({ default: '' }),
+  // GET /next-tracking-number answered without Fastify's lifecycle where it can be (src/tracking/fast-route.ts).
+  ISSUE_FAST_PATH: Type.Boolean({ default: true }),
 
   // Authentication.
   SECRET_KEY: Type.Optional(Type.String()),
@@ -366,6 +368,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       bodyLimit: env.BODY_LIMIT_BYTES,
       requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
       corsOrigins: parseOrigins(env.CORS_ALLOWED_ORIGINS),
+      issueFastPath: env.ISSUE_FAST_PATH,
     },
     auth: {
       secretKey: parseSecretKey(env.SECRET_KEY, env.NODE_ENV),

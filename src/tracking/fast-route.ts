@@ -1,12 +1,15 @@
 // `GET /next-tracking-number` answered on node:http's own request event, for the requests that
 // need nothing else: the one call carriers make tens of thousands of times a second. Fastify's
-// lifecycle (routing, a dozen hook calls, the reply object, its promise chain) is a fifth of such a
-// request's main-thread CPU (docs/benchmarks.md). Everything this path cannot answer exactly as the
-// Fastify route would is handed to Fastify untouched, before any side effect: another method or
-// path, an Idempotency-Key, an Origin, a body, a token not verified before (or refused, or of too
-// low a role), a query the schema refuses, the rate limit reached, debug logging on, the service
-// closing. What it does answer is the route's 200, with the same bytes, headers, counts and metrics
-// (test/tracking/fast-route.test.ts sends each request to both and compares).
+// lifecycle (routing, a dozen hook calls, the reply object, its promise chain) is about a tenth of
+// such a request's main-thread CPU, and its hooks' own work more (docs/benchmarks.md). Everything
+// this path cannot answer exactly as the Fastify route would is handed to Fastify untouched:
+// another method or path, an Idempotency-Key, an Origin, a body, a token not verified before (or
+// refused, or of too low a role), a query the schema refuses, debug logging on, the service
+// closing. Two are handed over later: a request past the rate limit, counted here and again by
+// Fastify, which refuses it (a refused request counted twice changes nothing); and one whose
+// number could not be issued, with the error, for Fastify to answer. What this path does answer is
+// the route's 200, with the same bytes, headers, counts and metrics (test/tracking/fast-route.test.ts
+// sends each request both ways and compares).
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { type HandedOver, ISSUE_FAILED } from '../http/handover.js'
 import { type IssueRequest, requestMetadata, type TrackingService } from './service.js'
@@ -25,7 +28,7 @@ export interface FastIssueDeps {
   count: (key: string) => boolean | Promise<boolean>
   /** The parsed query string (the router's own parser). */
   parseQuery: (text: string) => Record<string, unknown>
-  /** The route's query schema, compiled by the app's validator compiler. */
+  /** The route's query schema, compiled by the same validator compiler as the app's (src/http/validation.ts). */
   validate: (query: Record<string, unknown>) => boolean
   /** The route's query fields as the service takes them. */
   toIssueRequest: (query: Record<string, unknown>) => IssueRequest

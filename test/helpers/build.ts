@@ -23,10 +23,14 @@ export const dialect: 'sqlite' | 'postgres' | 'mysql' =
     ? process.env.WAYBILL_TEST_DIALECT
     : 'sqlite'
 
-/** A temporary folder removed after the test. */
+/**
+ * A temporary folder removed after the test. node:test runs `after` hooks in the order they were
+ * added, so an app registered later may still be writing in it (a SQLite writer thread's
+ * checkpoint): removal retries while the folder is not yet empty.
+ */
 export function tempDir(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'waybill-test-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  t.after(() => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 }))
   return dir
 }
 
@@ -178,9 +182,12 @@ export async function build(
   env: Record<string, string> = {},
   options: { as?: Role | null } = {},
 ): Promise<TestApp> {
+  // Closed before its database's folder is removed (after hooks run in the order they are added).
+  let built: FastifyInstance | undefined
+  t.after(() => built?.close())
   const databaseUrl = await testDatabaseUrl(t)
   const app = await buildApp(loadConfig(testEnv(databaseUrl, env)))
-  t.after(() => app.close())
+  built = app
   const role = options.as === undefined ? 'client' : options.as
   if (role) {
     const defaults = await bearer(role)
