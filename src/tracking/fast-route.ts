@@ -82,11 +82,23 @@ export function fastIssueRoute(deps: FastIssueDeps): FastIssueRoute {
   ): void {
     taken++
     const id = deps.requestId(request)
+    // Whatever fails from here on is Fastify's to answer, as it would have been in its route; and
+    // nothing may throw out of the request listener (no one would catch it) or reject unseen.
     const handOver = (error: unknown) => {
       ;(request as HandedOver)[ISSUE_FAILED] = error
-      fallback(request, response)
+      try {
+        fallback(request, response)
+      } catch {
+        response.destroy()
+      }
     }
-    service.issue(deps.toIssueRequest(query), 1).then((issued) => {
+    let issuing: ReturnType<typeof service.issue>
+    try {
+      issuing = service.issue(deps.toIssueRequest(query), 1)
+    } catch (error) {
+      return handOver(error)
+    }
+    issuing.then((issued) => {
       try {
         const body = deps.serialize({
           tracking_number: issued.tracking_numbers[0],

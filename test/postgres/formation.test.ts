@@ -119,6 +119,12 @@ test('failover under load: the primary killed, every number answered is on the n
     )
   }
   assert.ok(run.resumedMs < 60_000, `issuing resumed ${run.resumedMs} ms after the loss`)
-  const ready = await fetch(`http://127.0.0.1:${servers[0]?.port}/ready`)
+  const first = servers[0] as ServerProcess
+  const ready = await fetch(`http://127.0.0.1:${first.port}/ready`).catch((error: Error) => {
+    // Say why: the process gone (and what it said last), or a connection refused or reset.
+    throw new Error(
+      `/ready unreachable (${String(error.cause ?? error)}); server exit ${first.child.exitCode} ${first.child.signalCode}: ${first.output.join('').slice(-2_000)}`,
+    )
+  })
   assert.equal(ready.status, 200)
 })
