@@ -96,7 +96,8 @@ export function fastIssueRoute(deps: FastIssueDeps): FastIssueRoute {
     try {
       issuing = service.issue(deps.toIssueRequest(query), 1)
     } catch (error) {
-      return handOver(error)
+      handOver(error)
+      return
     }
     issuing.then((issued) => {
       try {
