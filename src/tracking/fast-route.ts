@@ -73,6 +73,15 @@ export function fastIssueRoute(deps: FastIssueDeps): FastIssueRoute {
   const apiHeaders = Object.entries(deps.headers).flat()
   let taken = 0
 
+  // Later, from a promise: nothing may throw out of it unseen (Fastify's handler does not throw).
+  function toFastify(request: IncomingMessage, response: ServerResponse): void {
+    try {
+      fallback(request, response)
+    } catch {
+      response.destroy()
+    }
+  }
+
   function issue(
     request: IncomingMessage,
     response: ServerResponse,
@@ -86,11 +95,7 @@ export function fastIssueRoute(deps: FastIssueDeps): FastIssueRoute {
     // nothing may throw out of the request listener (no one would catch it) or reject unseen.
     const handOver = (error: unknown) => {
       ;(request as HandedOver)[ISSUE_FAILED] = error
-      try {
-        fallback(request, response)
-      } catch {
-        response.destroy()
-      }
+      toFastify(request, response)
     }
     let issuing: ReturnType<typeof service.issue>
     try {
@@ -152,7 +157,7 @@ export function fastIssueRoute(deps: FastIssueDeps): FastIssueRoute {
     if (within === true) issue(request, response, target.route, query, started)
     else {
       within.then((yes) =>
-        yes ? issue(request, response, target.route, query, started) : fallback(request, response),
+        yes ? issue(request, response, target.route, query, started) : toFastify(request, response),
       )
     }
     return true
