@@ -33,6 +33,10 @@ export function failoverClient(locator: HostLocator) {
 
     constructor(config?: pg.ClientConfig) {
       super(config)
+      // From the start: a connection that dies after connecting but before pg-pool hands the client
+      // out (while identify() runs, as a primary is killed) emits 'error' besides failing the
+      // query, and pg-pool listens only once connect() has returned. Unheard, it ended the process.
+      this.on('error', () => {})
       this.on('notice', (notice: NoticeMessage) => {
         if (notice.code === '01000' && SYNC_REP_CANCELLED.test(notice.message ?? ''))
           this.replicationLost = notice
