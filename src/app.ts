@@ -184,7 +184,9 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
     done(null, payload)
   })
 
-  app.setValidatorCompiler(createValidatorCompiler())
+  // Kept: the issuing route's fast path compiles its query schema with the same one (at the end).
+  const validatorCompiler = createValidatorCompiler()
+  app.setValidatorCompiler(validatorCompiler)
   app.removeContentTypeParser('text/plain') // a JSON API: anything else is a 415
   strictJsonBodies(app)
   registerErrorHandling(app, { paths: trackRoutePaths(app, ROUTER_PATHS) })
@@ -270,7 +272,7 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   // @fastify/cors then adds headers to every reply, which this path does not make.
   const [fastify, ...others] = app.server.listeners('request') as RequestListener[]
   if (config.http.issueFastPath && config.http.corsOrigins.length === 0 && fastify && others.length === 0) {
-    const validate = createValidatorCompiler()({
+    const validate = validatorCompiler({
       schema: issueQuery(config.tracking.requiredFields),
       httpPart: 'querystring',
     }) as (query: Record<string, unknown>) => boolean
