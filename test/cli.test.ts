@@ -4,11 +4,12 @@ import { test } from 'node:test'
 import { claimDue, enqueueNotification, markFailed, markSent } from '../src/notifications/outbox.js'
 import { migratedDatabase, testDatabaseUrl } from './helpers/build.js'
 import { startRefused, startServer } from './helpers/processes.js'
+import { program } from './helpers/programs.js'
 
 const ROOT = new URL('../', import.meta.url).pathname
 
 function cli(args: string[], env: Record<string, string>, input = '') {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+  const result = spawnSync(process.execPath, [...program('cli'), ...args], {
     cwd: ROOT,
     env: { ...process.env, NODE_ENV: 'test', ...env },
     input,

@@ -4,6 +4,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Browser, chromium } from 'playwright-core'
 import { TEST_SECRET_KEY } from '../helpers/build.js'
+import { program } from '../helpers/programs.js'
 
 const ROOT = new URL('../../', import.meta.url).pathname
 export const SCREENSHOTS = join(ROOT, 'test-results', 'screenshots')
@@ -42,7 +43,7 @@ export function ensureAdminBuilt(): void {
 export function createUser(databaseUrl: string, username: string, role: string, password: string): void {
   const result = spawnSync(
     process.execPath,
-    ['--import', 'tsx', 'src/cli.ts', 'users', 'create', username, '--role', role],
+    [...program('cli'), 'users', 'create', username, '--role', role],
     {
       cwd: ROOT,
       input: `${password}\n`,

@@ -15,6 +15,7 @@ import {
   testEnv,
 } from '../helpers/build.js'
 import { startServer, waitFor } from '../helpers/processes.js'
+import { program } from '../helpers/programs.js'
 
 const ROOT = new URL('../../', import.meta.url).pathname
 
@@ -181,7 +182,7 @@ test('the printed CLI command: npm script or compiled entry, DATABASE_URL unless
 })
 
 function cli(args: string[], env: Record<string, string>) {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+  const result = spawnSync(process.execPath, [...program('cli'), ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     encoding: 'utf8',

@@ -3,6 +3,7 @@ import { once } from 'node:events'
 import { Agent, request } from 'node:http'
 import { createInterface } from 'node:readline'
 import { bearer, issueUrl, TEST_SECRET_KEY } from './build.js'
+import { program } from './programs.js'
 
 export interface ServerProcess {
   port: number
@@ -17,7 +18,7 @@ export interface ServerProcess {
 
 const ROOT = new URL('../../', import.meta.url).pathname
 
-/** Runs `src/server.ts` in its own process; resolves when it logs that it is ready. */
+/** Runs the service (`src/server.ts`, or its build: programs.ts) in its own process; resolves when it logs that it is ready. */
 // A start takes 2-5 s alone, but CI runs two test files at once on two cores, and the other may
 // be starting a pg_auto_failover formation or four servers: 20 s was seen to run out. A first
 // start on MySQL/MariaDB also runs the migrations' DDL, each statement its own fsync'd commit
@@ -28,7 +29,7 @@ export async function startServer(
   env: Record<string, string>,
   timeoutMs = START_TIMEOUT_MS,
 ): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, program('server'), {
     cwd: ROOT,
     env: {
       ...process.env,
