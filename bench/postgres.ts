@@ -143,7 +143,7 @@ async function reservationsSeen(url: string): Promise<number> {
  * backends must not count as this run's database CPU. What is left is this run's backends and the
  * server's own background processes (WAL writer, checkpointer…), which this run's commits drive.
  */
-async function otherDatabasePids(client: pg.Client, database: string): Promise<Set<number>> {
+export async function otherDatabasePids(client: pg.Client, database: string): Promise<Set<number>> {
   const { rows } = await client.query<{ pid: number }>(
     'select pid from pg_stat_activity where datname is not null and datname <> $1',
     [database],

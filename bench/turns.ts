@@ -1,7 +1,8 @@
 // Two variants of Waybill, measured in turns: A, B, A, B… each a fresh service on a fresh SQLite
 // file (or a fresh PostgreSQL database when BENCH_DATABASE_URL is set; TEST_DATABASE_URL is not
 // read here), `wrk -t1 -c64` on `GET /next-tracking-number` for a few seconds, CPU per answered
-// request from /proc: every thread of the service, not the database server's. This machine's speed
+// request from /proc: every thread of the service and, on PostgreSQL, the database server's processes
+// (those of other databases left out). This machine's speed
 // drifts within a minute: only variants measured in turns compare, and the medians of several
 // turns say more than any one of them.
 //
@@ -16,7 +17,8 @@ import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
-import { cpuUsed, sampleCpu } from './cpu.js'
+import { cpuUsed, type DatabaseCpu, sampleCpu } from './cpu.js'
+import { otherDatabasePids } from './postgres.js'
 import { median } from './report.js'
 import {
   clientToken,
@@ -46,7 +48,13 @@ if (missing) {
 }
 const postgres = urlFromEnv('BENCH_DATABASE_URL')
 
-async function freshDatabase(): Promise<{ url: string; drop: () => Promise<void> } | undefined> {
+interface Fresh {
+  url: string
+  name: string
+  drop: () => Promise<void>
+}
+
+async function freshDatabase(): Promise<Fresh | undefined> {
   if (!postgres) return undefined
   const name = `waybill_bench_${randomBytes(6).toString('hex')}`
   const admin = new pg.Client({ connectionString: postgres.url })
@@ -57,12 +65,24 @@ async function freshDatabase(): Promise<{ url: string; drop: () => Promise<void>
   url.pathname = `/${name}`
   return {
     url: url.toString(),
+    name,
     drop: async () => {
       const client = new pg.Client({ connectionString: postgres.url })
       await client.connect()
       await client.query(`drop database if exists ${name} with (force)`)
       await client.end()
     },
+  }
+}
+
+/** Other databases' processes, which must not count as this turn's database CPU. */
+async function othersOf(database: Fresh): Promise<Set<number>> {
+  const client = new pg.Client({ connectionString: postgres?.url })
+  await client.connect()
+  try {
+    return await otherDatabasePids(client, database.name)
+  } finally {
+    await client.end()
   }
 }
 
@@ -93,13 +113,17 @@ async function turn(name: 'A' | 'B'): Promise<number> {
     const url = `http://127.0.0.1:${port}/next-tracking-number?${new URLSearchParams(SAMPLE_FIELDS)}`
     await runWrk({ url, headers, connections: 64, seconds: 2, dir }) // warm-up
     const pid = service.process.pid as number
-    const before = sampleCpu(pid)
+    const databaseCpu: DatabaseCpu | undefined = database && { exclude: await othersOf(database) }
+    const before = sampleCpu(pid, databaseCpu)
     const result = await runWrk({ url, headers, connections: 64, seconds, dir })
-    const cpu = cpuUsed(before, sampleCpu(pid))
+    const cpu = cpuUsed(before, sampleCpu(pid, databaseCpu))
     const answered = result.requests - result.non2xx
-    const perRequest = (((cpu.serverMain ?? 0) + (cpu.serverOther ?? 0)) / answered) * 1e6
+    const us = (seconds: number | undefined) => (((seconds ?? 0) / answered) * 1e6).toFixed(1)
+    const perRequest =
+      (((cpu.serverMain ?? 0) + (cpu.serverOther ?? 0) + (cpu.database ?? 0)) / answered) * 1e6
     console.log(
-      `${name}: ${perRequest.toFixed(1)} µs per answered request (main ${(((cpu.serverMain ?? 0) / answered) * 1e6).toFixed(1)}), ` +
+      `${name}: ${perRequest.toFixed(1)} µs per answered request (main ${us(cpu.serverMain)}` +
+        `${database ? `, database ${us(cpu.database)}` : ''}), ` +
         `${Math.round(answered / result.durationSeconds).toLocaleString('en-US')} req/s, p99 ${result.p99Ms.toFixed(2)} ms, non-2xx ${result.non2xx}`,
     )
     return perRequest
