@@ -121,13 +121,12 @@ export function createTracking(deps: {
     maxBatch: config.tracking.commitMaxBatch,
     // SQLite: two in flight, so the next batch waits in the writer thread's queue rather than
     // behind a thread round trip (the thread still commits them one at a time, in order; each
-    // reply still waits for its own commit): +14-18% measured. PostgreSQL: two as well (one with a
-    // pool of 2 or 3), so fewer, larger commits: the database's CPU per number was lower in 12 of 14
-    // turns against half the pool (5 by default) in flight, the service's unchanged
-    // (bench/turns.ts, docs/benchmarks.md).
-    concurrency: database.blocksEventLoop
-      ? 2
-      : Math.min(2, Math.max(1, Math.floor(config.database.poolSize / 2))),
+    // reply still waits for its own commit): +14-18% measured. PostgreSQL commits in parallel, on
+    // up to half the pool; but past two in flight only with a full commit's rows queued (batches):
+    // single numbers then go in fewer, larger commits, and the database's CPU per number was lower
+    // in 7 of 8 turns than with half the pool in flight for them too (docs/benchmarks.md).
+    concurrency: database.blocksEventLoop ? 2 : Math.max(1, Math.floor(config.database.poolSize / 2)),
+    steady: 2,
     onCommit: (rows, seconds, started) => {
       metrics.commitBatchSize.observe(rows)
       metrics.commitDuration.observe(seconds)

@@ -9,6 +9,12 @@ export interface RecorderOptions<T> {
    * server commits concurrently (PostgreSQL), so throughput is not one commit's latency bound.
    */
   concurrency?: number
+  /**
+   * Past this many transactions in flight (default: `concurrency`), another starts only when a full
+   * one (`maxBatch` rows) is queued: single numbers go in fewer, larger commits, while batches,
+   * which fill whole transactions, still use every slot.
+   */
+  steady?: number
   /** A transaction committed; `started` is when it began (performance.now()). */
   onCommit?: (rows: number, seconds: number, started: number) => void
   /** A transaction failed (once per transaction, not per entry): what /ready learns from. */
@@ -30,17 +36,22 @@ export class Recorder<T> {
   private queue: Pending<T>[] = []
   private scheduled = false
   private inFlight = 0
+  /** Rows in `queue`. */
+  private queuedRows = 0
   private readonly concurrency: number
+  private readonly steady: number
 
   constructor(private readonly options: RecorderOptions<T>) {
     this.concurrency = Math.max(1, options.concurrency ?? 1)
+    this.steady = Math.min(this.concurrency, Math.max(1, options.steady ?? this.concurrency))
   }
 
   /** Resolves after the entry is committed: true if written, false if its idempotency key was taken. */
   write(entry: T): Promise<boolean> {
     return new Promise((resolve, reject) => {
       this.queue.push({ entry, resolve, reject })
-      if (this.scheduled || this.inFlight >= this.concurrency) return // a finishing commit pumps
+      this.queuedRows += this.options.sizeOf(entry)
+      if (this.scheduled || !this.mayStart()) return // a finishing commit pumps
       this.scheduled = true
       // Let every request parsed in this turn of the event loop join the same transaction.
       setImmediate(() => {
@@ -57,8 +68,13 @@ export class Recorder<T> {
     }
   }
 
+  private mayStart(): boolean {
+    if (this.inFlight < this.steady) return true
+    return this.inFlight < this.concurrency && this.queuedRows >= this.options.maxBatch
+  }
+
   private pump(): void {
-    while (this.queue.length > 0 && this.inFlight < this.concurrency) {
+    while (this.queue.length > 0 && this.mayStart()) {
       this.inFlight++
       void this.commit(this.takeBatch())
     }
@@ -92,6 +108,7 @@ export class Recorder<T> {
       rows += size
       taken++
     }
+    this.queuedRows -= rows
     return this.queue.splice(0, taken)
   }
 }

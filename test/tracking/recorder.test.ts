@@ -100,6 +100,50 @@ test('with concurrency, several transactions are in flight at once and every wri
   assert.equal(rows.length, 200)
 })
 
+test('past `steady` in flight, another transaction starts only once a full one is queued', async (t) => {
+  const db = await migratedDatabase(t)
+  const repository = createTrackingRepository(db)
+  let inFlight = 0
+  const gates: Array<() => void> = []
+  const recorder = new Recorder<WriteEntry>({
+    write: async (entries) => {
+      inFlight++
+      await new Promise<void>((resolve) => gates.push(resolve))
+      try {
+        return await repository.writeBatch(entries)
+      } finally {
+        inFlight--
+      }
+    },
+    sizeOf: (entry) => entry.issued.sequences.length,
+    maxBatch: 10,
+    concurrency: 4,
+    steady: 2,
+  })
+  const tick = () => new Promise((resolve) => setImmediate(resolve))
+  const written: Promise<boolean>[] = []
+  // One at a time: the first two start at once, the next nine wait (fewer than maxBatch rows).
+  for (let i = 0; i < 11; i++) {
+    written.push(recorder.write({ issued: testIssued(i) }))
+    await tick()
+  }
+  assert.equal(inFlight, 2, 'two in flight while less than a full transaction is queued')
+  written.push(recorder.write({ issued: testIssued(11) }))
+  await tick()
+  assert.equal(inFlight, 3, 'a full transaction queued starts a third')
+  for (let i = 12; i < 32; i++) written.push(recorder.write({ issued: testIssued(i) }))
+  await tick()
+  assert.equal(inFlight, 4, 'never more than `concurrency`')
+  while (inFlight > 0 || gates.length > 0) {
+    for (const open of gates.splice(0)) open()
+    await tick()
+  }
+  assert.deepEqual(await Promise.all(written), Array(32).fill(true))
+  await recorder.flush()
+  const rows = await db.selectFrom('tracking_numbers').select('sequence').execute()
+  assert.equal(rows.length, 32)
+})
+
 test('the recorder tells of each commit (with when it began) and of each failed transaction once', async () => {
   const began: number[] = []
   const failures: unknown[] = []
