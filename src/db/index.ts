@@ -4,9 +4,11 @@ import SQLite from 'better-sqlite3'
 import {
   CompiledQuery,
   type DatabaseConnection,
+  type DialectAdapter,
   type Driver,
   Kysely,
   PostgresDialect,
+  SqliteAdapter,
   SqliteDialect,
   sql,
 } from 'kysely'
@@ -83,6 +85,13 @@ function withStatementCache(sqlite: SQLite.Database, capacity = 256): SQLite.Dat
   return sqlite
 }
 
+/** SQLite's DDL is transactional, though Kysely's adapter reports otherwise. */
+class TransactionalDdlSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true
+  }
+}
+
 /**
  * SQLite transactions take the write lock when they begin (BEGIN IMMEDIATE), waiting for it up to
  * the busy timeout. Kysely's plain BEGIN is deferred: a transaction that reads first and writes
@@ -91,6 +100,16 @@ function withStatementCache(sqlite: SQLite.Database, capacity = 256): SQLite.Dat
  * snapshot is stale and waiting cannot help. Seen as 503s on orders while numbers were issued.
  */
 class ImmediateSqliteDialect extends SqliteDialect {
+  /**
+   * Migrations run in one such transaction too. Kysely runs SQLite's outside one and takes no lock
+   * (it assumes one connection), so two processes starting on a fresh file (WEB_CONCURRENCY, a
+   * second instance) could interleave them: one dropping the table the other had just built a
+   * view on. In a transaction the second waits for the first, then finds nothing left to apply.
+   */
+  override createAdapter(): DialectAdapter {
+    return new TransactionalDdlSqliteAdapter()
+  }
+
   override createDriver(): Driver {
     const driver = super.createDriver()
     driver.beginTransaction = async (connection: DatabaseConnection) => {

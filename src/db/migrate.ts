@@ -44,8 +44,10 @@ async function migrationTableSchema(db: Database): Promise<string | undefined> {
 
 export async function migrateToLatest(db: Database): Promise<string[]> {
   const migrator = new Migrator({ db, provider, migrationTableSchema: await migrationTableSchema(db) })
-  // Two processes starting at once on one SQLite file: the loser's transaction rolls back and it
-  // retries, finding the migration applied. (On PostgreSQL, Kysely takes an advisory lock.)
+  // Two processes starting at once on one SQLite file: the pending migrations run in one BEGIN
+  // IMMEDIATE transaction (db/index.ts), so the second waits for the first's, then finds nothing
+  // to apply. What remains to retry: Kysely creating its own tables before that transaction, and a
+  // wait past the busy timeout. (On PostgreSQL, Kysely takes an advisory lock; on MySQL, GET_LOCK.)
   for (let attempt = 1; ; attempt++) {
     const { error, results = [] } = await migrator.migrateToLatest()
     if (!error) return results.filter((r) => r.status === 'Success').map((r) => r.migrationName)

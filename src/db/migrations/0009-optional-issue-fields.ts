@@ -16,9 +16,10 @@ export const OPTIONAL = [
 
 /**
  * SQLite cannot drop a NOT NULL: the table is rebuilt as SQLite's documentation describes (a new
- * table, the rows copied, the old one dropped, the new one renamed), in one transaction (Kysely
- * runs SQLite migrations outside one), so a failure leaves the old table as it was. Nothing references tracking_numbers
- * and it has no index or trigger beyond its primary key. `nullable` says which shape to build.
+ * table, the rows copied, the old one dropped, the new one renamed), in one transaction (the
+ * migrator's, or its own when called alone), so a failure leaves the old table as it was.
+ * Nothing references tracking_numbers and it has no index or trigger beyond its primary key.
+ * `nullable` says which shape to build.
  */
 async function rebuildSqlite(db: Kysely<unknown>, nullable: boolean): Promise<void> {
   if (!db.isTransaction) return db.transaction().execute((trx) => rebuildSqlite(trx, nullable))
