@@ -75,16 +75,22 @@ test('flush() waits for everything queued', async (t) => {
   await Promise.all(writes)
 })
 
-test('with concurrency, several transactions are in flight at once and every write still lands', async (t) => {
-  const db = await migratedDatabase(t)
-  const repository = createTrackingRepository(db)
+/**
+ * A recorder of up to 10 rows per transaction that writes through `repository`, each transaction
+ * first held by `hold`; `inFlight()` counts the transactions under way, `most()` the most at once.
+ */
+function heldRecorder(
+  repository: ReturnType<typeof createTrackingRepository>,
+  hold: () => Promise<void>,
+  options: { concurrency: number; steady?: number },
+) {
   let inFlight = 0
   let most = 0
   const recorder = new Recorder<WriteEntry>({
     write: async (entries) => {
       most = Math.max(most, ++inFlight)
-      await new Promise((resolve) => setTimeout(resolve, 5))
       try {
+        await hold()
         return await repository.writeBatch(entries)
       } finally {
         inFlight--
@@ -92,34 +98,27 @@ test('with concurrency, several transactions are in flight at once and every wri
     },
     sizeOf: (entry) => entry.issued.sequences.length,
     maxBatch: 10,
-    concurrency: 3,
+    ...options,
   })
+  return { recorder, inFlight: () => inFlight, most: () => most }
+}
+
+test('with concurrency, several transactions are in flight at once and every write still lands', async (t) => {
+  const db = await migratedDatabase(t)
+  const pause = () => new Promise<void>((resolve) => setTimeout(resolve, 5))
+  const { recorder, most } = heldRecorder(createTrackingRepository(db), pause, { concurrency: 3 })
   await Promise.all(Array.from({ length: 200 }, (_, i) => recorder.write({ issued: testIssued(i) })))
-  assert.equal(most, 3, 'up to three commits overlapped, never more')
+  assert.equal(most(), 3, 'up to three commits overlapped, never more')
   const rows = await db.selectFrom('tracking_numbers').select('sequence').execute()
   assert.equal(rows.length, 200)
 })
 
 test('past `steady` in flight, another transaction starts only once a full one is queued', async (t) => {
   const db = await migratedDatabase(t)
-  const repository = createTrackingRepository(db)
-  let inFlight = 0
   const gates: Array<() => void> = []
-  const recorder = new Recorder<WriteEntry>({
-    write: async (entries) => {
-      inFlight++
-      await new Promise<void>((resolve) => gates.push(resolve))
-      try {
-        return await repository.writeBatch(entries)
-      } finally {
-        inFlight--
-      }
-    },
-    sizeOf: (entry) => entry.issued.sequences.length,
-    maxBatch: 10,
-    concurrency: 4,
-    steady: 2,
-  })
+  const gate = () => new Promise<void>((resolve) => gates.push(resolve))
+  const held = heldRecorder(createTrackingRepository(db), gate, { concurrency: 4, steady: 2 })
+  const { recorder, inFlight } = held
   const tick = () => new Promise((resolve) => setImmediate(resolve))
   const written: Promise<boolean>[] = []
   // One at a time: the first two start at once, the next nine wait (fewer than maxBatch rows).
@@ -127,14 +126,14 @@ test('past `steady` in flight, another transaction starts only once a full one i
     written.push(recorder.write({ issued: testIssued(i) }))
     await tick()
   }
-  assert.equal(inFlight, 2, 'two in flight while less than a full transaction is queued')
+  assert.equal(inFlight(), 2, 'two in flight while less than a full transaction is queued')
   written.push(recorder.write({ issued: testIssued(11) }))
   await tick()
-  assert.equal(inFlight, 3, 'a full transaction queued starts a third')
+  assert.equal(inFlight(), 3, 'a full transaction queued starts a third')
   for (let i = 12; i < 32; i++) written.push(recorder.write({ issued: testIssued(i) }))
   await tick()
-  assert.equal(inFlight, 4, 'never more than `concurrency`')
-  while (inFlight > 0 || gates.length > 0) {
+  assert.equal(inFlight(), 4, 'never more than `concurrency`')
+  while (inFlight() > 0 || gates.length > 0) {
     for (const open of gates.splice(0)) open()
     await tick()
   }
