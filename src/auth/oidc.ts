@@ -101,11 +101,16 @@ export function createOidcVerifier(
       } catch (error) {
         throw rejected(error)
       }
-      const name = typeof payload.sub === 'string' ? payload.sub : payload.client_id
+      // A token with no `sub` (some providers' client-credentials tokens) is its client's: its
+      // subject says so, so a client never shares a subject (rate limit, Idempotency-Keys) with a
+      // user whose `sub` happens to equal its id.
+      const bySub = typeof payload.sub === 'string' && payload.sub !== ''
+      const name = bySub ? payload.sub : payload.client_id
       if (typeof name !== 'string' || name === '') {
         throw new AppError('unauthorized', 'The token names no subject')
       }
-      return { subject: `oidc:${name}`, name, role: highestRole(payload, settings), source: 'oidc' }
+      const subject = bySub ? `oidc:${name}` : `oidc-client:${name}`
+      return { subject, name, role: highestRole(payload, settings), source: 'oidc' }
     },
   }
 }

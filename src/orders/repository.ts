@@ -128,9 +128,28 @@ export function createOrderRepository(db: Database) {
   }
 
   return {
-    /** The order and its notification, in one transaction: both are stored, or neither. */
-    async create(order: NewOrder, notification: Omit<NewNotification, 'orderId'>): Promise<number> {
+    /**
+     * The order and its notification, in one transaction: both are stored, or neither. With an
+     * Idempotency-Key, the key too (its `sequences`: the order's tracking sequence), first: a
+     * second transaction with the same key fails on it (a unique violation) before it writes.
+     */
+    async create(
+      order: NewOrder,
+      notification: Omit<NewNotification, 'orderId'>,
+      idempotency?: { key: string; requestHash: string },
+    ): Promise<number> {
       return db.transaction().execute(async (trx) => {
+        if (idempotency) {
+          await trx
+            .insertInto('idempotency_keys')
+            .values({
+              key: idempotency.key,
+              request_hash: idempotency.requestHash,
+              sequences: String(order.trackingSequence),
+              created_at: order.now,
+            })
+            .execute()
+        }
         const insert = trx.insertInto('orders').values({
           customer_id: order.customerId,
           item: order.item,
@@ -269,8 +288,17 @@ export function createOrderRepository(db: Database) {
     async findByTrackingSequence(sequence: number) {
       return db
         .selectFrom('orders')
-        .select(['tracking_number', 'order_time', 'status', 'updated_at'])
+        .select(['id', 'tracking_number', 'order_time', 'status', 'updated_at'])
         .where('tracking_sequence', '=', sequence)
+        .executeTakeFirst()
+    },
+
+    /** An Idempotency-Key as stored: by an order's creation or by an issuing route. */
+    async findIdempotencyKey(key: string) {
+      return db
+        .selectFrom('idempotency_keys')
+        .select(['request_hash', 'sequences'])
+        .where('key', '=', key)
         .executeTakeFirst()
     },
 

@@ -2,6 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { errorReplies } from '../http/errors.js'
+import { IdempotencyHeaders, idempotency } from '../http/idempotency.js'
 import { NoListQuery, pageReply, pageRequest } from '../http/pagination.js'
 import {
   NotificationListReply,
@@ -73,10 +74,17 @@ export async function orderRoutes(
         summary: 'Create an order: it gets a tracking number, and the customer an SMS',
         description: 'The order, its tracking number and its notification are committed together.',
         body: OrderBody,
-        response: { 201: OrderReply, ...errors, 503: Type.Ref('ErrorEnvelope') },
+        headers: IdempotencyHeaders,
+        response: {
+          201: OrderReply,
+          ...errors,
+          409: Type.Ref('ErrorEnvelope'),
+          503: Type.Ref('ErrorEnvelope'),
+        },
       },
     },
-    async (request, reply) => reply.code(201).send(await service.create(request.body)),
+    async (request, reply) =>
+      reply.code(201).send(await service.create(request.body, idempotency(request, 'create-order'))),
   )
 
   app.get(

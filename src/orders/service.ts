@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto'
 import type { Customer } from '../customers/repository.js'
-import { isForeignKeyViolation } from '../db/errors.js'
+import { isForeignKeyViolation, isUniqueViolation } from '../db/errors.js'
 import type { OrderStatus } from '../db/schema.js'
 import { formatAmount, formatWeightKg, parseAmountMinor, parseWeightGrams } from '../formats.js'
 import { AppError } from '../http/errors.js'
+import { type Idempotency, idempotencyConflict } from '../http/idempotency.js'
 import type { PageRequest } from '../http/pagination.js'
 import { asciiUpper, checkTrackingNumber, type TrackingFormat } from '../tracking/codec.js'
 import type { TrackingService } from '../tracking/service.js'
@@ -112,6 +114,23 @@ function notPending(status: OrderStatus): AppError {
   })
 }
 
+/**
+ * What an order's Idempotency-Key covers: the order the body asks for, in stored units (amount
+ * `"10.00"` and `10` are one request), under its own operation name.
+ */
+function requestHash(body: OrderBody): string {
+  const request = [
+    'create-order',
+    body.customer_code,
+    body.item,
+    parseAmountMinor(body.amount),
+    body.origin_country_id ?? null,
+    body.destination_country_id ?? null,
+    body.weight === undefined ? null : (parseWeightGrams(body.weight) ?? null),
+  ]
+  return createHash('sha256').update(JSON.stringify(request)).digest('hex')
+}
+
 /** A correction's fields in stored units; `clear` (PUT) sets a lane or weight left out to null. */
 function correctionOf(body: OrderReplace | Omit<OrderPatch, 'status'>, clear: boolean): OrderCorrection {
   const absent = clear ? null : undefined
@@ -138,9 +157,26 @@ export function createOrderService(deps: OrderServiceDeps) {
     return order
   }
 
+  /** What an Idempotency-Key stored by an order's creation answers on a retry. */
+  async function replay(stored: { request_hash: string; sequences: string }, hash: string) {
+    if (stored.request_hash !== hash) throw idempotencyConflict()
+    const order = await repository.findByTrackingSequence(Number(stored.sequences))
+    if (!order) throw new Error("an order creation's Idempotency-Key names no order")
+    return toReply(await get(order.id))
+  }
+
   return {
-    /** Stores the order, its tracking number and its SMS in one transaction. */
-    async create(body: OrderBody): Promise<OrderReply> {
+    /**
+     * Stores the order, its tracking number and its SMS in one transaction. With an
+     * Idempotency-Key, a retry of the same request answers the order the first one made (as it is
+     * now); the same key with another request, or one used on an issuing route, is a 409.
+     */
+    async create(body: OrderBody, idempotency?: Idempotency): Promise<OrderReply> {
+      const hash = idempotency && requestHash(body)
+      if (idempotency && hash) {
+        const stored = await repository.findIdempotencyKey(idempotency.key)
+        if (stored) return replay(stored, hash)
+      }
       const customer = await deps.findCustomerByCode(body.customer_code)
       if (!customer) throw unknownCustomer(body.customer_code)
       const origin = body.origin_country_id ?? null
@@ -153,8 +189,9 @@ export function createOrderService(deps: OrderServiceDeps) {
         })
       }
       const tracking = await deps.tracking.allocate({ origin: origin ?? '', destination: destination ?? '' })
-      const id = await repository
-        .create(
+      let id: number
+      try {
+        id = await repository.create(
           {
             customerId: customer.id,
             item: body.item,
@@ -171,12 +208,18 @@ export function createOrderService(deps: OrderServiceDeps) {
             recipient: customer.phone_number,
             message: smsText('created', body.item, tracking.trackingNumber),
           },
+          idempotency && hash ? { key: idempotency.key, requestHash: hash } : undefined,
         )
-        .catch((error: unknown) => {
-          // The customer was deleted between the lookup and the insert.
-          if (isForeignKeyViolation(error)) throw unknownCustomer(body.customer_code)
-          throw error
-        })
+      } catch (error) {
+        // The customer was deleted between the lookup and the insert.
+        if (isForeignKeyViolation(error)) throw unknownCustomer(body.customer_code)
+        // Another request with this key committed first (its number unused here: a gap).
+        if (idempotency && hash && isUniqueViolation(error)) {
+          const winner = await repository.findIdempotencyKey(idempotency.key)
+          if (winner) return replay(winner, hash)
+        }
+        throw error
+      }
       deps.notified?.()
       return toReply(await get(id))
     },

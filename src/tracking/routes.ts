@@ -1,8 +1,9 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import { parseWeightGrams } from '../formats.js'
 import { errorReplies } from '../http/errors.js'
 import { type HandedOver, ISSUE_FAILED } from '../http/handover.js'
+import { IdempotencyHeaders, idempotency } from '../http/idempotency.js'
 import type { TrackingFormat } from './codec.js'
 import { type IssueField, LANE_FIELDS } from './fields.js'
 import {
@@ -10,14 +11,13 @@ import {
   batchBody,
   GenerateReply,
   generateBody,
-  IdempotencyHeaders,
   type IssueQuery,
   issueQuery,
   NextTrackingNumberReply,
   TrackingNumberParams,
   TrackingRecordReply,
 } from './schemas.js'
-import { type Idempotency, type IssueRequest, requestMetadata, type TrackingService } from './service.js'
+import { type IssueRequest, requestMetadata, type TrackingService } from './service.js'
 
 const errors = errorReplies(400, 401, 403, 409, 429, 503)
 
@@ -35,13 +35,6 @@ export function toIssueRequest(fields: IssueQuery): IssueRequest {
     customerName: fields.customer_name ?? null,
     customerSlug: fields.customer_slug ?? null,
   }
-}
-
-/** A client's Idempotency-Key, scoped to the client: two clients' keys never meet. */
-function idempotency(request: FastifyRequest, operation: string): Idempotency | undefined {
-  const key = request.headers['idempotency-key']
-  const client = request.principal?.subject
-  return typeof key === 'string' && client ? { key: `${client} ${key}`, operation } : undefined
 }
 
 export async function trackingRoutes(

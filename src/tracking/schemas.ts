@@ -71,17 +71,6 @@ export function batchBody(required: readonly IssueField[]) {
   return Type.Object({ ...issueFields(required), count: Count })
 }
 
-export const IdempotencyHeaders = Type.Object({
-  'idempotency-key': Type.Optional(
-    Type.String({
-      minLength: 1,
-      maxLength: 255,
-      description: 'A retry with the same key and request returns the same numbers',
-    }),
-  ),
-})
-export type IdempotencyHeaders = Static<typeof IdempotencyHeaders>
-
 export const TrackingNumberParams = Type.Object({
   tracking_number: Type.String({ maxLength: 64, description: '16 characters, the last a check character' }),
 })

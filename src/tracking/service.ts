@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { formatWeightKg } from '../formats.js'
 import { AppError } from '../http/errors.js'
+import { type Idempotency, idempotencyConflict } from '../http/idempotency.js'
 import { asciiUpper, type Codec, checkTrackingNumber } from './codec.js'
 import type { Recorder } from './recorder.js'
 import {
@@ -25,12 +26,6 @@ export interface IssueRequest {
   customerId: string | null
   customerName: string | null
   customerSlug: string | null
-}
-
-export interface Idempotency {
-  key: string
-  /** Which operation: the same key on another operation is a different request. */
-  operation: string
 }
 
 export interface TrackingServiceDeps {
@@ -122,14 +117,8 @@ export function createTrackingService(deps: TrackingServiceDeps) {
     }
   }
 
-  function conflict(): AppError {
-    return new AppError('conflict', 'This Idempotency-Key was already used with a different request', {
-      'idempotency-key': ['was already used with a different request'],
-    })
-  }
-
   async function replay(stored: { request_hash: string; sequences: string }, hash: string) {
-    if (stored.request_hash !== hash) throw conflict()
+    if (stored.request_hash !== hash) throw idempotencyConflict()
     return issuedOf(await deps.repository.findBySequences(stored.sequences.split(',').map(Number)))
   }
 
@@ -180,7 +169,7 @@ export function createTrackingService(deps: TrackingServiceDeps) {
           .digest('hex')
         const running = inFlight.get(idempotency.key)
         if (running) {
-          if (running.hash !== hash) throw conflict()
+          if (running.hash !== hash) throw idempotencyConflict()
           return await running.result
         }
         const result = issueOnce(request, count, idempotency, hash, uuids)

@@ -48,3 +48,40 @@ test('idempotency keys are per client: two clients using the same key get their 
   assert.notEqual(a.json().tracking_number, b.json().tracking_number)
   assert.equal(a2.json().tracking_number, a.json().tracking_number, 'the same client still gets its retry')
 })
+
+test("a subject's spaces cannot make two clients' idempotency keys one: `a b` + `c` is not `a` + `b c`", async (t) => {
+  let sub = ''
+  const spaced = await startOidcProvider({ customizeClaims: (claims) => Object.assign(claims, { sub }) })
+  t.after(() => spaced.close())
+  const app = await build(t, { OIDC_ISSUER: spaced.issuer, OIDC_AUDIENCE: TEST_AUDIENCE }, { as: null })
+  sub = 'carrier a b'
+  const first = await spaced.token({ scope: 'waybill:client' })
+  sub = 'carrier a'
+  const second = await spaced.token({ scope: 'waybill:client' })
+  const a = await app.inject({ url: issueUrl(), headers: { 'idempotency-key': 'c', ...asBearer(first) } })
+  const b = await app.inject({ url: issueUrl(), headers: { 'idempotency-key': 'b c', ...asBearer(second) } })
+  assert.equal(a.statusCode, 200, a.body)
+  assert.equal(b.statusCode, 200, b.body)
+  assert.notEqual(a.json().tracking_number, b.json().tracking_number, 'each client its own number')
+  const me = (await app.inject({ url: '/api/me/', headers: asBearer(first) })).json()
+  assert.equal(me.subject, 'oidc:carrier a b')
+})
+
+test("a token without `sub` is its client's: it never shares a subject with a user whose `sub` is that id", async (t) => {
+  let sub: string | undefined
+  const provider2 = await startOidcProvider({
+    customizeClaims: (claims) => {
+      if (sub === undefined) delete claims.sub
+      else claims.sub = sub
+    },
+  })
+  t.after(() => provider2.close())
+  const app = await build(t, { OIDC_ISSUER: provider2.issuer, OIDC_AUDIENCE: TEST_AUDIENCE }, { as: null })
+  const clientToken = await provider2.token({ scope: 'waybill:client' })
+  sub = provider2.clientId
+  const userToken = await provider2.token({ scope: 'waybill:client' })
+  const subjectOf = async (token: string) =>
+    (await app.inject({ url: '/api/me/', headers: asBearer(token) })).json().subject
+  assert.equal(await subjectOf(clientToken), `oidc-client:${provider2.clientId}`)
+  assert.equal(await subjectOf(userToken), `oidc:${provider2.clientId}`)
+})

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { checkTrackingNumber } from '../../src/tracking/codec.js'
-import { bearer, build, openDatabase, type TestApp } from '../helpers/build.js'
+import { bearer, build, openDatabase, type TestApp, tokenFor, validIssue } from '../helpers/build.js'
 import { createOrder, order, withCustomer } from '../helpers/orders.js'
 
 async function setStatus(app: TestApp, id: number, status: string) {
@@ -238,4 +238,83 @@ test("an order's tracking number can be looked up like any other: its order's pr
   assert.equal(body.created_at, created.order_time)
   assert.equal(body.order.status, 'CONFIRMED')
   assert.equal(body.request_metadata, undefined)
+})
+
+test('Idempotency-Key on an order: a retry answers the first order, one order and one SMS; another request is a 409', async (t) => {
+  const app = await build(t, {}, { as: 'operator' })
+  await withCustomer(app)
+  const db = openDatabase(t, app.databaseUrl)
+  const counts = async () => ({
+    orders: (await db.selectFrom('orders').select('id').execute()).length,
+    sms: (await db.selectFrom('notifications').select('id').execute()).length,
+  })
+  const post = (payload: Record<string, unknown>, key: string, headers: Record<string, string> = {}) =>
+    app.inject({
+      method: 'POST',
+      url: '/api/orders/',
+      payload,
+      headers: { 'idempotency-key': key, ...headers },
+    })
+
+  const first = await post({ ...order, amount: '10.00' }, 'order-1')
+  assert.equal(first.statusCode, 201, first.body)
+  // The same request, the amount written another way: the same order.
+  const again = await post({ ...order, amount: 10 }, 'order-1')
+  assert.equal(again.statusCode, 201, again.body)
+  assert.deepEqual(again.json(), first.json())
+  assert.deepEqual(await counts(), { orders: 1, sms: 1 })
+
+  const other = await post({ ...order, amount: '11.00' }, 'order-1')
+  assert.equal(other.statusCode, 409, other.body)
+  assert.deepEqual(Object.keys(other.json().details), ['idempotency-key'])
+  assert.deepEqual(await counts(), { orders: 1, sms: 1 })
+
+  // Without a key, or with another, a new order.
+  assert.equal((await post(order, 'order-2')).statusCode, 201)
+  assert.equal((await app.inject({ method: 'POST', url: '/api/orders/', payload: order })).statusCode, 201)
+  assert.deepEqual(await counts(), { orders: 3, sms: 3 })
+
+  // Another operator's key of the same name is theirs.
+  const another = { authorization: `Bearer ${await tokenFor('operator', 4_242)}` }
+  const theirs = await post({ ...order, amount: '10.00' }, 'order-1', another)
+  assert.equal(theirs.statusCode, 201)
+  assert.notEqual(theirs.json().id, first.json().id)
+
+  // A key used on an issuing route is another request here, and the other way round.
+  const issued = await app.inject({
+    method: 'POST',
+    url: '/tracking-numbers/batch',
+    payload: { ...validIssue, count: 2 },
+    headers: { 'idempotency-key': 'shared' },
+  })
+  assert.equal(issued.statusCode, 201, issued.body)
+  assert.equal((await post(order, 'shared')).statusCode, 409)
+  const batch = await app.inject({
+    method: 'POST',
+    url: '/tracking-numbers/batch',
+    payload: { ...validIssue, count: 2 },
+    headers: { 'idempotency-key': 'order-2' },
+  })
+  assert.equal(batch.statusCode, 409, batch.body)
+  assert.deepEqual(await counts(), { orders: 4, sms: 4 })
+})
+
+test('Idempotency-Key on an order: concurrent retries make one order, each answered with it', async (t) => {
+  const app = await build(t, {}, { as: 'operator' })
+  await withCustomer(app)
+  const replies = await Promise.all(
+    Array.from({ length: 8 }, () =>
+      app.inject({
+        method: 'POST',
+        url: '/api/orders/',
+        payload: order,
+        headers: { 'idempotency-key': 'burst' },
+      }),
+    ),
+  )
+  for (const reply of replies) assert.equal(reply.statusCode, 201, reply.body)
+  assert.deepEqual(new Set(replies.map((reply) => reply.json().id)).size, 1, 'one order for all eight')
+  const db = openDatabase(t, app.databaseUrl)
+  assert.equal((await db.selectFrom('orders').select('id').execute()).length, 1)
+  assert.equal((await db.selectFrom('notifications').select('id').execute()).length, 1)
 })
