@@ -141,7 +141,8 @@ export function registerErrorHandling(
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0] ?? '/'
     const allowed = options.paths?.allowed(path) ?? []
-    if (allowed.length > 0) {
+    // A route of this method that found nothing (a static file that is not there) is a 404.
+    if (allowed.length > 0 && !allowed.includes(request.method)) {
       const error = new AppError(
         'method_not_allowed',
         `${request.method} is not allowed on ${path}; it allows ${allowed.join(', ')}`,

@@ -11,7 +11,10 @@ import { AppError } from './errors.js'
 const METHODS: HTTPMethod[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
 
 export interface RoutePaths {
-  /** The methods this concrete path is routed for, in a fixed order; empty when none. */
+  /**
+   * The methods this concrete path is routed for, in a fixed order; empty when none. A path that a
+   * static route has gets that route's methods only (not those of a parameter route it matches).
+   */
   allowed(path: string): string[]
 }
 
@@ -61,7 +64,9 @@ export function trackRoutePaths(
   })
   return {
     allowed(path) {
-      return METHODS.filter((method) => router.find(method, path) !== null)
+      // As staticWins: on a static route's path, only its own methods count.
+      const own = staticPaths.has(path.replace(/\/+$/, '')) ? staticMethods(path) : []
+      return own.length > 0 ? own : METHODS.filter((method) => router.find(method, path) !== null)
     },
   }
 }

@@ -15,6 +15,9 @@ test('a method a path does not have is a 405 listing the ones it has, in the env
     ['GET', '/tracking/generate/', 'POST'],
     ['DELETE', '/api/orders/', 'GET, HEAD, POST'],
     ['POST', '/health', 'GET, HEAD'],
+    // A static path's own methods, not those of the parameter route it also matches (/:id).
+    ['POST', '/api/orders/search/', 'GET, HEAD'],
+    ['PUT', '/api/orders/search/', 'GET, HEAD'],
   ]
   for (const [method, url, allow] of cases) {
     const res = await app.inject({ method: method as 'GET', url })
@@ -26,10 +29,16 @@ test('a method a path does not have is a 405 listing the ones it has, in the env
     assert.equal(body.correlation_id, res.headers['x-request-id'])
     assert.match(body.error, new RegExp(`${method} is not allowed`))
   }
-  // A path no route has is still a 404; so is a parameter the route's pattern cannot hold.
-  for (const url of ['/api/nothing-here', '/api/orders/1/nothing']) {
-    const res = await app.inject({ method: 'DELETE', url })
-    assert.equal(res.statusCode, 404, `${url}: ${res.body}`)
+  // A path no route has is still a 404; so is a parameter the route's pattern cannot hold, and a
+  // file the docs' static route does not have, by the methods that route takes.
+  for (const [method, url] of [
+    ['DELETE', '/api/nothing-here'],
+    ['DELETE', '/api/orders/1/nothing'],
+    ['GET', '/docs/static/nope.js'],
+    ['HEAD', '/docs/static/nope.js'],
+  ] as const) {
+    const res = await app.inject({ method, url })
+    assert.equal(res.statusCode, 404, `${method} ${url}: ${res.body}`)
     assert.equal(res.headers.allow, undefined)
   }
 })
