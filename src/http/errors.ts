@@ -77,6 +77,13 @@ const FRAMEWORK_ERRORS: Record<string, ErrorCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
   FST_ERR_CTP_INVALID_TYPE: 'unsupported_media_type',
+  FST_ERR_MAX_PARAM_LENGTH: 'bad_request',
+  FST_ERR_BAD_URL: 'bad_request',
+}
+// Messages of our own where Fastify's would echo the path back (up to the whole URL).
+const FRAMEWORK_MESSAGES: Record<string, string> = {
+  FST_ERR_MAX_PARAM_LENGTH: 'A path segment is longer than 1000 characters',
+  FST_ERR_BAD_URL: 'The path is not valid percent-encoded UTF-8',
 }
 
 export function toAppError(error: FastifyError | AppError | Error): AppError {
@@ -90,7 +97,7 @@ export function toAppError(error: FastifyError | AppError | Error): AppError {
     )
   }
   const code = fastifyError.code ? FRAMEWORK_ERRORS[fastifyError.code] : undefined
-  if (code) return new AppError(code, fastifyError.message)
+  if (code) return new AppError(code, FRAMEWORK_MESSAGES[fastifyError.code] ?? fastifyError.message)
   const status = fastifyError.statusCode
   if (status === 429) return new AppError('rate_limited', 'Too many requests')
   // Fastify's own client errors first: a request body whose stream failed (the client hung up:

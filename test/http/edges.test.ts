@@ -195,6 +195,21 @@ test('a path parameter too long for a tracking number is a 400 naming it', async
   assert.equal(res.statusCode, 400, res.body)
   assert.deepEqual(Object.keys(res.json().details), ['tracking_number'])
   assert.ok(res.body.length < 600, 'the reply does not echo the whole path back')
+  // Past the router's limit (1000 characters) and in a path that is not valid percent-encoding,
+  // the router refuses it: a short 400 still, with nothing of the path in it.
+  for (const url of [
+    `/tracking-numbers/${'A'.repeat(5_000)}`,
+    `/api/orders/${'1'.repeat(5_000)}/`,
+    '/tracking-numbers/%E0%A4%A',
+  ]) {
+    const refused = await app.inject({ url })
+    assert.equal(refused.statusCode, 400, refused.body)
+    assert.equal(refused.json().code, 'bad_request')
+    assert.ok(
+      refused.body.length < 300 && !refused.body.includes('AAAA') && !refused.body.includes('%E0'),
+      refused.body,
+    )
+  }
 })
 
 test('JSON bodies: errors name the body; an empty one is no body; only UTF-8', async (t) => {
