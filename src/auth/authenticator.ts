@@ -187,7 +187,9 @@ export function createAuthenticator(deps: {
 
   function tokenOf(header: string | undefined): string {
     if (!header) throw missingToken()
-    const token = /^Bearer +([^\s]+)\s*$/i.exec(header)?.[1]
+    // A JWS in compact form, strictly base64url: a token has one spelling (jose would take padding
+    // or standard base64 too, each another key in the cache of verified tokens).
+    const token = /^Bearer +([\w-]+\.[\w-]+\.[\w-]+)\s*$/i.exec(header)?.[1]
     if (!token) throw invalidToken()
     return token
   }

@@ -186,6 +186,23 @@ test('wrong password, unknown user and disabled user get the same answer', async
   }
 })
 
+test('a token has one spelling: padding, standard base64 or another form of the same bytes is a 401', async (t) => {
+  const app = await build(t, {}, { as: null })
+  const token = await adminToken()
+  assert.equal((await app.inject({ url: '/api/me/', headers: asBearer(token) })).statusCode, 200)
+  const [header, payload, signature] = token.split('.') as [string, string, string]
+  const respelled = [
+    `${token}=`,
+    `${header}.${payload}.${signature.replace(/-/g, '+').replace(/_/g, '/')}${/[-_]/.test(signature) ? '' : '+'}`,
+    `${header}=.${payload}.${signature}`,
+    `${token}.`,
+  ]
+  for (const spelling of respelled) {
+    const res = await app.inject({ url: '/api/me/', headers: asBearer(spelling) })
+    assert.equal(res.statusCode, 401, `${spelling}: ${res.body}`)
+  }
+})
+
 test('a refused refresh or sign-out is a 401 that names the scheme too', async (t) => {
   const app = await build(t, {}, { as: null })
   for (const url of ['/api/token/refresh/', '/api/token/revoke/']) {
