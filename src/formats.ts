@@ -157,6 +157,23 @@ const NOT_PLAIN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u
 const WHITESPACE = /\s/
 // Something other than whitespace and invisible format characters (zero-width space, joiners, …).
 const VISIBLE = /[^\s\p{Cf}]/u
+// An invisible format character at either end (a zero-width space, a left-to-right mark, …): a
+// name that looks like another. Inside a text they stay (joiners in emoji, marks in Arabic or
+// Hebrew); so do the tag characters that end some flag emoji (U+E0020 to U+E007F).
+const INVISIBLE_START = /^(?![\u{E0000}-\u{E007F}])\p{Cf}/u
+const INVISIBLE_END = /(?![\u{E0000}-\u{E007F}])\p{Cf}$/u
+
+/** Whitespace or an invisible format character at either end. */
+function untrimmed(value: string): boolean {
+  const first = value.charCodeAt(0)
+  const last = value.charCodeAt(value.length - 1)
+  if (isWhitespace(first) || isWhitespace(last)) return true
+  // Printable ASCII at both ends (nearly always) needs no further look.
+  return (
+    (!(first > 32 && first < 127) && INVISIBLE_START.test(value)) ||
+    (!(last > 32 && last < 127) && INVISIBLE_END.test(value))
+  )
+}
 
 function isWhitespace(code: number): boolean {
   return (
@@ -169,11 +186,14 @@ export function isPlainText(value: string): boolean {
   return !NOT_PLAIN.test(value)
 }
 
-/** Plain text with something visible in it and no whitespace at either end: a name, an item. */
+/**
+ * Plain text with something visible in it and no whitespace or invisible character at either end:
+ * a name, an item.
+ */
 export function isTrimmedText(value: string): boolean {
   if (value.length === 0 || NOT_PLAIN.test(value)) return false
+  if (untrimmed(value)) return false
   const first = value.charCodeAt(0)
-  if (isWhitespace(first) || isWhitespace(value.charCodeAt(value.length - 1))) return false
   // A printable ASCII character first (nearly always) is visible: no need to look further.
   return (first > 32 && first < 127) || VISIBLE.test(value)
 }
@@ -191,6 +211,8 @@ export function textProblem(value: unknown, trimmed: boolean): string {
   if (!trimmed) return 'is invalid'
   if (text.length === 0) return 'must not be empty'
   if (!VISIBLE.test(text)) return 'must not be blank'
+  if (text.length > 0 && !isWhitespace(text.charCodeAt(0)) && !isWhitespace(text.charCodeAt(text.length - 1)))
+    return 'must not start or end with an invisible character (a zero-width space, a direction mark, …)'
   return 'must not start or end with whitespace'
 }
 

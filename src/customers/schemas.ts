@@ -12,7 +12,8 @@ const Name = Type.String({
   format: 'trimmed-text',
   minLength: 1,
   maxLength: 200,
-  description: 'Not blank; no line breaks or control characters, no whitespace at either end',
+  description:
+    'Not blank; no line breaks or control characters, no whitespace or invisible character at either end',
   examples: ['RedBox Logistics'],
 })
 

@@ -38,7 +38,8 @@ export const OrderBody = Type.Object({
     format: 'trimmed-text',
     minLength: 1,
     maxLength: 200,
-    description: 'Not blank; no line breaks or control characters, no whitespace at either end',
+    description:
+      'Not blank; no line breaks or control characters, no whitespace or invisible character at either end',
     examples: ['Laptop'],
   }),
   amount: Type.Unsafe<string | number>(amountSchema),

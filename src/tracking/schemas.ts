@@ -19,7 +19,8 @@ export const IssueFields = {
     format: 'trimmed-text',
     minLength: 1,
     maxLength: 200,
-    description: 'Not blank; no line breaks or control characters, no whitespace at either end',
+    description:
+      'Not blank; no line breaks or control characters, no whitespace or invisible character at either end',
     examples: ['RedBox Logistics'],
   }),
   customer_slug: Type.String({ format: 'slug', maxLength: 200, examples: ['redbox-logistics'] }),

@@ -298,8 +298,19 @@ test('plain text: no control characters, Unicode line breaks or unpaired surroga
   )
 })
 
-test('trimmed text: plain, not blank, no whitespace at either end', () => {
-  for (const good of ['Acme', 'A', 'Acme  Freight', 'Ünïcödé 株式会社', '😀', 'e\u0301', '\u200bx', 'É']) {
+test('trimmed text: plain, not blank, no whitespace or invisible character at either end', () => {
+  for (const good of [
+    'Acme',
+    'A',
+    'Acme  Freight',
+    'Ünïcödé 株式会社',
+    '😀',
+    'e\u0301',
+    'É',
+    '👩\u200d💻', // a ZWJ sequence: the joiner inside
+    '\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645', // ZWNJ inside (Persian)
+    'Gift 🏴\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}', // a flag that ends in tag characters
+  ]) {
     assert.equal(isTrimmedText(good), true, JSON.stringify(good))
   }
   for (const bad of [
@@ -318,9 +329,20 @@ test('trimmed text: plain, not blank, no whitespace at either end', () => {
     'Acme\n',
     'Ac\u2028me',
     'Acme \ud83d',
+    '\u200bx', // zero-width space first
+    'RedBox Logistics\u200b', // … or last: looks like "RedBox Logistics"
+    '\u200eAcme', // a left-to-right mark
+    'Acme\u200f', // a right-to-left mark
+    'Acme\u061c', // an Arabic letter mark
+    'Acme\u2060', // a word joiner
   ]) {
     assert.equal(isTrimmedText(bad), false, JSON.stringify(bad))
   }
+  assert.match(
+    textProblem('RedBox Logistics\u200b', true),
+    /must not start or end with an invisible character/,
+  )
+  assert.equal(textProblem('Acme ', true), 'must not start or end with whitespace')
 })
 
 test('phone numbers: whitespace around them is dropped, line breaks inside are not allowed', () => {

@@ -59,6 +59,8 @@ const BAD: Record<string, string[]> = {
     '\u200b',
     ' RedBox',
     'RedBox ',
+    'RedBox Logistics\u200b',
+    '\u200fRedBox',
   ],
   customer_slug: [
     '',
