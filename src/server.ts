@@ -5,7 +5,7 @@ import { buildApp } from './app.js'
 import { cliCommand, FIRST_USER, firstRunMessage, localOrigin } from './auth/bootstrap.js'
 import { type Config, ConfigError, loadConfig, loadEnvFile } from './config.js'
 import { serveGroupMetrics } from './observability/cluster-metrics.js'
-import { flushLogs } from './observability/logger.js'
+import { exitAfterLogs, flushLogs } from './observability/logger.js'
 import { TrackingKeyError } from './tracking/key.js'
 
 /** What an operator can fix, said in one line naming the setting; anything else with its stack. */
@@ -110,16 +110,16 @@ async function serve(config: Config): Promise<void> {
     app.log.info({ signal }, 'shutting down: no new connections, finishing requests in flight')
     setTimeout(() => {
       app.log.error('shutdown timed out; exiting with requests still in flight')
-      process.exit(1)
+      exitAfterLogs(app.log, 1)
     }, config.shutdownTimeoutMs).unref()
     app.close().then(
       () => {
         app.log.info('shutdown complete')
-        process.exit(0)
+        exitAfterLogs(app.log, 0)
       },
       (error) => {
         app.log.error({ err: error }, 'shutdown failed')
-        process.exit(1)
+        exitAfterLogs(app.log, 1)
       },
     )
   })

@@ -108,6 +108,27 @@ export function flushLogs(logger: FastifyBaseLogger): void {
   ;(logger as Partial<Pick<Logger, 'flush'>>).flush?.()
 }
 
+/**
+ * Exits with `code` once the buffered log lines are written. The write is made asynchronously
+ * first: on a closed stdout (the log reader gone, as with `waybill | head`) it fails with EPIPE
+ * and pino stops writing, where the synchronous flush at exit would retry that write forever
+ * (sonic-boom 4 retries every error there, not only EAGAIN) and the process never exit. Lines a
+ * reader has not taken within a second (it stopped reading) are dropped: the process exits.
+ */
+export function exitAfterLogs(logger: FastifyBaseLogger, code: number): void {
+  const stream = (logger as unknown as Record<symbol, { flushSync?: () => void } | undefined>)[
+    pino.symbols.streamSym
+  ]
+  const exit = () => process.exit(code)
+  setTimeout(() => {
+    if (stream) stream.flushSync = () => {}
+    exit()
+  }, 1_000)
+  const flush = (logger as Partial<Pick<Logger, 'flush'>>).flush
+  if (flush) flush.call(logger, exit)
+  else exit()
+}
+
 /** Flushes buffered log lines every second, so a quiet service's lines are not held back. */
 export function flushLogsPeriodically(logger: FastifyBaseLogger): () => void {
   const timer = setInterval(() => flushLogs(logger), 1_000).unref()

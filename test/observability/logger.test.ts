@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict'
-import { Writable } from 'node:stream'
+import { once } from 'node:events'
+import { type Readable, Writable } from 'node:stream'
 import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify, { type FastifyBaseLogger } from 'fastify'
 import { pino } from 'pino'
 import { AppError, registerErrorHandling } from '../../src/http/errors.js'
 import { RequestLog, requestLogger } from '../../src/observability/logger.js'
+import { testDatabaseUrl } from '../helpers/build.js'
+import { startServer, waitFor } from '../helpers/processes.js'
 
 function capture(level: string) {
   const lines: Record<string, unknown>[] = []
@@ -154,4 +157,20 @@ test('an outage logs its first refusal in full, then a count per interval; 503s 
   await issue('c-2')
   await app.close()
   assert.deepEqual([lines.at(-1)?.refused, lines.at(-1)?.last_request_id], [1, 'c-2'])
+})
+
+test('SIGTERM with the log reader gone (stdout a closed pipe): the service still stops, on time', async (t) => {
+  const server = await startServer({ DATABASE_URL: await testDatabaseUrl(t), SHUTDOWN_TIMEOUT_MS: '2000' })
+  t.after(() => server.kill9())
+  const started = Date.now()
+  server.child.kill('SIGTERM')
+  // As `waybill | head -5` when the fifth line is this one: the reader reads it and leaves, and
+  // the lines after it are written only by the flush at exit.
+  await waitFor(() => server.logs.some((log) => String(log.msg).startsWith('shutting down')), 5_000)
+  ;(server.child.stdout as Readable).destroy()
+  const code = await Promise.race([
+    once(server.child, 'exit').then(([code]) => code),
+    sleep(8_000, 'still running', { ref: false }),
+  ])
+  assert.notEqual(code, 'still running', `no exit ${Date.now() - started} ms after SIGTERM`)
 })
