@@ -69,7 +69,7 @@ async function firstRun(app: FastifyInstance, config: Config, port: number): Pro
     if (outcome.kind === 'file_exists') {
       app.log.warn(
         { password_file: outcome.passwordFile },
-        `first run: no user exists, but ${outcome.passwordFile} does (another database's?) and is never overwritten, so no user was created; move it away and restart, or create one with \`npm run cli -- users create ${FIRST_USER} --role admin\``,
+        `first run: no user exists, but ${outcome.passwordFile} does (another database's?) and is never overwritten, so no user was created; move it away and restart, or create one with \`${cliCommand(process.env)} users create ${FIRST_USER} --role admin\``,
       )
       return
     }
@@ -95,7 +95,7 @@ async function firstRun(app: FastifyInstance, config: Config, port: number): Pro
     // The service works without it: say so, and how to create a user by hand.
     app.log.warn(
       { err: error },
-      `first run: could not create the user ${FIRST_USER}; create one with \`npm run cli -- users create ${FIRST_USER} --role admin\``,
+      `first run: could not create the user ${FIRST_USER}; create one with \`${cliCommand(process.env)} users create ${FIRST_USER} --role admin\``,
     )
   }
 }

@@ -100,15 +100,23 @@ export function shownPath(path: string): string {
 
 /**
  * How to run the CLI on the same database from another terminal: the npm script from a checkout,
- * the compiled entry in production (the image has no tsx), with DATABASE_URL when it is not the
- * default (a password in it is not printed: the reader puts theirs in place of ***).
+ * the compiled entry in production (the image has no tsx), with NODE_ENV=production there, with
+ * SECRET_KEY when the service was given one (its tokens are signed with it; elsewhere the CLI
+ * would sign with the key generated beside the data, and the service refuse the token), and with
+ * DATABASE_URL when it is not the default. Secrets are not printed: the reader puts the key, and
+ * a password in the URL, in place of ***.
  */
-export function cliCommand(env: { NODE_ENV?: string; DATABASE_URL?: string }): string {
-  const cli = env.NODE_ENV === 'production' ? 'node dist/src/cli.js' : 'npm run --silent cli --'
+export function cliCommand(env: { NODE_ENV?: string; DATABASE_URL?: string; SECRET_KEY?: string }): string {
+  const production = env.NODE_ENV === 'production'
+  const settings: string[] = []
+  if (production) settings.push('NODE_ENV=production')
+  if (env.SECRET_KEY) settings.push('SECRET_KEY=***')
   const url = env.DATABASE_URL
-  if (!url || url === DEFAULT_DATABASE_URL) return cli
-  const shown = url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@')
-  return `DATABASE_URL='${shown.replaceAll("'", "'\\''")}' ${cli}`
+  if (url && url !== DEFAULT_DATABASE_URL) {
+    const shown = url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@')
+    settings.push(`DATABASE_URL='${shown.replaceAll("'", "'\\''")}'`)
+  }
+  return [...settings, production ? 'node dist/src/cli.js' : 'npm run --silent cli --'].join(' ')
 }
 
 /** What the first start says once, in plain words, when it created the user. */

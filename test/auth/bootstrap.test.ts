@@ -167,18 +167,24 @@ test('config: the password file sits beside the SQLite file, else in ./data; a b
   }
 })
 
-test('the printed CLI command: npm script or compiled entry, DATABASE_URL unless the default, no password', () => {
+test('the printed CLI command: npm script or compiled entry, the settings it needs, no secret', () => {
   assert.equal(cliCommand({}), 'npm run --silent cli --')
   assert.equal(cliCommand({ DATABASE_URL: 'sqlite:data/waybill.db' }), 'npm run --silent cli --')
-  assert.equal(cliCommand({ NODE_ENV: 'production' }), 'node dist/src/cli.js')
+  assert.equal(cliCommand({ NODE_ENV: 'production' }), 'NODE_ENV=production node dist/src/cli.js')
   assert.equal(
     cliCommand({ DATABASE_URL: "sqlite:/tmp/it's.db" }),
     `DATABASE_URL='sqlite:/tmp/it'\\''s.db' npm run --silent cli --`,
   )
   assert.equal(
     cliCommand({ NODE_ENV: 'production', DATABASE_URL: 'postgres://waybill:s3cret@db/waybill' }),
-    "DATABASE_URL='postgres://waybill:***@db/waybill' node dist/src/cli.js",
+    "NODE_ENV=production DATABASE_URL='postgres://waybill:***@db/waybill' node dist/src/cli.js",
   )
+  // The service's own key: the CLI must sign with it too. Named, never printed.
+  assert.equal(
+    cliCommand({ NODE_ENV: 'production', SECRET_KEY: 'k'.repeat(40) }),
+    'NODE_ENV=production SECRET_KEY=*** node dist/src/cli.js',
+  )
+  assert.equal(cliCommand({ SECRET_KEY: 'k'.repeat(40) }), 'SECRET_KEY=*** npm run --silent cli --')
 })
 
 function cli(args: string[], env: Record<string, string>) {
@@ -206,12 +212,19 @@ if (dialect === 'sqlite') {
     const passwordFile = join(folder, 'initial-admin-password')
     assert.ok(said.includes(`Admin page: ${origin}/admin/`), said)
     assert.ok(said.includes(`its password is in ${passwordFile}`), said)
-    // Another terminal has no DATABASE_URL of this start: the command names it.
-    assert.ok(said.includes(`TOKEN=$(${cliCommand(env)} token admin)`), said)
+    // Another terminal has neither the DATABASE_URL nor the SECRET_KEY of this start (startServer
+    // sets one): the command names both, the key's value left out.
     assert.ok(
-      said.includes(`TOKEN=$(DATABASE_URL='${env.DATABASE_URL}' npm run --silent cli -- token admin)`),
+      said.includes(`TOKEN=$(${cliCommand({ ...env, SECRET_KEY: TEST_SECRET_KEY })} token admin)`),
       said,
     )
+    assert.ok(
+      said.includes(
+        `TOKEN=$(SECRET_KEY=*** DATABASE_URL='${env.DATABASE_URL}' npm run --silent cli -- token admin)`,
+      ),
+      said,
+    )
+    assert.ok(!said.includes(TEST_SECRET_KEY), 'the key is never printed')
     const logged = server.logs.filter((l) => String(l.msg).startsWith('first run: created the user admin'))
     assert.equal(logged.length, 1)
     assert.equal(logged[0]?.password_file, passwordFile)
