@@ -122,11 +122,12 @@ export function createTracking(deps: {
     // SQLite: two in flight, so the next batch waits in the writer thread's queue rather than
     // behind a thread round trip (the thread still commits them one at a time, in order; each
     // reply still waits for its own commit): +14-18% measured. PostgreSQL commits in parallel, on
-    // up to half the pool; but past two in flight only with a full commit's rows queued (batches):
-    // single numbers then go in fewer, larger commits, and the database's CPU per number was lower
-    // in 7 of 8 turns than with half the pool in flight for them too (docs/benchmarks.md).
+    // up to half the pool; but past one in flight only with a full commit's rows queued (batches):
+    // single numbers then go in one commit at a time, each holding all that queued meanwhile, and
+    // cost less CPU per answered request, in the service and the database, than with two or half
+    // the pool in flight for them (docs/benchmarks.md).
     concurrency: database.blocksEventLoop ? 2 : Math.max(1, Math.floor(config.database.poolSize / 2)),
-    steady: 2,
+    steady: database.blocksEventLoop ? 2 : 1,
     onCommit: (rows, seconds, started) => {
       metrics.commitBatchSize.observe(rows)
       metrics.commitDuration.observe(seconds)
