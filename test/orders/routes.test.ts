@@ -281,21 +281,18 @@ test('Idempotency-Key on an order: a retry answers the first order, one order an
   assert.notEqual(theirs.json().id, first.json().id)
 
   // A key used on an issuing route is another request here, and the other way round.
-  const issued = await app.inject({
-    method: 'POST',
-    url: '/tracking-numbers/batch',
-    payload: { ...validIssue, count: 2 },
-    headers: { 'idempotency-key': 'shared' },
-  })
+  const batch = (key: string) =>
+    app.inject({
+      method: 'POST',
+      url: '/tracking-numbers/batch',
+      payload: { ...validIssue, count: 2 },
+      headers: { 'idempotency-key': key },
+    })
+  const issued = await batch('shared')
   assert.equal(issued.statusCode, 201, issued.body)
   assert.equal((await post(order, 'shared')).statusCode, 409)
-  const batch = await app.inject({
-    method: 'POST',
-    url: '/tracking-numbers/batch',
-    payload: { ...validIssue, count: 2 },
-    headers: { 'idempotency-key': 'order-2' },
-  })
-  assert.equal(batch.statusCode, 409, batch.body)
+  const reused = await batch('order-2')
+  assert.equal(reused.statusCode, 409, reused.body)
   assert.deepEqual(await counts(), { orders: 4, sms: 4 })
 })
 
