@@ -45,6 +45,7 @@ import { createStatsService } from './stats/service.js'
 import { type FastIssueRoute, fastIssueRoute } from './tracking/fast-route.js'
 import { createTracking } from './tracking/index.js'
 import { keyFingerprint, resolveTrackingKey } from './tracking/key.js'
+import { findIdempotencyKey } from './tracking/repository.js'
 import { ISSUE_PATHS, toIssueRequest, trackingRoutes } from './tracking/routes.js'
 import { type IssueQuery, issueQuery, NextTrackingNumberReply } from './tracking/schemas.js'
 
@@ -256,6 +257,7 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   const orders = createOrderService({
     repository: orderRepository,
     findCustomerByCode: (code) => findCustomerByCode(database.db, code),
+    findIdempotencyKey: (key) => findIdempotencyKey(database.db, key),
     tracking: tracking.service,
     format: config.tracking.format,
     notified: () => notifications.wake(),

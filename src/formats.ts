@@ -211,7 +211,7 @@ export function textProblem(value: unknown, trimmed: boolean): string {
   if (!trimmed) return 'is invalid'
   if (text.length === 0) return 'must not be empty'
   if (!VISIBLE.test(text)) return 'must not be blank'
-  if (text.length > 0 && !isWhitespace(text.charCodeAt(0)) && !isWhitespace(text.charCodeAt(text.length - 1)))
+  if (!isWhitespace(text.charCodeAt(0)) && !isWhitespace(text.charCodeAt(text.length - 1)))
     return 'must not start or end with an invisible character (a zero-width space, a direction mark, …)'
   return 'must not start or end with whitespace'
 }

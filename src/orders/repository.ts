@@ -293,15 +293,6 @@ export function createOrderRepository(db: Database) {
         .executeTakeFirst()
     },
 
-    /** An Idempotency-Key as stored: by an order's creation or by an issuing route. */
-    async findIdempotencyKey(key: string) {
-      return db
-        .selectFrom('idempotency_keys')
-        .select(['request_hash', 'sequences'])
-        .where('key', '=', key)
-        .executeTakeFirst()
-    },
-
     async hasOrders(customerId: number): Promise<boolean> {
       const row = await db
         .selectFrom('orders')

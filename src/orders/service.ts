@@ -32,6 +32,8 @@ export const TRANSITIONS: Record<OrderStatus, OrderStatus[]> = {
 export interface OrderServiceDeps {
   repository: OrderRepository
   findCustomerByCode: (code: string) => Promise<Customer | undefined>
+  /** A stored Idempotency-Key (tracking/repository.ts: the table is the issuing routes' too). */
+  findIdempotencyKey: (key: string) => Promise<{ request_hash: string; sequences: string } | undefined>
   tracking: Pick<TrackingService, 'allocate'>
   format: TrackingFormat
   /** Called after a commit that wrote a notification, so the SMS goes out at once. */
@@ -172,10 +174,10 @@ export function createOrderService(deps: OrderServiceDeps) {
      * now); the same key with another request, or one used on an issuing route, is a 409.
      */
     async create(body: OrderBody, idempotency?: Idempotency): Promise<OrderReply> {
-      const hash = idempotency && requestHash(body)
-      if (idempotency && hash) {
-        const stored = await repository.findIdempotencyKey(idempotency.key)
-        if (stored) return replay(stored, hash)
+      const keyed = idempotency && { key: idempotency.key, requestHash: requestHash(body) }
+      if (keyed) {
+        const stored = await deps.findIdempotencyKey(keyed.key)
+        if (stored) return replay(stored, keyed.requestHash)
       }
       const customer = await deps.findCustomerByCode(body.customer_code)
       if (!customer) throw unknownCustomer(body.customer_code)
@@ -208,15 +210,15 @@ export function createOrderService(deps: OrderServiceDeps) {
             recipient: customer.phone_number,
             message: smsText('created', body.item, tracking.trackingNumber),
           },
-          idempotency && hash ? { key: idempotency.key, requestHash: hash } : undefined,
+          keyed,
         )
       } catch (error) {
         // The customer was deleted between the lookup and the insert.
         if (isForeignKeyViolation(error)) throw unknownCustomer(body.customer_code)
         // Another request with this key committed first (its number unused here: a gap).
-        if (idempotency && hash && isUniqueViolation(error)) {
-          const winner = await repository.findIdempotencyKey(idempotency.key)
-          if (winner) return replay(winner, hash)
+        if (keyed && isUniqueViolation(error)) {
+          const winner = await deps.findIdempotencyKey(keyed.key)
+          if (winner) return replay(winner, keyed.requestHash)
         }
         throw error
       }

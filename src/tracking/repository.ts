@@ -191,6 +191,15 @@ function sequencesOf(batch: Rows, entry: number, starts: number[]): number[] {
   return sequences
 }
 
+/** An Idempotency-Key as stored, by an issuing route or an order's creation (its sequence). */
+export async function findIdempotencyKey(db: Database, key: string) {
+  return db
+    .selectFrom('idempotency_keys')
+    .select(['request_hash', 'sequences', 'created_at'])
+    .where('key', '=', key)
+    .executeTakeFirst()
+}
+
 /**
  * `executePrepared` (DatabaseHandle's), when given, runs the common group commit, a single INSERT,
  * as a prepared statement: on PostgreSQL that halves the server's work per record.
@@ -420,13 +429,7 @@ export function createTrackingRepository(db: Database, executePrepared?: Prepare
       })
     },
 
-    async findIdempotencyKey(key: string) {
-      return db
-        .selectFrom('idempotency_keys')
-        .select(['request_hash', 'sequences', 'created_at'])
-        .where('key', '=', key)
-        .executeTakeFirst()
-    },
+    findIdempotencyKey: (key: string) => findIdempotencyKey(db, key),
 
     async deleteIdempotencyKeysBefore(createdAt: string): Promise<number> {
       const result = await db
