@@ -311,8 +311,9 @@ test('request values stored as sent through every insert path: text that reads a
   const repository = createTrackingRepository(database.db, database.executePrepared)
   const odd = { customer_slug: 'null', customer_name: 'NULL', order_created_at: 'Null' }
   const quoted = { customer_slug: 'a,b', customer_name: 'x "y" {z} \\ w', order_created_at: '' }
-  // 70 requests of one number (more than the prepared VALUES statements take), then requests of
-  // several numbers (on PostgreSQL: one statement with arrays), each alone and in a transaction.
+  // 70 requests of one number (on PostgreSQL one statement with arrays, as every commit there;
+  // elsewhere more rows than the prepared VALUES statements take), then requests of several
+  // numbers, each alone and in a transaction.
   const singles = Array.from({ length: 70 }, (_, i) => ({
     issued: { ...testIssued(i), ...(i % 2 ? odd : quoted) },
   }))
