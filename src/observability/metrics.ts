@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import { AppError } from '../http/errors.js'
+import type { OutcomeKind } from '../notifications/worker.js'
 
 type RequestLabels = { method: string; route: string; status_code: number }
 /** prom-client's record of one series of a histogram (lib/histogram.js, createBaseValues). */
@@ -97,11 +98,13 @@ export class RequestDurations extends Histogram<'method' | 'route' | 'status_cod
   }
 }
 
+const SMS_OUTCOMES: readonly OutcomeKind[] = ['sent', 'retry', 'failed']
+
 /** Every metric Waybill exports, on a registry of its own (one per app, so tests do not collide). */
 export function createMetrics() {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
-  return {
+  const metrics = {
     registry,
     httpDuration: new RequestDurations(
       [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
@@ -146,6 +149,10 @@ export function createMetrics() {
       registers: [registry],
     }),
   }
+  // Every outcome exported from the start, at 0: a series that appears only at the first SMS
+  // leaves rate() and an alert on failures with nothing to compare until then.
+  for (const outcome of SMS_OUTCOMES) metrics.smsOutcomes.inc({ outcome }, 0)
+  return metrics
 }
 
 export type Metrics = ReturnType<typeof createMetrics>

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { AggregatorRegistry, Histogram, Registry } from 'prom-client'
-import { RequestDurations } from '../../src/observability/metrics.js'
+import { createMetrics, RequestDurations } from '../../src/observability/metrics.js'
 
 const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
 
@@ -88,4 +88,15 @@ test('a request duration goes through prom-client’s observe() only for a serie
   durations.observeRequest('GET', '/next-tracking-number', 201, 0.001)
   durations.observeRequest('GET', '/next-tracking-number', 201, 0.001)
   assert.equal(calls, 2)
+})
+
+test('sms_notifications_total shows every outcome from the start, at 0, before the first SMS', async () => {
+  const metrics = createMetrics()
+  const samples = async () =>
+    [...(await metrics.registry.metrics()).matchAll(/^sms_notifications_total\{outcome="(\w+)"\} (\d+)$/gm)]
+      .map(([, outcome, value]) => `${outcome} ${value}`)
+      .sort()
+  assert.deepEqual(await samples(), ['failed 0', 'retry 0', 'sent 0'])
+  metrics.smsOutcomes.inc({ outcome: 'sent' })
+  assert.deepEqual(await samples(), ['failed 0', 'retry 0', 'sent 1'])
 })
