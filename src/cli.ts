@@ -147,6 +147,10 @@ async function migrate(): Promise<void> {
 const commands: Record<string, (args: string[]) => Promise<void>> = { migrate, users, token, sms }
 
 async function run(args: string[]): Promise<void> {
+  if (args.length === 1 && ['--help', '-h', 'help'].includes(args[0] as string)) {
+    console.log(USAGE) // asked for: on standard output, and a success
+    return
+  }
   const command = args[0] ? commands[args[0]] : undefined
   if (!command) {
     console.error(USAGE)

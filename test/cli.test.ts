@@ -135,3 +135,19 @@ test('sms retry: a failed notification, or all of them, back in the queue; nothi
   assert.deepEqual(await states(), ['pending/0', 'pending/0', 'pending/0', 'sent/1'])
   assert.equal(cli(['sms', 'retry', '--failed'], env).stdout.trim(), 'requeued 0 failed notifications')
 })
+
+test('--help prints the usage on standard output and succeeds; no command or an unknown one is a usage error', () => {
+  for (const ask of ['--help', '-h', 'help']) {
+    const help = cli([ask], {})
+    assert.equal(help.code, 0, `${ask}: ${help.stderr}`)
+    assert.match(help.stdout, /^Usage: npm run cli -- <command>/)
+    assert.match(help.stdout, /users create <username> --role <role>/)
+    assert.equal(help.stderr, '')
+  }
+  for (const wrong of [[], ['nonsense'], ['--help', 'extra']]) {
+    const refused = cli(wrong, {})
+    assert.equal(refused.code, 2, wrong.join(' '))
+    assert.match(refused.stderr, /^Usage: npm run cli -- <command>/)
+    assert.equal(refused.stdout, '')
+  }
+})
