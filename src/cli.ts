@@ -160,6 +160,13 @@ async function run(args: string[]): Promise<void> {
   await command(args.slice(1))
 }
 
+// `npm run cli -- users list | head -1`: the reader has gone, and what is left to print is not
+// wanted; the command's work is done or, as for any command cut off, left as it was.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error
+  process.exit(0)
+})
+
 run(process.argv.slice(2)).catch((error) => {
   if (error instanceof UsageError) {
     console.error(`waybill: ${error.message}\n\n${USAGE}`)

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
+import { once } from 'node:events'
 import { test } from 'node:test'
 import { claimDue, enqueueNotification, markFailed, markSent } from '../src/notifications/outbox.js'
 import { migratedDatabase, testDatabaseUrl } from './helpers/build.js'
@@ -150,4 +151,22 @@ test('--help prints the usage on standard output and succeeds; no command or an 
     assert.match(refused.stderr, /^Usage: npm run cli -- <command>/)
     assert.equal(refused.stdout, '')
   }
+})
+
+test('output to a reader that has gone (| head) ends the command quietly', async () => {
+  // As `npm run cli` runs it, through tsx: there the write's EPIPE reached the process as an
+  // unhandled error, with a stack trace and exit 1 (the build, exiting sooner, never saw it).
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', '--help'], {
+    cwd: ROOT,
+    env: { ...process.env, NODE_ENV: 'test' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  child.stdout.destroy() // before it writes: its write fails with EPIPE
+  let stderr = ''
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk
+  })
+  const [code] = await once(child, 'exit')
+  assert.equal(stderr, '')
+  assert.equal(code, 0)
 })
