@@ -31,7 +31,29 @@ import {
 } from './servers.js'
 import { runWrk, wrkMissing } from './wrk.js'
 
+const USAGE = `Usage: node dist/bench/turns.js [turns=6] [seconds=5] [A settings] -- [B settings]
+
+Runs two variants of Waybill in turns (A, B, A, B...), wrk -t1 -c64 on GET /next-tracking-number,
+and prints each one's CPU per answered request (service threads, and on PostgreSQL the database's
+processes) and the medians. Settings are NAME=VALUE environment variables for that variant's
+service; SCRIPT=/absolute/path/to/dist/src/server.js runs another build. On SQLite by default; on
+PostgreSQL with BENCH_DATABASE_URL (a database of its own per turn, dropped after).
+
+  node dist/bench/turns.js 6 5 -- ISSUE_FAST_PATH=false
+  BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test node dist/bench/turns.js 8 5 SCRIPT=/tmp/old/dist/src/server.js --`
+
 const args = process.argv.slice(2)
+if (args.includes('--help') || args.includes('-h')) {
+  console.log(USAGE)
+  process.exit(0)
+}
+const unknown = args.filter(
+  (arg) => arg !== '--' && !/^\d+$/.test(arg) && !/^[A-Za-z_][A-Za-z0-9_]*=/.test(arg),
+)
+if (unknown.length > 0) {
+  console.error(`turns: not a number of turns or seconds, nor NAME=VALUE: ${unknown.join(' ')}\n\n${USAGE}`)
+  process.exit(2)
+}
 const numbers = args.filter((arg) => /^\d+$/.test(arg)).map(Number)
 const [turns = 6, seconds = 5] = numbers
 const split = args.indexOf('--')
