@@ -17,8 +17,9 @@ import { customerRoutes } from './customers/routes.js'
 import { createCustomerService } from './customers/service.js'
 import { createDatabase, type DatabaseHandle, durabilityWarnings } from './db/index.js'
 import { migrateToLatest } from './db/migrate.js'
-import { clientErrorHandler, parseQueryString, strictJsonBodies } from './http/edges.js'
+import { answerConnect, clientErrorHandler, parseQueryString, strictJsonBodies } from './http/edges.js'
 import { registerErrorHandling, renderFrameworkError } from './http/errors.js'
+import { framingProblem } from './http/framing.js'
 import { trackRoutePaths } from './http/method-not-allowed.js'
 import { API_HEADERS, registerPages, registerSecurity } from './http/security.js'
 import { createValidatorCompiler } from './http/validation.js'
@@ -96,19 +97,29 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
     trustProxy: config.http.trustProxy,
     bodyLimit: config.http.bodyLimit,
     requestTimeout: config.http.requestTimeoutMs,
-    // Node checks request timeouts every 30 s by default: a timeout of a few seconds would be
-    // enforced up to 30 s late. Headers get the same limit as the whole request. 0 = no timeout.
-    ...(config.http.requestTimeoutMs > 0 && {
-      http: {
+    http: {
+      // A missing Host is refused by the framing hook below, in the envelope; Node's own refusal
+      // is a bare 400.
+      requireHostHeader: false,
+      // Node checks request timeouts every 30 s by default: a timeout of a few seconds would be
+      // enforced up to 30 s late. Headers get the same limit as the whole request. 0 = no timeout.
+      ...(config.http.requestTimeoutMs > 0 && {
         connectionsCheckingInterval: Math.min(30_000, Math.max(250, config.http.requestTimeoutMs / 4)),
         headersTimeout: Math.min(60_000, config.http.requestTimeoutMs),
-      },
-    }),
+      }),
+    },
     clientErrorHandler,
     forceCloseConnections: 'idle',
     // Errors Fastify raises before routing (a malformed URL) get the same envelope as the rest.
     frameworkErrors: (error, request, reply) => renderFrameworkError(error, request, reply as FastifyReply),
   })
+
+  // Before every other hook (auth included): a request HTTP/1.1 itself refuses is refused first.
+  app.addHook('onRequest', (request, _reply, done) => done(framingProblem(request.raw)))
+  // An Expect other than 100-continue: Node would answer a bare 417 itself; as a request instead,
+  // to whichever listener serves requests (the fast path's or Fastify's), for the hook above.
+  app.server.on('checkExpectation', (request, response) => app.server.emit('request', request, response))
+  app.server.on('connect', (_request, socket) => answerConnect(app.log, socket))
 
   const { database, key, warnings } = await openDatabase(config)
   for (const warning of warnings) app.log.warn(`database durability: ${warning}`)

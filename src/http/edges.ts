@@ -195,6 +195,36 @@ const CLIENT_ERRORS: Record<string, AppError> = {
 const MALFORMED = new AppError('bad_request', 'The request is not well-formed HTTP/1.1')
 
 /**
+ * Answers on a bare connection, where no request object exists to answer with: the envelope (with a
+ * request id of its own), then the connection closed. Logged at info: the client's mistake.
+ */
+function answerOnSocket(
+  log: FastifyInstance['log'],
+  socket: Duplex,
+  answer: AppError,
+  fields: Record<string, unknown>,
+): void {
+  const status = answer.statusCode
+  const id = randomUUID()
+  const envelope: ErrorEnvelope = {
+    error: answer.message,
+    code: answer.code,
+    details: answer.details,
+    correlation_id: id,
+  }
+  log.info({ request_id: id, ...fields, status }, answer.message)
+  if (socket.writable) {
+    const body = JSON.stringify(envelope)
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+        'Content-Type: application/json; charset=utf-8\r\n' +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+        `X-Request-Id: ${id}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
+    )
+  }
+}
+
+/**
  * Node's `clientError`: the connection is answered in the envelope (with a request id of its own,
  * since no request exists) and closed. A reset connection has nobody to answer.
  */
@@ -205,23 +235,19 @@ export function clientErrorHandler(
 ): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return
   const answer = (error.code ? CLIENT_ERRORS[error.code] : undefined) ?? MALFORMED
-  const status = answer.statusCode
-  const id = randomUUID()
-  const envelope: ErrorEnvelope = {
-    error: answer.message,
-    code: answer.code,
-    details: {},
-    correlation_id: id,
-  }
-  this.log.info({ request_id: id, err_code: error.code, status }, answer.message)
-  if (socket.writable) {
-    const body = JSON.stringify(envelope)
-    socket.write(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
-        'Content-Type: application/json; charset=utf-8\r\n' +
-        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-        `X-Request-Id: ${id}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
-    )
-  }
+  answerOnSocket(this.log, socket, answer, { err_code: error.code })
   socket.destroy(error)
+}
+
+const CONNECT = new AppError('bad_request', 'CONNECT is not supported: this service is not a proxy', {
+  method: ['must not be CONNECT'],
+})
+
+/**
+ * Node's `connect` event: a CONNECT request, which Node hands over with its bare connection
+ * (without a listener it drops the connection, unanswered). Answered in the envelope and closed.
+ */
+export function answerConnect(log: FastifyInstance['log'], socket: Duplex): void {
+  answerOnSocket(log, socket, CONNECT, { method: 'CONNECT' })
+  socket.end()
 }

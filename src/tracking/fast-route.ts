@@ -3,7 +3,8 @@
 // lifecycle (routing, a dozen hook calls, the reply object, its promise chain) is about a tenth of
 // such a request's main-thread CPU, and its hooks' own work more (docs/benchmarks.md). Everything
 // this path cannot answer exactly as the Fastify route would is handed to Fastify untouched:
-// another method or path, an Idempotency-Key, an Origin, a body, a token not verified before (or
+// another method or path, an Idempotency-Key, an Origin, a body, a request HTTP/1.1 refuses (no
+// Host, two, an Expect other than 100-continue), a token not verified before (or
 // refused, or of too low a role), a query the schema refuses, debug logging on, the service
 // closing. Two are handed over later: a request past the rate limit, counted here and again by
 // Fastify, which refuses it (a refused request counted twice changes nothing); and one whose
@@ -11,6 +12,7 @@
 // the route's 200, with the same bytes, headers, counts and metrics (test/tracking/fast-route.test.ts
 // sends each request both ways and compares).
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { framingProblem } from '../http/framing.js'
 import { type HandedOver, ISSUE_FAILED } from '../http/handover.js'
 import { type IssueRequest, requestMetadata, type TrackingService } from './service.js'
 
@@ -142,7 +144,8 @@ export function fastIssueRoute(deps: FastIssueDeps): FastIssueRoute {
       sent['idempotency-key'] !== undefined ||
       sent.origin !== undefined ||
       sent['content-length'] !== undefined ||
-      sent['transfer-encoding'] !== undefined
+      sent['transfer-encoding'] !== undefined ||
+      framingProblem(request) !== undefined
     ) {
       return false
     }

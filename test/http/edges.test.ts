@@ -299,3 +299,59 @@ test('a deeply nested JSON body is a fast 400 naming the problem, on a public ro
   assert.equal(sixtyFour.statusCode, 400, sixtyFour.body)
   assert.equal(sixtyFour.json().code, 'validation_failed')
 })
+
+test('HTTP/1.1 framing Node answers bare or lets through is answered in the envelope: Host, Expect, CONNECT', async (t) => {
+  const app = await build(t)
+  const port = await listening(app)
+  const { authorization: token } = await bearer('client')
+  const issue = issueUrl(validIssue)
+  const ask = async (request: string) => {
+    const raw = await exchange(port, request).reply
+    return { raw, ...parseReply(raw) }
+  }
+
+  // No Host on HTTP/1.1, on the issuing route (its fast path hands it over) and on another.
+  for (const path of [issue, '/health', '/nowhere']) {
+    const reply = await ask(`GET ${path} HTTP/1.1\r\nAuthorization: ${token}\r\n\r\n`)
+    assert.equal(reply.status, 400, `${path}: ${reply.raw}`)
+    assert.equal(reply.body.code, 'bad_request')
+    assert.deepEqual(reply.body.details, { host: ['is required (HTTP/1.1)'] })
+    assert.match(reply.headers, /x-request-id: /)
+    assert.match(reply.headers, /connection: close/)
+    assert.equal(reply.body.correlation_id, /x-request-id: (\S+)/.exec(reply.headers)?.[1])
+  }
+  // Two Host lines (how a request is smuggled past a proxy that reads the other one).
+  const twice = await ask(`GET ${issue} HTTP/1.1\r\nHost: a\r\nhost: b\r\nAuthorization: ${token}\r\n\r\n`)
+  assert.equal(twice.status, 400, twice.raw)
+  assert.deepEqual(twice.body.details, { host: ['must be sent once'] })
+  // HTTP/1.0 needs no Host: answered as any request (closed after, as 1.0 is by default).
+  const old = await ask(`GET ${issue} HTTP/1.0\r\nAuthorization: ${token}\r\n\r\n`)
+  assert.equal(old.status, 200, old.raw)
+  assert.match(String(old.body.tracking_number), /^[A-Z0-9]{16}$/)
+
+  // An Expect other than 100-continue: 417 in the envelope, before auth, nothing issued.
+  for (const path of [issue, '/health']) {
+    const reply = await ask(`GET ${path} HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\nConnection: close\r\n\r\n`)
+    assert.equal(reply.status, 417, `${path}: ${reply.raw}`)
+    assert.equal(reply.body.code, 'expectation_failed')
+    assert.deepEqual(reply.body.details, { expect: ['only 100-continue is supported'] })
+  }
+  // 100-continue still works as Node does it: an interim 100, then the answer.
+  const body = JSON.stringify({ ...validIssue, count: 2 })
+  const continued = exchange(
+    port,
+    `POST /tracking-numbers/batch HTTP/1.1\r\nHost: x\r\nAuthorization: ${token}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${body.length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`,
+  )
+  await sleep(100)
+  continued.socket.write(body)
+  const answered = await continued.reply
+  assert.match(answered, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 201 /)
+
+  // CONNECT: Node would drop the connection unanswered.
+  const connect = await ask('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n')
+  assert.equal(connect.status, 400, connect.raw)
+  assert.equal(connect.body.code, 'bad_request')
+  assert.deepEqual(connect.body.details, { method: ['must not be CONNECT'] })
+  assert.match(connect.headers, /x-request-id: /)
+})
