@@ -317,7 +317,9 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
     })
     // On the server Fastify made (its only request listener is its handler), not a serverFactory:
     // with one, Fastify binds only the first address of HOST=localhost. Any other address Fastify
-    // binds (the other of 127.0.0.1 and ::1) is served by Fastify alone, with the same replies.
+    // binds (the other of 127.0.0.1 and ::1) is served by Fastify alone, with the same replies,
+    // but for what Node answers there by itself, before Fastify: malformed HTTP, an Expect other
+    // than 100-continue, CONNECT (Fastify gives no hold on that server: docs/operations.md).
     app.server.removeListener('request', fastify)
     app.server.on('request', route.listener)
     app.decorate('issueFastPath', route)

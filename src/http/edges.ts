@@ -239,6 +239,7 @@ export function clientErrorHandler(
   socket.destroy(error)
 }
 
+const CONNECT_LINGER_MS = 1_000
 const CONNECT = new AppError('bad_request', 'CONNECT is not supported: this service is not a proxy', {
   method: ['must not be CONNECT'],
 })
@@ -248,6 +249,16 @@ const CONNECT = new AppError('bad_request', 'CONNECT is not supported: this serv
  * (without a listener it drops the connection, unanswered). Answered in the envelope and closed.
  */
 export function answerConnect(log: FastifyInstance['log'], socket: Duplex): void {
+  // The connection is ours now, its errors too: a reset after the answer has nobody to tell.
+  socket.on('error', () => {})
   answerOnSocket(log, socket, CONNECT, { method: 'CONNECT' })
+  // What the client sends meanwhile is read and dropped (unread, it would turn the close into a
+  // reset that may cut off the answer); the connection is let go once the client has closed its
+  // side, or a second after the answer at most (an HTTP server's sockets stay half-open).
+  socket.resume()
   socket.end()
+  const timer = setTimeout(() => socket.destroy(), CONNECT_LINGER_MS)
+  timer.unref()
+  socket.once('end', () => socket.destroy())
+  socket.once('close', () => clearTimeout(timer))
 }

@@ -9,7 +9,8 @@ import { AppError } from './errors.js'
 const CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i
 
 // The connection is closed after these: what else it carries is not to be trusted to be framed as
-// the client meant (a second Host is how a request is smuggled past a proxy).
+// the client meant (a second Host is how a request is smuggled past a proxy; a 417 answered before
+// a body leaves that body to be read as the next request).
 const CLOSE = { headers: { connection: 'close' } }
 const NO_HOST = new AppError(
   'bad_request',
@@ -26,10 +27,20 @@ const TWO_HOSTS = new AppError(
 const EXPECTATION = new AppError(
   'expectation_failed',
   'The Expect header asks for what this service cannot do',
-  {
-    expect: ['only 100-continue is supported'],
-  },
+  { expect: ['only 100-continue is supported'] },
+  CLOSE,
 )
+// What a request pipelined behind a refused one gets: nothing, in effect (the connection closes
+// after the refusal, and a reply queued behind it is never sent), and no work done for it.
+const AFTER_REFUSAL = new AppError(
+  'bad_request',
+  'The connection is closing: an earlier request on it was refused',
+  {},
+  CLOSE,
+)
+
+/** The request refused on each connection: those pipelined behind it are refused too. */
+const refusedOn = new WeakMap<object, IncomingMessage>()
 
 /** How many times `raw` (a request's rawHeaders: name, value, name, value…) names Host. */
 function hostsIn(raw: string[]): number {
@@ -46,6 +57,16 @@ function hostsIn(raw: string[]): number {
  * one; RFC 9110 §10.1.1: a 417 for an expectation other than 100-continue. Undefined if none.
  */
 export function framingProblem(request: IncomingMessage): AppError | undefined {
+  const first = refusedOn.get(request.socket)
+  if (first !== undefined && first !== request) return AFTER_REFUSAL
+  const problem = problemOf(request)
+  // Node parses every request a packet holds, and emits each at once: one pipelined behind this
+  // one would otherwise be served (a number issued, its reply never sent).
+  if (problem) refusedOn.set(request.socket, request)
+  return problem
+}
+
+function problemOf(request: IncomingMessage): AppError | undefined {
   const { host, expect } = request.headers
   if (host === undefined) {
     if (request.httpVersionMajor > 1 || (request.httpVersionMajor === 1 && request.httpVersionMinor >= 1)) {

@@ -4,7 +4,7 @@ import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseQueryString } from '../../src/http/edges.js'
 import { toAppError } from '../../src/http/errors.js'
-import { bearer, build, issueUrl, type TestApp, validIssue } from '../helpers/build.js'
+import { bearer, build, issueUrl, openDatabase, type TestApp, validIssue } from '../helpers/build.js'
 
 async function listening(app: TestApp): Promise<number> {
   await app.listen({ host: '127.0.0.1', port: 0 })
@@ -354,4 +354,83 @@ test('HTTP/1.1 framing Node answers bare or lets through is answered in the enve
   assert.equal(connect.body.code, 'bad_request')
   assert.deepEqual(connect.body.details, { method: ['must not be CONNECT'] })
   assert.match(connect.headers, /x-request-id: /)
+})
+
+test('nothing pipelined behind a refused request is served, and a 417 closes its connection', async (t) => {
+  const app = await build(t)
+  const port = await listening(app)
+  const { authorization: token } = await bearer('client')
+  const db = openDatabase(t, app.databaseUrl)
+  const stored = async () =>
+    Number(
+      (
+        await db
+          .selectFrom('tracking_numbers')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    )
+  const issue = `GET ${issueUrl(validIssue)} HTTP/1.1\r\nHost: x\r\nAuthorization: ${token}\r\n\r\n`
+  const refusals = [
+    `GET /health HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n`,
+    `GET ${issueUrl(validIssue)} HTTP/1.1\r\nAuthorization: ${token}\r\n\r\n`,
+    `GET /health HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\n\r\n`,
+  ]
+  for (const refusal of refusals) {
+    // One write: Node parses both requests from one packet, and emits each at once.
+    const raw = await exchange(port, refusal + issue + issue).reply
+    assert.equal(raw.match(/^HTTP\/1\.1 /gm)?.length, 1, raw)
+    assert.match(raw, /^HTTP\/1\.1 (400|417) /)
+    assert.match(raw.toLowerCase(), /\r\nconnection: close\r\n/)
+  }
+  assert.equal(await stored(), 0, 'no number issued behind a refused request')
+  // The connection stays usable for requests that are served.
+  const served = await exchange(port, issue.replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n')).reply
+  assert.match(served, /^HTTP\/1\.1 200 /)
+  assert.equal(await stored(), 1)
+
+  // A 417 answered before the body: the body is not read as the next request; the connection closes.
+  const { socket, reply } = exchange(
+    port,
+    `POST /tracking-numbers/batch HTTP/1.1\r\nHost: x\r\nAuthorization: ${token}\r\n` +
+      'Content-Type: application/json\r\nContent-Length: 40\r\nExpect: teapot\r\n\r\n',
+  )
+  const closed = await Promise.race([reply, sleep(3_000).then(() => 'still open')])
+  socket.destroy()
+  assert.match(closed, /^HTTP\/1\.1 417 /)
+})
+
+test('CONNECT: a client that resets or keeps its side open costs the service nothing', async (t) => {
+  const app = await build(t)
+  const port = await listening(app)
+  // A reset after the answer (the answer left unread): an unhandled socket error would end the process.
+  for (let i = 0; i < 3; i++) {
+    const socket = connect(port, '127.0.0.1')
+    socket.on('error', () => {})
+    socket.write('CONNECT example.com:443 HTTP/1.1\r\nHost: a\r\n\r\n')
+    await sleep(100)
+    socket.resetAndDestroy()
+  }
+  await sleep(200)
+  assert.equal((await app.inject({ url: '/health' })).statusCode, 200)
+  // A client that keeps its half open and writes on: the service lets the connection go all the same.
+  const connections = () =>
+    new Promise<number>((resolve, reject) =>
+      app.server.getConnections((error, count) => (error ? reject(error) : resolve(count))),
+    )
+  const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true })
+  t.after(() => socket.destroy())
+  socket.on('error', () => {})
+  socket.write('CONNECT example.com:443 HTTP/1.1\r\nHost: a\r\n\r\n')
+  let answer = ''
+  socket.on('data', (chunk) => {
+    answer += chunk
+  })
+  await sleep(300)
+  assert.equal(await connections(), 1)
+  socket.write('more bytes')
+  const deadline = Date.now() + 3_000
+  while ((await connections()) > 0 && Date.now() < deadline) await sleep(100)
+  assert.match(answer, /^HTTP\/1\.1 400 /)
+  assert.equal(await connections(), 0, 'the service let the connection go')
 })
