@@ -147,7 +147,8 @@ async function migrate(): Promise<void> {
 const commands: Record<string, (args: string[]) => Promise<void>> = { migrate, users, token, sms }
 
 async function run(args: string[]): Promise<void> {
-  if (args.length === 1 && ['--help', '-h', 'help'].includes(args[0] as string)) {
+  // Anywhere: `migrate --help` must not migrate, nor `users create --help` try to create a user.
+  if (args[0] === 'help' || args.includes('--help') || args.includes('-h')) {
     console.log(USAGE) // asked for: on standard output, and a success
     return
   }

@@ -138,14 +138,22 @@ test('sms retry: a failed notification, or all of them, back in the queue; nothi
 })
 
 test('--help prints the usage on standard output and succeeds; no command or an unknown one is a usage error', () => {
-  for (const ask of ['--help', '-h', 'help']) {
-    const help = cli([ask], {})
-    assert.equal(help.code, 0, `${ask}: ${help.stderr}`)
+  // Anywhere in the line: `migrate --help` asks for help, it does not migrate.
+  const asks = [
+    ['--help'],
+    ['-h'],
+    ['help'],
+    ['migrate', '--help'],
+    ['users', 'create', '--help', '--role', 'client'],
+  ]
+  for (const ask of asks) {
+    const help = cli(ask, { DATABASE_URL: 'postgres://127.0.0.1:1/nowhere' })
+    assert.equal(help.code, 0, `${ask.join(' ')}: ${help.stderr}`)
     assert.match(help.stdout, /^Usage: npm run cli -- <command>/)
     assert.match(help.stdout, /users create <username> --role <role>/)
     assert.equal(help.stderr, '')
   }
-  for (const wrong of [[], ['nonsense'], ['--help', 'extra']]) {
+  for (const wrong of [[], ['nonsense'], ['helpme']]) {
     const refused = cli(wrong, {})
     assert.equal(refused.code, 2, wrong.join(' '))
     assert.match(refused.stderr, /^Usage: npm run cli -- <command>/)
