@@ -6,8 +6,7 @@ import { claimDue, enqueueNotification, markFailed, markSent } from '../src/noti
 import { migratedDatabase, testDatabaseUrl } from './helpers/build.js'
 import { startRefused, startServer } from './helpers/processes.js'
 import { program } from './helpers/programs.js'
-
-const ROOT = new URL('../', import.meta.url).pathname
+import { ROOT } from './helpers/root.js'
 
 function cli(args: string[], env: Record<string, string>, input = '') {
   const result = spawnSync(process.execPath, [...program('cli'), ...args], {

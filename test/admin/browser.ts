@@ -5,8 +5,8 @@ import { join } from 'node:path'
 import { type Browser, chromium } from 'playwright-core'
 import { TEST_SECRET_KEY } from '../helpers/build.js'
 import { program } from '../helpers/programs.js'
+import { ROOT } from '../helpers/root.js'
 
-const ROOT = new URL('../../', import.meta.url).pathname
 export const SCREENSHOTS = join(ROOT, 'test-results', 'screenshots')
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 

@@ -16,8 +16,7 @@ import {
 } from '../helpers/build.js'
 import { startServer, waitFor } from '../helpers/processes.js'
 import { program } from '../helpers/programs.js'
-
-const ROOT = new URL('../../', import.meta.url).pathname
+import { ROOT } from '../helpers/root.js'
 
 /** The auth service on its own connection to `url` (a process of its own, as far as the database sees). */
 async function usersOn(t: TestContext, url: string) {

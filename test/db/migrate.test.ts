@@ -9,8 +9,7 @@ import * as m0011 from '../../src/db/migrations/0011-request-once.js'
 import { createTrackingRepository, recordsOf } from '../../src/tracking/repository.js'
 import { dialect, openDatabase, testDatabaseUrl, testEnv, testIssued, testRecord } from '../helpers/build.js'
 import { program } from '../helpers/programs.js'
-
-const ROOT = new URL('../../', import.meta.url).pathname
+import { ROOT } from '../helpers/root.js'
 
 /** `waybill migrate` in a process of its own: its exit code, and the migrations it says it applied. */
 function migrateInProcess(

@@ -4,6 +4,7 @@ import { Agent, request } from 'node:http'
 import { createInterface } from 'node:readline'
 import { bearer, issueUrl, TEST_SECRET_KEY } from './build.js'
 import { program } from './programs.js'
+import { ROOT } from './root.js'
 
 export interface ServerProcess {
   port: number
@@ -15,8 +16,6 @@ export interface ServerProcess {
   stop(): Promise<number | null>
   kill9(): Promise<void>
 }
-
-const ROOT = new URL('../../', import.meta.url).pathname
 
 /** Runs the service (`src/server.ts`, or its build: programs.ts) in its own process; resolves when it logs that it is ready. */
 // A start takes 2-5 s alone, but CI runs two test files at once on two cores, and the other may

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { test } from 'node:test'
 import { build, issueUrl } from '../helpers/build.js'
+import { ROOT } from '../helpers/root.js'
 
-const DASHBOARD = new URL('../../deploy/grafana/waybill.json', import.meta.url)
+const DASHBOARD = join(ROOT, 'deploy', 'grafana', 'waybill.json')
 
 interface Panel {
   title: string
