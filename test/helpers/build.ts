@@ -10,7 +10,7 @@ import { buildApp } from '../../src/app.js'
 import { ROLES, type Role } from '../../src/auth/roles.js'
 import { createAccessTokens, signingKeyFrom } from '../../src/auth/tokens.js'
 import { loadConfig } from '../../src/config.js'
-import { createDatabase } from '../../src/db/index.js'
+import { createDatabase, type Database } from '../../src/db/index.js'
 import { migrateToLatest } from '../../src/db/migrate.js'
 import { HostLocator, parsePostgresUrl } from '../../src/db/postgres-hosts.js'
 import type { Issued, TrackingRecord } from '../../src/tracking/repository.js'
@@ -206,6 +206,15 @@ export function openDatabase(t: TestContext, databaseUrl: string) {
   const handle = createDatabase(loadConfig(testEnv(databaseUrl, { DATABASE_POOL_SIZE: '2' })).database)
   t.after(() => handle.close())
   return handle.db
+}
+
+/** How many numbers are stored. */
+export async function storedNumbers(db: Database): Promise<number> {
+  const row = await db
+    .selectFrom('tracking_numbers')
+    .select((eb) => eb.fn.countAll().as('n'))
+    .executeTakeFirstOrThrow()
+  return Number(row.n)
 }
 
 /** A migrated database of the test's own. */

@@ -4,7 +4,15 @@ import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseQueryString } from '../../src/http/edges.js'
 import { toAppError } from '../../src/http/errors.js'
-import { bearer, build, issueUrl, openDatabase, type TestApp, validIssue } from '../helpers/build.js'
+import {
+  bearer,
+  build,
+  issueUrl,
+  openDatabase,
+  storedNumbers,
+  type TestApp,
+  validIssue,
+} from '../helpers/build.js'
 
 async function listening(app: TestApp): Promise<number> {
   await app.listen({ host: '127.0.0.1', port: 0 })
@@ -361,15 +369,7 @@ test('nothing pipelined behind a refused request is served, and a 417 closes its
   const port = await listening(app)
   const { authorization: token } = await bearer('client')
   const db = openDatabase(t, app.databaseUrl)
-  const stored = async () =>
-    Number(
-      (
-        await db
-          .selectFrom('tracking_numbers')
-          .select((eb) => eb.fn.countAll().as('n'))
-          .executeTakeFirstOrThrow()
-      ).n,
-    )
+  const stored = () => storedNumbers(db)
   const issue = `GET ${issueUrl(validIssue)} HTTP/1.1\r\nHost: x\r\nAuthorization: ${token}\r\n\r\n`
   const refusals = [
     `GET /health HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n`,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { Recorder } from '../../src/tracking/recorder.js'
 import { createTrackingRepository, type WriteEntry } from '../../src/tracking/repository.js'
-import { migratedDatabase, testIssued } from '../helpers/build.js'
+import { migratedDatabase, storedNumbers, testIssued } from '../helpers/build.js'
 
 async function setup(t: Parameters<typeof migratedDatabase>[0], maxBatch = 1_000) {
   const db = await migratedDatabase(t)
@@ -14,15 +14,7 @@ async function setup(t: Parameters<typeof migratedDatabase>[0], maxBatch = 1_000
     maxBatch,
     onCommit: (rows) => commits.push(rows),
   })
-  const count = async () =>
-    Number(
-      (
-        await db
-          .selectFrom('tracking_numbers')
-          .select((eb) => eb.fn.countAll().as('n'))
-          .executeTakeFirstOrThrow()
-      ).n,
-    )
+  const count = () => storedNumbers(db)
   return { db, recorder, commits, count }
 }
 

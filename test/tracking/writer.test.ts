@@ -10,7 +10,14 @@ import { migrateToLatest } from '../../src/db/migrate.js'
 import { packBatch, rowsOf, SHARED, unpackRows } from '../../src/tracking/packing.js'
 import { createTrackingRepository, recordsOf } from '../../src/tracking/repository.js'
 import { threadedWriter } from '../../src/tracking/writer.js'
-import { migratedDatabase, tempDir, testDatabaseUrl, testEnv, testIssued } from '../helpers/build.js'
+import {
+  migratedDatabase,
+  storedNumbers,
+  tempDir,
+  testDatabaseUrl,
+  testEnv,
+  testIssued,
+} from '../helpers/build.js'
 
 test('the writer thread reserves and writes on its own connection; errors keep their driver code', async (t) => {
   const url = await testDatabaseUrl(t)
@@ -239,11 +246,7 @@ test('group commits through prepared statements: each size prepared once, reused
     .writeBatch([{ issued: testIssued(next) }, { issued: testIssued(0) }])
     .catch((e: unknown) => e)
   assert.ok(isUniqueViolation(duplicate), `${duplicate}`)
-  const count = await database.db
-    .selectFrom('tracking_numbers')
-    .select((eb) => eb.fn.countAll().as('n'))
-    .executeTakeFirstOrThrow()
-  assert.equal(Number(count.n), next)
+  assert.equal(await storedNumbers(database.db), next)
 })
 
 test('a transaction that reads, then writes, is not failed by a commit on another connection meanwhile', async (t) => {
