@@ -53,7 +53,8 @@ echo "== clone of $(git -C "$ROOT" rev-parse --short HEAD) into $WORK"
 git clone --quiet --no-hardlinks "$ROOT" "$WORK/waybill"
 cd "$WORK/waybill"
 # A newcomer's shell: no CI flag, no test database, no settings from this one. npm may use its
-# cache (prefer-offline), as a second install on a machine would.
+# cache (prefer-offline), as a second install on a machine would; CC and CXX, which .ci/run sets
+# to compile through ccache, are kept: the same compiler, its cache shared.
 unset CI TEST_DATABASE_URL TEST_MYSQL_URL DATABASE_URL SECRET_KEY TRACKING_KEY NODE_ENV
 export PORT npm_config_prefer_offline=true npm_config_audit=false npm_config_fund=false
 
