@@ -47,22 +47,30 @@ if (args.includes('--help') || args.includes('-h')) {
   console.log(USAGE)
   process.exit(0)
 }
-const unknown = args.filter(
-  (arg) => arg !== '--' && !/^\d+$/.test(arg) && !/^[A-Za-z_][A-Za-z0-9_]*=/.test(arg),
-)
-if (unknown.length > 0) {
-  console.error(`turns: not a number of turns or seconds, nor NAME=VALUE: ${unknown.join(' ')}\n\n${USAGE}`)
+const split = args.indexOf('--')
+const before = split === -1 ? args : args.slice(0, split)
+const after = split === -1 ? [] : args.slice(split + 1)
+const numbers = before.filter((arg) => /^\d+$/.test(arg)).map(Number)
+const isSetting = (arg: string) => /^[A-Za-z_][A-Za-z0-9_]*=/.test(arg)
+const problems = [
+  ...before
+    .filter((arg) => !/^\d+$/.test(arg) && !isSetting(arg))
+    .map((arg) => `not a number nor NAME=VALUE: ${arg}`),
+  ...after.filter((arg) => !isSetting(arg)).map((arg) => `not NAME=VALUE (B's settings): ${arg}`),
+  ...(numbers.length > 2 ? [`more numbers than turns and seconds: ${numbers.join(' ')}`] : []),
+  ...(numbers.some((n) => n < 1) ? ['turns and seconds must be at least 1'] : []),
+  ...[...before, ...after]
+    .filter((arg) => arg.startsWith('SCRIPT=') && !arg.slice('SCRIPT='.length).startsWith('/'))
+    .map((arg) => `SCRIPT= takes an absolute path: ${arg}`),
+]
+if (problems.length > 0) {
+  console.error(`turns: ${problems.join('; ')}\n\n${USAGE}`)
   process.exit(2)
 }
-const numbers = args.filter((arg) => /^\d+$/.test(arg)).map(Number)
 const [turns = 6, seconds = 5] = numbers
-const split = args.indexOf('--')
 const settings = (list: string[]) =>
   Object.fromEntries(list.filter((arg) => arg.includes('=')).map((arg) => arg.split(/=(.*)/s).slice(0, 2)))
-const variants = {
-  A: settings(split === -1 ? args : args.slice(0, split)),
-  B: settings(split === -1 ? [] : args.slice(split + 1)),
-}
+const variants = { A: settings(before), B: settings(after) }
 const missing = wrkMissing()
 if (missing) {
   console.error(missing)
