@@ -119,7 +119,7 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
   // An Expect other than 100-continue: Node would answer a bare 417 itself; as a request instead,
   // to whichever listener serves requests (the fast path's or Fastify's), for the hook above.
   app.server.on('checkExpectation', (request, response) => app.server.emit('request', request, response))
-  app.server.on('connect', (_request, socket) => answerConnect(app.log, socket))
+  app.server.on('connect', (request, socket) => answerConnect(app.log, request, socket))
 
   const { database, key, warnings } = await openDatabase(config)
   for (const warning of warnings) app.log.warn(`database durability: ${warning}`)

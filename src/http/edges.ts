@@ -2,10 +2,12 @@
 // on a connection before any request exists (a malformed request, headers too large, a client too
 // slow). Both answer in the one error envelope, naming what was wrong.
 import { randomUUID } from 'node:crypto'
-import { STATUS_CODES } from 'node:http'
+import { type IncomingMessage, STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
+import { requestId } from '../observability/logger.js'
 import { AppError, type ErrorEnvelope } from './errors.js'
+import { API_HEADERS } from './security.js'
 import { MALFORMED_QUERY_KEYS } from './validation.js'
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })
@@ -188,6 +190,11 @@ export function strictJsonBodies(app: FastifyInstance): void {
   })
 }
 
+// What every API reply carries (src/http/security.ts), as header lines.
+const RAW_API_HEADERS = Object.entries(API_HEADERS)
+  .map(([name, value]) => `${name}: ${value}\r\n`)
+  .join('')
+
 const CLIENT_ERRORS: Record<string, AppError> = {
   ERR_HTTP_REQUEST_TIMEOUT: new AppError('request_timeout', 'The request did not arrive in time'),
   HPE_HEADER_OVERFLOW: new AppError('headers_too_large', 'The request headers are too large'),
@@ -203,9 +210,9 @@ function answerOnSocket(
   socket: Duplex,
   answer: AppError,
   fields: Record<string, unknown>,
+  id: string = randomUUID(),
 ): void {
   const status = answer.statusCode
-  const id = randomUUID()
   const envelope: ErrorEnvelope = {
     error: answer.message,
     code: answer.code,
@@ -219,7 +226,8 @@ function answerOnSocket(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
         'Content-Type: application/json; charset=utf-8\r\n' +
         `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-        `X-Request-Id: ${id}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
+        `X-Request-Id: ${id}\r\n${RAW_API_HEADERS}Date: ${new Date().toUTCString()}\r\n` +
+        `Connection: close\r\n\r\n${body}`,
     )
   }
 }
@@ -248,10 +256,10 @@ const CONNECT = new AppError('bad_request', 'CONNECT is not supported: this serv
  * Node's `connect` event: a CONNECT request, which Node hands over with its bare connection
  * (without a listener it drops the connection, unanswered). Answered in the envelope and closed.
  */
-export function answerConnect(log: FastifyInstance['log'], socket: Duplex): void {
+export function answerConnect(log: FastifyInstance['log'], request: IncomingMessage, socket: Duplex): void {
   // The connection is ours now, its errors too: a reset after the answer has nobody to tell.
   socket.on('error', () => {})
-  answerOnSocket(log, socket, CONNECT, { method: 'CONNECT' })
+  answerOnSocket(log, socket, CONNECT, { method: 'CONNECT' }, requestId(request))
   // What the client sends meanwhile is read and dropped (unread, it would turn the close into a
   // reset that may cut off the answer); the connection is let go once the client has closed its
   // side, or a second after the answer at most (an HTTP server's sockets stay half-open).

@@ -189,6 +189,7 @@ test('malformed HTTP and oversized headers are answered in the envelope', async 
   assert.equal(malformed.status, 400)
   assert.equal(malformed.body.code, 'bad_request')
   assert.match(malformed.headers, /content-type: application\/json/)
+  assert.match(malformed.headers, /\r\nx-content-type-options: nosniff\r\n/)
 
   const huge = parseReply(
     await exchange(port, `GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`).reply,
@@ -356,12 +357,24 @@ test('HTTP/1.1 framing Node answers bare or lets through is answered in the enve
   const answered = await continued.reply
   assert.match(answered, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 201 /)
 
-  // CONNECT: Node would drop the connection unanswered.
-  const connect = await ask('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n')
+  // CONNECT: Node would drop the connection unanswered. The client's plain request id is kept, as
+  // on every reply, and the reply carries every API reply's headers.
+  const connect = await ask(
+    'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\nX-Request-Id: my-id-1\r\n\r\n',
+  )
   assert.equal(connect.status, 400, connect.raw)
   assert.equal(connect.body.code, 'bad_request')
   assert.deepEqual(connect.body.details, { method: ['must not be CONNECT'] })
-  assert.match(connect.headers, /x-request-id: /)
+  assert.match(connect.headers, /\r\nx-request-id: my-id-1\r\n/)
+  assert.equal(connect.body.correlation_id, 'my-id-1')
+  for (const header of [
+    'x-content-type-options: nosniff',
+    'x-frame-options: deny',
+    'cache-control: no-store',
+    'date: ',
+  ]) {
+    assert.ok(connect.headers.includes(`\r\n${header}`), `${header} in ${connect.headers}`)
+  }
 })
 
 test('nothing pipelined behind a refused request is served, and a 417 closes its connection', async (t) => {
