@@ -50,11 +50,12 @@ if (args.includes('--help') || args.includes('-h')) {
 const split = args.indexOf('--')
 const before = split === -1 ? args : args.slice(0, split)
 const after = split === -1 ? [] : args.slice(split + 1)
-const numbers = before.filter((arg) => /^\d+$/.test(arg)).map(Number)
+const isNumber = (arg: string) => /^\d+$/.test(arg)
 const isSetting = (arg: string) => /^[A-Za-z_][A-Za-z0-9_]*=/.test(arg)
+const numbers = before.filter(isNumber).map(Number)
 const problems = [
   ...before
-    .filter((arg) => !/^\d+$/.test(arg) && !isSetting(arg))
+    .filter((arg) => !isNumber(arg) && !isSetting(arg))
     .map((arg) => `not a number nor NAME=VALUE: ${arg}`),
   ...after.filter((arg) => !isSetting(arg)).map((arg) => `not NAME=VALUE (B's settings): ${arg}`),
   ...(numbers.length > 2 ? [`more numbers than turns and seconds: ${numbers.join(' ')}`] : []),
@@ -69,7 +70,7 @@ if (problems.length > 0) {
 }
 const [turns = 6, seconds = 5] = numbers
 const settings = (list: string[]) =>
-  Object.fromEntries(list.filter((arg) => arg.includes('=')).map((arg) => arg.split(/=(.*)/s).slice(0, 2)))
+  Object.fromEntries(list.filter(isSetting).map((arg) => arg.split(/=(.*)/s).slice(0, 2)))
 const variants = { A: settings(before), B: settings(after) }
 const missing = wrkMissing()
 if (missing) {

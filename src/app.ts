@@ -130,9 +130,7 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
     },
     'tracking key',
   )
-  const metrics = createMetrics()
-  // Standbys are PostgreSQL's: elsewhere the gauge would read 0, and an alert on it would fire.
-  if (!database.replication) metrics.registry.removeSingleMetric('database_synchronous_standbys')
+  const metrics = createMetrics({ standbys: database.replication !== undefined })
   registerOutboxGauge(metrics.registry, database.db)
   const auth = await createAuth({ db: database.db, config, log: app.log })
   app.decorate('firstRun', () => bootstrapAdmin({ users: auth.service, settings: config.auth.bootstrap }))

@@ -202,8 +202,9 @@ const CLIENT_ERRORS: Record<string, AppError> = {
 const MALFORMED = new AppError('bad_request', 'The request is not well-formed HTTP/1.1')
 
 /**
- * Answers on a bare connection, where no request object exists to answer with: the envelope (with a
- * request id of its own), then the connection closed. Logged at info: the client's mistake.
+ * Answers on a bare connection, with no response object to answer through: the envelope (with the
+ * request's id if there is a request, else one of its own), ending the connection. Logged at info:
+ * the client's mistake.
  */
 function answerOnSocket(
   log: FastifyInstance['log'],

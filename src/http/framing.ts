@@ -11,32 +11,22 @@ const CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i
 // The connection is closed after these: what else it carries is not to be trusted to be framed as
 // the client meant (a second Host is how a request is smuggled past a proxy; a 417 answered before
 // a body leaves that body to be read as the next request).
-const CLOSE = { headers: { connection: 'close' } }
-const NO_HOST = new AppError(
-  'bad_request',
-  'An HTTP/1.1 request must send a Host header',
-  { host: ['is required (HTTP/1.1)'] },
-  CLOSE,
-)
-const TWO_HOSTS = new AppError(
-  'bad_request',
-  'The Host header was sent more than once',
-  { host: ['must be sent once'] },
-  CLOSE,
-)
-const EXPECTATION = new AppError(
-  'expectation_failed',
-  'The Expect header asks for what this service cannot do',
-  { expect: ['only 100-continue is supported'] },
-  CLOSE,
-)
+const closing = (...[code, message, details]: ConstructorParameters<typeof AppError>) =>
+  new AppError(code, message, details, { headers: { connection: 'close' } })
+const NO_HOST = closing('bad_request', 'An HTTP/1.1 request must send a Host header', {
+  host: ['is required (HTTP/1.1)'],
+})
+const TWO_HOSTS = closing('bad_request', 'The Host header was sent more than once', {
+  host: ['must be sent once'],
+})
+const EXPECTATION = closing('expectation_failed', 'The Expect header asks for what this service cannot do', {
+  expect: ['only 100-continue is supported'],
+})
 // What a request pipelined behind a refused one gets: nothing, in effect (the connection closes
 // after the refusal, and a reply queued behind it is never sent), and no work done for it.
-const AFTER_REFUSAL = new AppError(
+const AFTER_REFUSAL = closing(
   'bad_request',
   'The connection is closing: an earlier request on it was refused',
-  {},
-  CLOSE,
 )
 
 /** The request refused on each connection: those pipelined behind it are refused too. */

@@ -100,8 +100,12 @@ export class RequestDurations extends Histogram<'method' | 'route' | 'status_cod
 
 const SMS_OUTCOMES: readonly OutcomeKind[] = ['sent', 'retry', 'failed']
 
-/** Every metric Waybill exports, on a registry of its own (one per app, so tests do not collide). */
-export function createMetrics() {
+/**
+ * Every metric Waybill exports, on a registry of its own (one per app, so tests do not collide).
+ * `standbys`: whether the database has standbys to count (PostgreSQL); elsewhere the gauge is not
+ * exported, as a 0 there would set off an alert on it.
+ */
+export function createMetrics(options: { standbys?: boolean } = {}) {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
   const metrics = {
@@ -128,7 +132,7 @@ export function createMetrics() {
     syncStandbys: new Gauge({
       name: 'database_synchronous_standbys',
       help: 'PostgreSQL standbys confirming each commit (sync or quorum) as the primary last reported',
-      registers: [registry],
+      registers: options.standbys ? [registry] : [],
     }),
     commitBatchSize: new Histogram({
       name: 'tracking_commit_batch_size',
