@@ -6,8 +6,15 @@
 //
 // Env: BASELINE_BODY_FILE (path of the body) or BASELINE_BODY (the body itself); PORT (0 = ephemeral);
 // HOST (default 127.0.0.1). Prints {"port":N} on stdout once listening; SIGTERM closes it.
+//
+// BASELINE_INSIDE_SERVICE=1 first starts Waybill in this same process (dist/src/server.js, configured
+// by the same environment, on a port of its own, never sent a request), then serves as above: the same
+// handler in a process that also holds the service (bench/perf.js --only=node,node-in-waybill shows
+// what that alone costs each request).
 import { readFileSync } from 'node:fs'
 import { createServer } from 'node:http'
+
+if (process.env.BASELINE_INSIDE_SERVICE === '1') await import('../src/server.js')
 
 function loadBody(): Buffer {
   const file = process.env.BASELINE_BODY_FILE

@@ -1,7 +1,7 @@
 // The HTTP benchmark's child processes (Waybill, the node:http baseline, bare Fastify) and the check
 // of what the service stored, read from the database directly.
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process'
-import { once } from 'node:events'
+import { randomBytes } from 'node:crypto'
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -82,25 +82,38 @@ export async function serviceReady(child: Child, logPath: string, errPath: strin
   )
 }
 
-/** A reference server (node:http or bare Fastify) sending the bytes in `bodyPath`, and its port. */
-export async function reference(name: string, script: string, bodyPath: string, dir: string) {
+/**
+ * A reference server (node:http or bare Fastify) sending the bytes in `bodyPath`, and its port: the
+ * first line of its stdout that is {"port":N} (other lines, a service's log beside it, are passed over).
+ */
+export async function reference(
+  name: string,
+  script: string,
+  bodyPath: string,
+  dir: string,
+  env: Record<string, string> = {},
+) {
   const errPath = join(dir, `${name}.err.log`)
   const errFd = openSync(errPath, 'w')
   const child = launch(name, [script], {
-    env: { ...process.env, BASELINE_BODY_FILE: bodyPath, PORT: '0', HOST },
+    env: { ...process.env, ...env, BASELINE_BODY_FILE: bodyPath, PORT: '0', HOST },
     cwd: dir,
     stdio: ['ignore', 'pipe', errFd],
   })
   closeSync(errFd)
   const lines = createInterface({ input: child.process.stdout as Readable })
-  const first = await Promise.race([
-    once(lines, 'line') as Promise<string[]>,
+  const portLine = (async () => {
+    for await (const line of lines) if (/^\{"port":\d+\}$/.test(line)) return line
+    return undefined
+  })()
+  const found = await Promise.race([
+    portLine,
     child.exited.then(() => undefined),
-    sleep(10_000, undefined, { ref: false }),
+    sleep(30_000, undefined, { ref: false }),
   ])
   lines.close()
-  if (!first?.[0]) throw new Error(`http: the ${name} server did not start\n${tail(errPath)}`)
-  return { child, port: (JSON.parse(first[0]) as { port: number }).port }
+  if (!found) throw new Error(`http: the ${name} server did not start\n${tail(errPath)}`)
+  return { child, port: (JSON.parse(found) as { port: number }).port }
 }
 
 /** A client token the service accepts: signed with the key it derives from the same SECRET_KEY. */
@@ -181,4 +194,31 @@ export function urlFromEnv(...names: string[]): { url: string; from: string } | 
     if (url) return { url, from }
   }
   return undefined
+}
+
+/** A PostgreSQL database of its own, made on the server of `serverUrl` (only its name is replaced). */
+export interface Fresh {
+  url: string
+  name: string
+  drop: () => Promise<void>
+}
+
+export async function freshDatabase(serverUrl: string): Promise<Fresh> {
+  const name = `waybill_bench_${randomBytes(6).toString('hex')}`
+  const admin = new pg.Client({ connectionString: serverUrl })
+  await admin.connect()
+  await admin.query(`create database ${name}`)
+  await admin.end()
+  const url = new URL(serverUrl)
+  url.pathname = `/${name}`
+  return {
+    url: url.toString(),
+    name,
+    drop: async () => {
+      const client = new pg.Client({ connectionString: serverUrl })
+      await client.connect()
+      await client.query(`drop database if exists ${name} with (force)`)
+      await client.end()
+    },
+  }
 }

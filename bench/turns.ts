@@ -22,6 +22,8 @@ import { otherDatabasePids } from './postgres.js'
 import { median } from './report.js'
 import {
   clientToken,
+  type Fresh,
+  freshDatabase,
   launch,
   SAMPLE_FIELDS,
   SERVICE_SCRIPT,
@@ -79,33 +81,6 @@ if (missing) {
 }
 const postgres = urlFromEnv('BENCH_DATABASE_URL')
 
-interface Fresh {
-  url: string
-  name: string
-  drop: () => Promise<void>
-}
-
-async function freshDatabase(): Promise<Fresh | undefined> {
-  if (!postgres) return undefined
-  const name = `waybill_bench_${randomBytes(6).toString('hex')}`
-  const admin = new pg.Client({ connectionString: postgres.url })
-  await admin.connect()
-  await admin.query(`create database ${name}`)
-  await admin.end()
-  const url = new URL(postgres.url)
-  url.pathname = `/${name}`
-  return {
-    url: url.toString(),
-    name,
-    drop: async () => {
-      const client = new pg.Client({ connectionString: postgres.url })
-      await client.connect()
-      await client.query(`drop database if exists ${name} with (force)`)
-      await client.end()
-    },
-  }
-}
-
 /** Other databases' processes, which must not count as this turn's database CPU. */
 async function othersOf(database: Fresh): Promise<Set<number>> {
   const client = new pg.Client({ connectionString: postgres?.url })
@@ -120,7 +95,7 @@ async function othersOf(database: Fresh): Promise<Set<number>> {
 async function turn(name: 'A' | 'B'): Promise<number> {
   const { SCRIPT, ...env } = variants[name]
   const dir = mkdtempSync(join(tmpdir(), 'waybill-turns-'))
-  const database = await freshDatabase()
+  const database = postgres && (await freshDatabase(postgres.url))
   const secretKey = randomBytes(32).toString('hex')
   const fds = [openSync(join(dir, 'service.log'), 'w'), openSync(join(dir, 'service.err.log'), 'w')]
   const service = launch('service', [SCRIPT ?? SERVICE_SCRIPT], {
