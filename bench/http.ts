@@ -12,7 +12,7 @@
 // against the rate limit) on every request. The token is Waybill's own, signed with a SECRET_KEY made
 // for this run. The two reference servers get the same request and ignore the header.
 import { randomBytes } from 'node:crypto'
-import { closeSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { rmSync, statSync, writeFileSync } from 'node:fs'
 import { mkdtemp } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -24,11 +24,12 @@ import {
   clientToken,
   countNumbers,
   FRAMEWORK_SCRIPT,
-  launch,
+  launchService,
   reference,
   running,
   SAMPLE_FIELDS,
-  SERVICE_SCRIPT,
+  serviceEnv,
+  serviceLogs,
   serviceReady,
   stop,
 } from './servers.js'
@@ -45,10 +46,6 @@ const BATCH_PATH = '/tracking-numbers/batch'
 export const BATCH_COUNT = 1000
 const BATCH_CONNECTIONS = 16
 const WARMUP_SECONDS = 2
-// The whole benchmark is one client (one token subject), sending tens of thousands of requests a second:
-// far more than the default budget of one client. The limiter stays on and counts every request, as in
-// production; it is only given a budget this one client cannot spend.
-const RATE_LIMIT_MAX = 1_000_000_000
 
 export type Server = 'node:http' | 'fastify' | 'waybill' | 'waybill batch'
 
@@ -136,8 +133,7 @@ export async function benchHttp(options: HttpBenchOptions): Promise<HttpBenchRes
     : /^(?:mysql|mariadb):\/\//.test(databaseUrl)
       ? 'mysql'
       : 'sqlite'
-  const log = join(dir, 'service.log')
-  const err = join(dir, 'service.err.log')
+  const [log, err] = serviceLogs(dir)
   const bodyPath = join(dir, 'reply.json')
 
   const children: Child[] = []
@@ -150,25 +146,9 @@ export async function benchHttp(options: HttpBenchOptions): Promise<HttpBenchRes
   try {
     const secretKey = randomBytes(32).toString('hex')
     const headers = { Authorization: `Bearer ${await clientToken(secretKey)}` }
-    const env = {
-      ...process.env,
-      DATABASE_URL: databaseUrl,
-      PORT: '0',
-      HOST,
-      SECRET_KEY: secretKey,
-      LOG_LEVEL: 'info',
-      RATE_LIMIT_MAX: String(RATE_LIMIT_MAX),
-      ...options.env,
-    }
-    // cwd = the temporary directory, so a developer's .env is not read and nothing lands in the repo.
-    const fds = [openSync(log, 'w'), openSync(err, 'w')]
-    const service = launch('service', [...(options.serviceNodeArgs ?? []), SERVICE_SCRIPT], {
-      env,
-      cwd: dir,
-      stdio: ['ignore', ...fds],
-    })
+    const env = { ...serviceEnv(databaseUrl, secretKey), ...options.env }
+    const service = launchService(dir, env, { nodeArgs: options.serviceNodeArgs })
     children.push(service)
-    for (const fd of fds) closeSync(fd)
     const origin = `http://${HOST}:${await serviceReady(service, log, err)}`
     const before = await countNumbers(databaseUrl)
     const body = await captureReply(`${origin}${REQUEST_PATH}`, headers)

@@ -18,7 +18,7 @@
 // moment after wrk's, and its sampling costs the server some CPU: read its totals beside /proc's.
 import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -32,10 +32,11 @@ import {
   clientToken,
   FRAMEWORK_SCRIPT,
   freshDatabase,
-  launch,
+  launchService,
   reference,
   SAMPLE_FIELDS,
-  SERVICE_SCRIPT,
+  serviceEnv,
+  serviceLogs,
   serviceReady,
   stop,
   urlFromEnv,
@@ -215,26 +216,6 @@ function withPerfMap<T>(start: () => T): T {
   }
 }
 
-/** Waybill as bench/turns.ts runs it, its JIT frames named. */
-function startService(dir: string, databaseUrl: string, secretKey: string): Child {
-  const fds = [openSync(join(dir, 'service.log'), 'w'), openSync(join(dir, 'service.err.log'), 'w')]
-  const service = launch('service', [PERF_MAP, SERVICE_SCRIPT], {
-    env: {
-      ...process.env,
-      DATABASE_URL: databaseUrl,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      SECRET_KEY: secretKey,
-      LOG_LEVEL: 'info',
-      RATE_LIMIT_MAX: '1000000000',
-    },
-    cwd: dir,
-    stdio: ['ignore', ...fds],
-  })
-  for (const fd of fds) closeSync(fd)
-  return service
-}
-
 async function main(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'waybill-perf-'))
   const children: Child[] = []
@@ -247,9 +228,9 @@ async function main(): Promise<number> {
     }
     const secretKey = randomBytes(32).toString('hex')
     const databaseUrl = database ? database.url : `sqlite:${join(dir, 'waybill.db')}`
-    const service = startService(dir, databaseUrl, secretKey)
+    const service = launchService(dir, serviceEnv(databaseUrl, secretKey), { nodeArgs: [PERF_MAP] })
     children.push(service)
-    const port = await serviceReady(service, join(dir, 'service.log'), join(dir, 'service.err.log'))
+    const port = await serviceReady(service, ...serviceLogs(dir))
     const headers = { Authorization: `Bearer ${await clientToken(secretKey)}` }
     const path = `/next-tracking-number?${new URLSearchParams(SAMPLE_FIELDS)}`
     const servers: Partial<Record<Name, { child: Child; port: number }>> = {
@@ -266,11 +247,9 @@ async function main(): Promise<number> {
         // The baseline beside a second Waybill in one process: on SQLite a file of its own, on
         // PostgreSQL the same database (instances share one by design). Its log stays off stdout.
         const inside = {
+          ...serviceEnv(database ? database.url : `sqlite:${join(dir, 'inside.db')}`, secretKey),
           BASELINE_INSIDE_SERVICE: '1',
-          DATABASE_URL: database ? database.url : `sqlite:${join(dir, 'inside.db')}`,
-          SECRET_KEY: secretKey,
           LOG_LEVEL: 'warn',
-          RATE_LIMIT_MAX: '1000000000',
         }
         const server = await withPerfMap(() =>
           reference('node-in-waybill', BASELINE_SCRIPT, join(dir, 'reply.json'), dir, inside),

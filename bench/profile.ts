@@ -9,33 +9,31 @@
 // per-request CPU from /proc printed above them, not the µs as CPU.
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { closeSync, mkdtempSync, openSync, readdirSync } from 'node:fs'
+import { mkdtempSync, readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { cpuUsed, sampleCpu } from './cpu.js'
-import { clientToken, launch, SAMPLE_FIELDS, SERVICE_SCRIPT, serviceReady, stop } from './servers.js'
+import {
+  clientToken,
+  launchService,
+  SAMPLE_FIELDS,
+  serviceEnv,
+  serviceLogs,
+  serviceReady,
+  stop,
+} from './servers.js'
 import { runWrk } from './wrk.js'
 
 const mode = process.argv[2] === 'batch' ? 'batch' : 'single'
 const seconds = Number(process.argv[3]) || 10
 const dir = mkdtempSync(join(tmpdir(), 'waybill-profile-'))
 const secretKey = randomBytes(32).toString('hex')
-const fds = [openSync(join(dir, 'service.log'), 'w'), openSync(join(dir, 'service.err.log'), 'w')]
-const service = launch('service', ['--cpu-prof', `--cpu-prof-dir=${dir}`, SERVICE_SCRIPT], {
-  env: {
-    ...process.env,
-    DATABASE_URL: process.env.DATABASE_URL ?? `sqlite:${join(dir, 'waybill.db')}`,
-    PORT: '0',
-    HOST: '127.0.0.1',
-    SECRET_KEY: secretKey,
-    LOG_LEVEL: 'info',
-    RATE_LIMIT_MAX: '1000000000',
-  },
-  cwd: dir,
-  stdio: ['ignore', ...fds],
-})
-for (const fd of fds) closeSync(fd)
-const origin = `http://127.0.0.1:${await serviceReady(service, join(dir, 'service.log'), join(dir, 'service.err.log'))}`
+const service = launchService(
+  dir,
+  serviceEnv(process.env.DATABASE_URL ?? `sqlite:${join(dir, 'waybill.db')}`, secretKey),
+  { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] },
+)
+const origin = `http://127.0.0.1:${await serviceReady(service, ...serviceLogs(dir))}`
 const headers = { Authorization: `Bearer ${await clientToken(secretKey)}` }
 const query = new URLSearchParams(SAMPLE_FIELDS).toString()
 const pid = service.process.pid as number

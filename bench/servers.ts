@@ -65,6 +65,48 @@ function tail(path: string, lines = 15): string {
   return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n')
 }
 
+/**
+ * What every benchmark runs the service with: an ephemeral port on loopback, info logs. A benchmark
+ * is one client (one token subject) sending tens of thousands of requests a second, far more than a
+ * client's default budget: the rate limiter stays on and counts every request, as in production,
+ * with a budget this one client cannot spend.
+ */
+export function serviceEnv(databaseUrl: string, secretKey: string): Record<string, string> {
+  return {
+    DATABASE_URL: databaseUrl,
+    PORT: '0',
+    HOST,
+    SECRET_KEY: secretKey,
+    LOG_LEVEL: 'info',
+    RATE_LIMIT_MAX: '1000000000',
+  }
+}
+
+/**
+ * Waybill started in `dir` (so a developer's .env is not read and nothing lands in the repository),
+ * logging to service.log and service.err.log there; `nodeArgs` go before the script. Its port:
+ * `serviceReady(service, ...serviceLogs(dir))`.
+ */
+export function launchService(
+  dir: string,
+  env: Record<string, string>,
+  { script = SERVICE_SCRIPT, nodeArgs = [] }: { script?: string; nodeArgs?: string[] } = {},
+): Child {
+  const fds = serviceLogs(dir).map((path) => openSync(path, 'w'))
+  const service = launch('service', [...nodeArgs, script], {
+    env: { ...process.env, ...env },
+    cwd: dir,
+    stdio: ['ignore', ...fds],
+  })
+  for (const fd of fds) closeSync(fd)
+  return service
+}
+
+/** The service's log and error log in `dir`. */
+export function serviceLogs(dir: string): [string, string] {
+  return [join(dir, 'service.log'), join(dir, 'service.err.log')]
+}
+
 /** The service logs to a file; its bound port is in the "waybill is ready" line. */
 export async function serviceReady(child: Child, logPath: string, errPath: string): Promise<number> {
   const deadline = Date.now() + START_TIMEOUT_MS

@@ -13,7 +13,7 @@
 //   node dist/bench/turns.js 6 5 -- ISSUE_FAST_PATH=false               (the fast path off in B)
 //   node dist/bench/turns.js 4 5 SCRIPT=/tmp/old/dist/src/server.js --  (an older build in A)
 import { randomBytes } from 'node:crypto'
-import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
@@ -24,9 +24,10 @@ import {
   clientToken,
   type Fresh,
   freshDatabase,
-  launch,
+  launchService,
   SAMPLE_FIELDS,
-  SERVICE_SCRIPT,
+  serviceEnv,
+  serviceLogs,
   serviceReady,
   stop,
   urlFromEnv,
@@ -97,24 +98,10 @@ async function turn(name: 'A' | 'B'): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'waybill-turns-'))
   const database = postgres && (await freshDatabase(postgres.url))
   const secretKey = randomBytes(32).toString('hex')
-  const fds = [openSync(join(dir, 'service.log'), 'w'), openSync(join(dir, 'service.err.log'), 'w')]
-  const service = launch('service', [SCRIPT ?? SERVICE_SCRIPT], {
-    env: {
-      ...process.env,
-      DATABASE_URL: database?.url ?? `sqlite:${join(dir, 'waybill.db')}`,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      SECRET_KEY: secretKey,
-      LOG_LEVEL: 'info',
-      RATE_LIMIT_MAX: '1000000000',
-      ...env,
-    },
-    cwd: dir,
-    stdio: ['ignore', ...fds],
-  })
-  for (const fd of fds) closeSync(fd)
+  const databaseUrl = database?.url ?? `sqlite:${join(dir, 'waybill.db')}`
+  const service = launchService(dir, { ...serviceEnv(databaseUrl, secretKey), ...env }, { script: SCRIPT })
   try {
-    const port = await serviceReady(service, join(dir, 'service.log'), join(dir, 'service.err.log'))
+    const port = await serviceReady(service, ...serviceLogs(dir))
     const headers = { Authorization: `Bearer ${await clientToken(secretKey)}` }
     const url = `http://127.0.0.1:${port}/next-tracking-number?${new URLSearchParams(SAMPLE_FIELDS)}`
     await runWrk({ url, headers, connections: 64, seconds: 2, dir }) // warm-up
