@@ -8,12 +8,41 @@
 // period is the CPU nanoseconds it stands for. Node started with --perf-basic-prof-only-functions
 // writes /tmp/perf-<pid>.map, which gives JIT frames names: `JS:*name file:///…/x.js:12:31`.
 //
-// Two limits of the figures. The map only grows, so JIT code placed where collected code was may take
-// the old code's name (a package seen only at start-up shows up, a little, among hot stages). And
-// cpu-clock is a timer: a sample due while the kernel has interrupts off is taken where it turns them
-// back on, so irq-enable points (pvm_irq_enable on a paravirtualized guest) gather the kernel's leaf
-// samples; the kernel's total is right, its leaf symbols less so.
+// The map only grows: JIT code placed where collected code was gets an entry of its own, and perf
+// takes the first entry that covers an address, the old code's. Unfixed, that named hot Node code
+// after start-up code long gone (half of one run's main thread went to a package that never runs on
+// a request); newestMapEntries() keeps, of entries that overlap, the one written last. One limit is
+// left: cpu-clock is a timer, and a sample due while the kernel has interrupts off is taken where it
+// turns them back on, so irq-enable points (pvm_irq_enable on a paravirtualized guest) gather the
+// kernel's leaf samples; the kernel's total is right, its leaf symbols less so.
 import { basename } from 'node:path'
+
+/**
+ * A perf map (`<hex start> <hex size> <name>` a line, in the order V8 wrote them) with, of entries
+ * whose address ranges overlap, only the one written last: the code that was there since. An entry
+ * beaten by a newer one is dropped whole, and an older one it had beaten stays dropped.
+ */
+export function newestMapEntries(text: string): string {
+  const entries = text
+    .split('\n')
+    .map((line, order) => {
+      const [start, size] = line.split(' ', 2)
+      return { line, order, start: Number.parseInt(start ?? '', 16), size: Number.parseInt(size ?? '', 16) }
+    })
+    .filter((entry) => Number.isFinite(entry.start) && Number.isFinite(entry.size))
+    .sort((a, b) => a.start - b.start || a.order - b.order)
+  const kept: typeof entries = []
+  for (const entry of entries) {
+    const last = kept.at(-1)
+    if (last && entry.start < last.start + last.size) {
+      if (entry.order > last.order) kept[kept.length - 1] = entry
+    } else kept.push(entry)
+  }
+  return kept
+    .sort((a, b) => a.order - b.order)
+    .map((entry) => `${entry.line}\n`)
+    .join('')
+}
 
 export interface Frame {
   symbol: string

@@ -18,12 +18,22 @@
 // moment after wrk's, and its sampling costs the server some CPU: read its totals beside /proc's.
 import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { cpuUsed, sampleCpu } from './cpu.js'
-import { attribute, KINDS, MAIN, OTHERS, readLine, type Sample, WRITER } from './perf-attribution.js'
+import {
+  attribute,
+  KINDS,
+  MAIN,
+  newestMapEntries,
+  OTHERS,
+  readLine,
+  type Sample,
+  WRITER,
+} from './perf-attribution.js'
+import { withFreshDatabase } from './postgres.js'
 import { int, table } from './report.js'
 import {
   BASELINE_SCRIPT,
@@ -31,8 +41,8 @@ import {
   captureReply,
   clientToken,
   FRAMEWORK_SCRIPT,
-  freshDatabase,
   launchService,
+  onInterrupt,
   reference,
   SAMPLE_FIELDS,
   serviceEnv,
@@ -144,6 +154,11 @@ async function profileRun(pid: number, url: string, headers: Record<string, stri
   const cpu = cpuUsed(before, sampleCpu(pid)) // wrk's run, give or take perf's exit
   if (recorded.code !== 0)
     throw new PerfFailure(`perf record failed (exit ${recorded.code}): ${recorded.stderr}`)
+  // The map as it stands, of overlapping entries the newest (see newestMapEntries); renamed over
+  // the old, so the server's own further writes go to the file it has open, not this one.
+  const map = `/tmp/perf-${pid}.map`
+  writeFileSync(`${map}.newest`, newestMapEntries(readFileSync(map, 'utf8')))
+  renameSync(`${map}.newest`, map)
   const samples: Sample[] = []
   const script = await runPerf(['script', '-i', data, '-F', 'tid,period,ip,sym,dso'], (line) =>
     readLine(samples, line),
@@ -216,18 +231,11 @@ function withPerfMap<T>(start: () => T): T {
   }
 }
 
-async function main(): Promise<number> {
-  const dir = mkdtempSync(join(tmpdir(), 'waybill-perf-'))
-  const children: Child[] = []
-  const database = postgres && (await freshDatabase(postgres.url))
+/** Starts the servers, profiles each in turn, reports; stops them (and removes their perf maps) after. */
+async function profileAll(dir: string, children: Child[], postgresUrl?: string): Promise<number> {
   try {
-    const problem = perfProblem(dir)
-    if (problem) {
-      console.error(problem)
-      return 1
-    }
     const secretKey = randomBytes(32).toString('hex')
-    const databaseUrl = database ? database.url : `sqlite:${join(dir, 'waybill.db')}`
+    const databaseUrl = postgresUrl ?? `sqlite:${join(dir, 'waybill.db')}`
     const service = launchService(dir, serviceEnv(databaseUrl, secretKey), { nodeArgs: [PERF_MAP] })
     children.push(service)
     const port = await serviceReady(service, ...serviceLogs(dir))
@@ -247,7 +255,7 @@ async function main(): Promise<number> {
         // The baseline beside a second Waybill in one process: on SQLite a file of its own, on
         // PostgreSQL the same database (instances share one by design). Its log stays off stdout.
         const inside = {
-          ...serviceEnv(database ? database.url : `sqlite:${join(dir, 'inside.db')}`, secretKey),
+          ...serviceEnv(postgresUrl ?? `sqlite:${join(dir, 'inside.db')}`, secretKey),
           BASELINE_INSIDE_SERVICE: '1',
           LOG_LEVEL: 'warn',
         }
@@ -266,14 +274,41 @@ async function main(): Promise<number> {
     }
     if (measured.length > 1) compare(measured)
     return 0
+  } finally {
+    // Before the database is dropped: its sessions end with the services.
+    await Promise.all(children.map((child) => stop(child)))
+    removeMaps(children)
+  }
+}
+
+function removeMaps(children: Child[]): void {
+  for (const child of children) rmSync(`/tmp/perf-${child.process.pid}.map`, { force: true })
+}
+
+async function main(): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'waybill-perf-'))
+  const children: Child[] = []
+  // Ctrl-C: the servers stopped by pid, the folder and the perf maps removed (and, on PostgreSQL,
+  // the database dropped by withFreshDatabase).
+  const forget = onInterrupt(() => {
+    for (const child of children) child.process.kill('SIGTERM')
+    removeMaps(children)
+    rmSync(dir, { recursive: true, force: true })
+  })
+  try {
+    const problem = perfProblem(dir)
+    if (problem) {
+      console.error(problem)
+      return 1
+    }
+    if (!postgres) return await profileAll(dir, children)
+    return await withFreshDatabase(postgres.url, (url) => profileAll(dir, children, url))
   } catch (error) {
     if (!(error instanceof PerfFailure)) throw error
     console.error(`perf.js: ${error.message}\n${HELP}`)
     return 1
   } finally {
-    await Promise.all(children.map((child) => stop(child)))
-    for (const child of children) rmSync(`/tmp/perf-${child.process.pid}.map`, { force: true })
-    await database?.drop()
+    forget()
     rmSync(dir, { recursive: true, force: true })
   }
 }

@@ -54,7 +54,10 @@ async function query<T extends pg.QueryResultRow>(url: string, sql: string): Pro
 }
 
 /** Drops the database on the way out, also on Ctrl-C (the service's connections are terminated). */
-async function withFreshDatabase<T>(serverUrl: string, run: (url: string, name: string) => Promise<T>) {
+export async function withFreshDatabase<T>(
+  serverUrl: string,
+  run: (url: string, name: string) => Promise<T>,
+) {
   // Lower-case letters, digits and _ only: safe as an unquoted identifier.
   const name = `waybill_bench_${randomBytes(6).toString('hex')}`
   const drop = () => query(serverUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)

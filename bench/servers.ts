@@ -1,7 +1,6 @@
 // The HTTP benchmark's child processes (Waybill, the node:http baseline, bare Fastify) and the check
 // of what the service stored, read from the database directly.
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -154,7 +153,10 @@ export async function reference(
     sleep(30_000, undefined, { ref: false }),
   ])
   lines.close()
-  if (!found) throw new Error(`http: the ${name} server did not start\n${tail(errPath)}`)
+  if (!found) {
+    await stop(child) // or it outlives the benchmark that gave up on it
+    throw new Error(`http: the ${name} server did not start\n${tail(errPath)}`)
+  }
   return { child, port: (JSON.parse(found) as { port: number }).port }
 }
 
@@ -238,29 +240,18 @@ export function urlFromEnv(...names: string[]): { url: string; from: string } | 
   return undefined
 }
 
-/** A PostgreSQL database of its own, made on the server of `serverUrl` (only its name is replaced). */
-export interface Fresh {
-  url: string
-  name: string
-  drop: () => Promise<void>
-}
-
-export async function freshDatabase(serverUrl: string): Promise<Fresh> {
-  const name = `waybill_bench_${randomBytes(6).toString('hex')}`
-  const admin = new pg.Client({ connectionString: serverUrl })
-  await admin.connect()
-  await admin.query(`create database ${name}`)
-  await admin.end()
-  const url = new URL(serverUrl)
-  url.pathname = `/${name}`
-  return {
-    url: url.toString(),
-    name,
-    drop: async () => {
-      const client = new pg.Client({ connectionString: serverUrl })
-      await client.connect()
-      await client.query(`drop database if exists ${name} with (force)`)
-      await client.end()
-    },
+/**
+ * On Ctrl-C or SIGTERM, first of all listeners: `cleanUp` (synchronous: stop children by pid, remove
+ * files), then exit 130, unless another listener is left to finish and exit (a database being
+ * dropped: withFreshDatabase in postgres.ts). Returns what removes it.
+ */
+export function onInterrupt(cleanUp: () => void): () => void {
+  const handler = (signal: NodeJS.Signals) => {
+    cleanUp()
+    if (process.listenerCount(signal) === 0) process.exit(130)
+  }
+  process.prependOnceListener('SIGINT', handler).prependOnceListener('SIGTERM', handler)
+  return () => {
+    process.off('SIGINT', handler).off('SIGTERM', handler)
   }
 }

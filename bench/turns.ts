@@ -18,13 +18,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
 import { cpuUsed, type DatabaseCpu, sampleCpu } from './cpu.js'
-import { otherDatabasePids } from './postgres.js'
+import { otherDatabasePids, withFreshDatabase } from './postgres.js'
 import { median } from './report.js'
 import {
   clientToken,
-  type Fresh,
-  freshDatabase,
   launchService,
+  onInterrupt,
   SAMPLE_FIELDS,
   serviceEnv,
   serviceLogs,
@@ -83,30 +82,39 @@ if (missing) {
 const postgres = urlFromEnv('BENCH_DATABASE_URL')
 
 /** Other databases' processes, which must not count as this turn's database CPU. */
-async function othersOf(database: Fresh): Promise<Set<number>> {
+async function othersOf(database: string): Promise<Set<number>> {
   const client = new pg.Client({ connectionString: postgres?.url })
   await client.connect()
   try {
-    return await otherDatabasePids(client, database.name)
+    return await otherDatabasePids(client, database)
   } finally {
     await client.end()
   }
 }
 
-async function turn(name: 'A' | 'B'): Promise<number> {
+/** One turn: on SQLite, or on a PostgreSQL database of its own (dropped after, Ctrl-C included). */
+function turn(name: 'A' | 'B'): Promise<number> {
+  if (!postgres) return measureTurn(name)
+  return withFreshDatabase(postgres.url, (url, database) => measureTurn(name, { url, name: database }))
+}
+
+async function measureTurn(name: 'A' | 'B', database?: { url: string; name: string }): Promise<number> {
   const { SCRIPT, ...env } = variants[name]
   const dir = mkdtempSync(join(tmpdir(), 'waybill-turns-'))
-  const database = postgres && (await freshDatabase(postgres.url))
   const secretKey = randomBytes(32).toString('hex')
   const databaseUrl = database?.url ?? `sqlite:${join(dir, 'waybill.db')}`
   const service = launchService(dir, { ...serviceEnv(databaseUrl, secretKey), ...env }, { script: SCRIPT })
+  const forget = onInterrupt(() => {
+    service.process.kill('SIGTERM')
+    rmSync(dir, { recursive: true, force: true })
+  })
   try {
     const port = await serviceReady(service, ...serviceLogs(dir))
     const headers = { Authorization: `Bearer ${await clientToken(secretKey)}` }
     const url = `http://127.0.0.1:${port}/next-tracking-number?${new URLSearchParams(SAMPLE_FIELDS)}`
     await runWrk({ url, headers, connections: 64, seconds: 2, dir }) // warm-up
     const pid = service.process.pid as number
-    const databaseCpu: DatabaseCpu | undefined = database && { exclude: await othersOf(database) }
+    const databaseCpu: DatabaseCpu | undefined = database && { exclude: await othersOf(database.name) }
     const before = sampleCpu(pid, databaseCpu)
     const result = await runWrk({ url, headers, connections: 64, seconds, dir })
     const cpu = cpuUsed(before, sampleCpu(pid, databaseCpu))
@@ -121,8 +129,8 @@ async function turn(name: 'A' | 'B'): Promise<number> {
     )
     return perRequest
   } finally {
+    forget()
     await stop(service)
-    await database?.drop()
     rmSync(dir, { recursive: true, force: true })
   }
 }

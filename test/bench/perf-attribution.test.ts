@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { attribute, readLine, type Sample } from '../../bench/perf-attribution.js'
+import { attribute, newestMapEntries, readLine, type Sample } from '../../bench/perf-attribution.js'
 
 // `perf script -F tid,period,ip,sym,dso` as perf prints it: a header, frames leaf first, a blank line.
 // Process 100 (its main thread, tid 100), answered 4 requests; 1,000,000 ns = 1,000 µs = 250 µs per request.
@@ -118,4 +118,26 @@ test('leaf kinds per thread, and the top leaf symbols', () => {
 test("the writer thread's stages: fsync before the statement it commits", () => {
   const { writerStages } = attribute(parse(SCRIPT), options)
   assert.deepEqual(writerStages, { fsync: 500, 'SQLite statement execution': 250 })
+})
+
+test('of perf map entries that overlap, the one written last names the address', () => {
+  const map = [
+    '1000 100 JS:^ node_modules/fast-uri/lib/utils.js:1:1', // start-up code, collected
+    '2000 10 JS:*kept node:a:1:1',
+    '1040 20 JS:*end node:_http_outgoing:1034:45', // written later where the first was
+    '1100 10 JS:*after node:b:1:1',
+    '',
+  ].join('\n')
+  assert.equal(
+    newestMapEntries(map),
+    [
+      '2000 10 JS:*kept node:a:1:1',
+      '1040 20 JS:*end node:_http_outgoing:1034:45',
+      '1100 10 JS:*after node:b:1:1',
+      '',
+    ].join('\n'),
+  )
+  // No overlap: every entry stays, in the order written.
+  const plain = '3000 10 JS:*x node:x:1:1\n1000 10 JS:*y node:y:1:1\n'
+  assert.equal(newestMapEntries(plain), plain)
 })
