@@ -219,18 +219,6 @@ function compare(measured: Measured[]): void {
   console.log(`\nSide by side (perf)\n${table(rows, `l${'r'.repeat(measured.length)}`)}`)
 }
 
-/** reference() takes no node flags; NODE_OPTIONS may carry this one, and it spawns before its first await. */
-function withPerfMap<T>(start: () => T): T {
-  const saved = process.env.NODE_OPTIONS
-  process.env.NODE_OPTIONS = [saved, PERF_MAP].filter(Boolean).join(' ')
-  try {
-    return start()
-  } finally {
-    if (saved === undefined) Reflect.deleteProperty(process.env, 'NODE_OPTIONS')
-    else process.env.NODE_OPTIONS = saved
-  }
-}
-
 /** Starts the servers, profiles each in turn, reports; stops them (and removes their perf maps) after. */
 async function profileAll(dir: string, children: Child[], postgresUrl?: string): Promise<number> {
   try {
@@ -248,7 +236,7 @@ async function profileAll(dir: string, children: Child[], postgresUrl?: string):
       writeFileSync(join(dir, 'reply.json'), await captureReply(`http://127.0.0.1:${port}${path}`, headers))
       for (const [name, script] of REFERENCES) {
         if (!options.only.includes(name)) continue
-        servers[name] = await withPerfMap(() => reference(name, script, join(dir, 'reply.json'), dir))
+        servers[name] = await reference(name, script, join(dir, 'reply.json'), dir, { nodeArgs: [PERF_MAP] })
         children.push(servers[name].child)
       }
       if (options.only.includes('node-in-waybill')) {
@@ -259,9 +247,10 @@ async function profileAll(dir: string, children: Child[], postgresUrl?: string):
           BASELINE_INSIDE_SERVICE: '1',
           LOG_LEVEL: 'warn',
         }
-        const server = await withPerfMap(() =>
-          reference('node-in-waybill', BASELINE_SCRIPT, join(dir, 'reply.json'), dir, inside),
-        )
+        const server = await reference('node-in-waybill', BASELINE_SCRIPT, join(dir, 'reply.json'), dir, {
+          env: inside,
+          nodeArgs: [PERF_MAP],
+        })
         servers['node-in-waybill'] = server
         children.push(server.child)
       }

@@ -126,17 +126,18 @@ export async function serviceReady(child: Child, logPath: string, errPath: strin
 /**
  * A reference server (node:http or bare Fastify) sending the bytes in `bodyPath`, and its port: the
  * first line of its stdout that is {"port":N} (other lines, a service's log beside it, are passed over).
+ * `env` is added to this process's environment; `nodeArgs` go before the script.
  */
 export async function reference(
   name: string,
   script: string,
   bodyPath: string,
   dir: string,
-  env: Record<string, string> = {},
+  { env = {}, nodeArgs = [] }: { env?: Record<string, string>; nodeArgs?: string[] } = {},
 ) {
   const errPath = join(dir, `${name}.err.log`)
   const errFd = openSync(errPath, 'w')
-  const child = launch(name, [script], {
+  const child = launch(name, [...nodeArgs, script], {
     env: { ...process.env, ...env, BASELINE_BODY_FILE: bodyPath, PORT: '0', HOST },
     cwd: dir,
     stdio: ['ignore', 'pipe', errFd],
