@@ -1,3 +1,5 @@
+// First: it must run before a garbage collection can free what it keeps (see tick-shape.ts).
+import './tick-shape.js'
 import cluster from 'node:cluster'
 import type { FastifyInstance } from 'fastify'
 import { pino } from 'pino'

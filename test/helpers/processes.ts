@@ -17,7 +17,10 @@ export interface ServerProcess {
   kill9(): Promise<void>
 }
 
-/** Runs the service (`src/server.ts`, or its build: programs.ts) in its own process; resolves when it logs that it is ready. */
+/**
+ * Runs the service (`src/server.ts`, or its build: programs.ts) in its own process; resolves when it
+ * logs that it is ready. `nodeArgs` go to node before the program (V8 flags, `--import`).
+ */
 // A start takes 2-5 s alone, but CI runs two test files at once on two cores, and the other may
 // be starting a pg_auto_failover formation or four servers: 20 s was seen to run out. A first
 // start on MySQL/MariaDB also runs the migrations' DDL, each statement its own fsync'd commit
@@ -27,8 +30,9 @@ const START_TIMEOUT_MS = 60_000
 export async function startServer(
   env: Record<string, string>,
   timeoutMs = START_TIMEOUT_MS,
+  nodeArgs: string[] = [],
 ): Promise<ServerProcess> {
-  const child = spawn(process.execPath, program('server'), {
+  const child = spawn(process.execPath, [...nodeArgs, ...program('server')], {
     cwd: ROOT,
     env: {
       ...process.env,
