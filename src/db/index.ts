@@ -76,13 +76,33 @@ function withStatementCache(sqlite: SQLite.Database, capacity = 256): SQLite.Dat
   sqlite.prepare = ((source: string) => {
     let statement = cache.get(source)
     if (!statement) {
-      statement = prepare(source)
+      statement = bindingArraysAsArguments(prepare(source))
       if (cache.size >= capacity) cache.delete(cache.keys().next().value as string)
       cache.set(source, statement)
     }
     return statement
   }) as SQLite.Database['prepare']
   return sqlite
+}
+
+const EXECUTING = ['run', 'get', 'all', 'iterate'] as const
+
+/**
+ * Kysely hands better-sqlite3 a query's parameters as one array, whose values better-sqlite3 then
+ * reads one C++ property lookup at a time; given as separate arguments, it binds them straight from
+ * the call. The same values, bound the same way: for a group commit's multi-row INSERT the statement
+ * cost 15-25 % less CPU (docs/benchmarks.md). SQLite takes at most 32,766 parameters, well within
+ * what a call's arguments may hold. Named parameters (an object) pass through as they were.
+ */
+function bindingArraysAsArguments(statement: SQLite.Statement): SQLite.Statement {
+  const target = statement as unknown as Record<string, (...args: unknown[]) => unknown>
+  for (const method of EXECUTING) {
+    const execute = target[method]?.bind(statement)
+    if (!execute) continue
+    target[method] = (...args: unknown[]) =>
+      args.length === 1 && Array.isArray(args[0]) ? execute(...args[0]) : execute(...args)
+  }
+  return statement
 }
 
 /** SQLite's DDL is transactional, though Kysely's adapter reports otherwise. */
