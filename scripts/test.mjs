@@ -55,6 +55,7 @@ const DIALECT_INDEPENDENT = new Set([
   'test/notifications/shutdown.test.ts', // the SMS worker's shutdown timing
   'test/observability/unwritable-database.test.ts', // a SQLite file that cannot be written
   'test/tick-shape.test.ts', // V8's feedback for process.nextTick, in the service's process
+  'test/db/sqlite-binding.test.ts', // how SQLite's statements bind (a SQLite file of its own)
 ])
 const trimmed = chosen.length === 0 && process.env.TEST_ALL_DIALECTS !== '1'
 const trim = (label, files) => {
