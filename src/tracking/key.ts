@@ -38,8 +38,13 @@ export async function resolveTrackingKey(
   if (configured) {
     key = Buffer.from(configured)
   } else {
+    // The fingerprint first: a generated key is stored before its fingerprint, so once this sees a
+    // fingerprint, the key read after it sees that key too. Read the other way round, a process
+    // starting beside one that generated the key between the two reads took its fingerprint for a
+    // configured key's and refused to start (seen in CI: four processes on a fresh database).
+    const fingerprint = await getSetting(db, FINGERPRINT)
     const stored = await getSetting(db, KEY)
-    if (!stored && (await getSetting(db, FINGERPRINT))) {
+    if (!stored && fingerprint) {
       throw new TrackingKeyError(
         'TRACKING_KEY is not set, but this database was started with one. Set the same TRACKING_KEY. Refusing to start.',
       )

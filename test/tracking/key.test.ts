@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { test } from 'node:test'
+import type { KyselyPlugin } from 'kysely'
 import { parseTrackingKey } from '../../src/config.js'
 import { checkCharacter } from '../../src/tracking/check-character.js'
 import { resolveTrackingKey, TrackingKeyError } from '../../src/tracking/key.js'
@@ -24,6 +25,32 @@ test('processes starting at once agree on one generated key', async (t) => {
     Array.from({ length: 4 }, () => resolveTrackingKey(openDatabase(t, dir), undefined, 'default')),
   )
   for (const k of keys) assert.deepEqual(k, keys[0])
+})
+
+test('a process that reads the settings while another generates the key takes that key', async (t) => {
+  // The other process runs to the end right after this one's first read of the settings: the
+  // interleaving that refused to start with "TRACKING_KEY is not set" when the key was read first.
+  const url = await testDatabaseUrl(t)
+  await migratedDatabase(t, url)
+  let other: Promise<Buffer> | undefined
+  const reads = new WeakSet<object>()
+  const interleaved: KyselyPlugin = {
+    transformQuery: ({ node, queryId }) => {
+      if (node.kind === 'SelectQueryNode') reads.add(queryId)
+      return node
+    },
+    transformResult: async ({ result, queryId }) => {
+      // The first read that finds nothing: a setting not stored yet.
+      if (!other && reads.has(queryId) && result.rows.length === 0) {
+        other = resolveTrackingKey(openDatabase(t, url), undefined, 'default')
+        await other
+      }
+      return result
+    },
+  }
+  const mine = await resolveTrackingKey(openDatabase(t, url).withPlugin(interleaved), undefined, 'default')
+  assert.ok(other, 'the other process never ran')
+  assert.deepEqual(mine, await other)
 })
 
 test('a different key is refused; so is a missing one once a key was configured', async (t) => {
