@@ -104,8 +104,7 @@ function isScalar(value: unknown): boolean {
 function bindingArraysAsArguments(statement: SQLite.Statement): SQLite.Statement {
   const target = statement as unknown as Record<string, (...args: unknown[]) => unknown>
   for (const method of EXECUTING) {
-    const execute = target[method]?.bind(statement)
-    if (!execute) continue
+    const execute = (target[method] as (...args: unknown[]) => unknown).bind(statement)
     target[method] = (...args: unknown[]) => {
       const values = args[0]
       return args.length === 1 && Array.isArray(values) && values.every(isScalar)
