@@ -87,9 +87,18 @@ function withStatementCache(sqlite: SQLite.Database, capacity = 256): SQLite.Dat
 
 const EXECUTING = ['run', 'get', 'all', 'iterate'] as const
 
-/** A value better-sqlite3 binds as one parameter, as an array element and as an argument alike. */
-function isScalar(value: unknown): boolean {
-  return typeof value !== 'object' || value === null || ArrayBuffer.isView(value)
+/**
+ * Whether every value is one better-sqlite3 binds as one parameter, as an array element and as an
+ * argument alike. A loop, not `values.every(...)`: Kysely freezes a query's parameters, and V8's
+ * Array.prototype.every reads a frozen array's elements through its runtime, about 40 ns each
+ * against 7 (for a batch's 5,000 parameters, 13 % of the writer thread's samples).
+ */
+function allScalars(values: readonly unknown[]): boolean {
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i]
+    if (typeof value === 'object' && value !== null && !ArrayBuffer.isView(value)) return false
+  }
+  return true
 }
 
 /**
@@ -107,7 +116,7 @@ function bindingArraysAsArguments(statement: SQLite.Statement): SQLite.Statement
     const execute = (target[method] as (...args: unknown[]) => unknown).bind(statement)
     target[method] = (...args: unknown[]) => {
       const values = args[0]
-      return args.length === 1 && Array.isArray(values) && values.every(isScalar)
+      return args.length === 1 && Array.isArray(values) && allScalars(values)
         ? execute(...values)
         : execute(...args)
     }
