@@ -48,7 +48,7 @@ import { createTracking } from './tracking/index.js'
 import { keyFingerprint, resolveTrackingKey } from './tracking/key.js'
 import { findIdempotencyKey } from './tracking/repository.js'
 import { ISSUE_PATHS, toIssueRequest, trackingRoutes } from './tracking/routes.js'
-import { type IssueQuery, issueQuery, NextTrackingNumberReply } from './tracking/schemas.js'
+import { type IssueQuery, issueQuery, NextTrackingNumberWire } from './tracking/schemas.js'
 
 // The router's path rules, shared with the index of paths that answers 405s.
 // maxParamLength: a long path parameter reaches its schema, which names it, instead of a 404.
@@ -310,7 +310,7 @@ export async function buildApp(config: Config): Promise<FastifyInstance> {
       validate,
       toIssueRequest: (query) => toIssueRequest(query as IssueQuery),
       requestId,
-      serialize: fastJson(NextTrackingNumberReply),
+      serialize: fastJson(NextTrackingNumberWire),
       headers: API_HEADERS,
       observe: (route, status, seconds) => metrics.httpDuration.observeRequest('GET', route, status, seconds),
       fallback: fastify,

@@ -36,7 +36,7 @@ export interface FastIssueDeps {
   toIssueRequest: (query: Record<string, unknown>) => IssueRequest
   /** The request id (x-request-id in and out, and the reply's correlation_id). */
   requestId: (request: IncomingMessage) => string
-  /** The route's 200 reply body, as its response schema serializes it. */
+  /** The route's 200 reply body, byte for byte as its response schema serializes it (NextTrackingNumberWire). */
   serialize: (body: unknown) => string
   /** Headers every API reply carries besides the request id (src/http/security.ts). */
   headers: Readonly<Record<string, string>>

@@ -11,6 +11,7 @@ import { connect, createServer as createNetServer } from 'node:net'
 import { type TestContext, test } from 'node:test'
 import { setTimeout } from 'node:timers/promises'
 import { decodeJwt } from 'jose'
+import { ESCAPE_FREE } from '../../src/tracking/schemas.js'
 import {
   bearer,
   build,
@@ -169,6 +170,51 @@ test('the fast path answers the issuing route exactly as Fastify does, and store
     )
   assert.equal(count('/next-tracking-number') + count('/api/next-tracking-number'), 3 + cases.length * 2)
   assert.equal(count('/api/next-tracking-number'), 2)
+})
+
+test('no reply field the fast path writes unescaped can hold a character JSON escapes', async (t) => {
+  const { app, port, fast } = await listening(t)
+  const client = await bearer('client')
+  await introduce(app, port, client)
+  // What fast-json-stringify escapes: quotes, backslashes, control characters, lone surrogates
+  // (sent as the UTF-8 of one, which is no valid UTF-8).
+  const hostile = ['"', '\\', '\u0001', '\n', '\u001f']
+  const inQuery = [...hostile.map((c) => encodeURIComponent(c)), '%ED%A0%80']
+  // Each metadata field written unescaped, and the query field it is stored from.
+  const source: Record<(typeof ESCAPE_FREE.metadata)[number], keyof typeof validIssue> = {
+    origin_country: 'origin_country_id',
+    destination_country: 'destination_country_id',
+    weight_kg: 'weight',
+    customer_id: 'customer_id',
+    customer_slug: 'customer_slug',
+    order_created_at: 'created_at',
+  }
+  assert.deepEqual(Object.keys(source).sort(), [...ESCAPE_FREE.metadata].sort(), 'a field here for each')
+  for (const [field, from] of Object.entries(source)) {
+    for (const text of inQuery) {
+      for (const value of [`${encodeURIComponent(validIssue[from])}${text}`, text]) {
+        const query = new URLSearchParams({ ...validIssue, [from]: 'X' })
+          .toString()
+          .replace(`${from}=X`, `${from}=${value}`)
+        const reply = await send(port, `/next-tracking-number?${query}`, client)
+        assert.equal(reply.status, 400, `${field} from ${from}=${value}: ${reply.body}`)
+        assert.ok(JSON.parse(reply.body).details[from], `${from}=${value}: ${reply.body}`)
+      }
+    }
+  }
+  assert.equal(fast.taken, 0, 'each was refused before issuing')
+  // The rest: the number and the time are the service's own (a number's characters are checked in
+  // every comparison above); a request id is kept only if plain, else replaced by a UUID.
+  assert.deepEqual([...ESCAPE_FREE.reply].sort(), ['correlation_id', 'created_at', 'tracking_number'])
+  // (A header cannot carry control characters: Node refuses to send them.)
+  for (const id of ['a"b', 'a\\b', 'a b']) {
+    const reply = await both(app, port, issueUrl(), { ...client, 'x-request-id': id }, true)
+    assert.equal(reply.status, 200, reply.body)
+    assert.match(
+      JSON.parse(reply.body).correlation_id,
+      /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    )
+  }
 })
 
 test('whatever the fast path cannot answer as the route would goes to Fastify untouched', async (t) => {
