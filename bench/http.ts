@@ -42,9 +42,9 @@ const REQUEST_PATH =
   '/next-tracking-number?origin_country_id=MY&destination_country_id=ID&weight=1.234' +
   '&created_at=2018-11-20T19:29:32%2B08:00&customer_id=de619854-b59b-425e-9db4-943979e1bd49' +
   '&customer_name=RedBox%20Logistics&customer_slug=redbox-logistics'
-const BATCH_PATH = '/tracking-numbers/batch'
+export const BATCH_PATH = '/tracking-numbers/batch'
 export const BATCH_COUNT = 1000
-const BATCH_CONNECTIONS = 16
+export const BATCH_CONNECTIONS = 16
 const WARMUP_SECONDS = 2
 
 export type Server = 'node:http' | 'fastify' | 'waybill' | 'waybill batch'

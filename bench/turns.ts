@@ -2,11 +2,12 @@
 // file (or a fresh PostgreSQL database when BENCH_DATABASE_URL is set; TEST_DATABASE_URL is not
 // read here), `wrk -t1 -c64` on `GET /next-tracking-number` for a few seconds, CPU per answered
 // request from /proc: every thread of the service and, on PostgreSQL, the database server's processes
-// (those of other databases left out). This machine's speed
-// drifts within a minute: only variants measured in turns compare, and the medians of several
+// (those of other databases left out). With --batch, batches of 1000 from `wrk -t1 -c16` on
+// `POST /tracking-numbers/batch` instead (as in `npm run bench`), and CPU per number. This machine's
+// speed drifts within a minute: only variants measured in turns compare, and the medians of several
 // turns say more than any one of them.
 //
-//   npm run build && node dist/bench/turns.js [turns=6] [seconds=5] [A-settings] -- [B-settings]
+//   npm run build && node dist/bench/turns.js [--batch] [turns=6] [seconds=5] [A-settings] -- [B-settings]
 //
 // Settings are NAME=VALUE environment variables for that variant's service, and SCRIPT=path (an
 // absolute path) runs another build's server (say, an older commit built in a git worktree):
@@ -18,6 +19,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
 import { cpuUsed, type DatabaseCpu, sampleCpu } from './cpu.js'
+import { BATCH_CONNECTIONS, BATCH_COUNT, BATCH_PATH } from './http.js'
 import { otherDatabasePids, withFreshDatabase } from './postgres.js'
 import { median } from './report.js'
 import {
@@ -33,18 +35,21 @@ import {
 } from './servers.js'
 import { runWrk, wrkMissing } from './wrk.js'
 
-const USAGE = `Usage: node dist/bench/turns.js [turns=6] [seconds=5] [A settings] -- [B settings]
+const USAGE = `Usage: node dist/bench/turns.js [--batch] [turns=6] [seconds=5] [A settings] -- [B settings]
 
 Runs two variants of Waybill in turns (A, B, A, B...), wrk -t1 -c64 on GET /next-tracking-number,
 and prints each one's CPU per answered request (service threads, and on PostgreSQL the database's
-processes) and the medians. Settings are NAME=VALUE environment variables for that variant's
+processes) and the medians. With --batch: wrk -t1 -c16 posting batches of ${BATCH_COUNT} to
+${BATCH_PATH}, and CPU per number. Settings are NAME=VALUE environment variables for that variant's
 service; SCRIPT=/absolute/path/to/dist/src/server.js runs another build. On SQLite by default; on
 PostgreSQL with BENCH_DATABASE_URL (a database of its own per turn, dropped after).
 
   node dist/bench/turns.js 6 5 -- ISSUE_FAST_PATH=false
-  BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test node dist/bench/turns.js 8 5 SCRIPT=/tmp/old/dist/src/server.js --`
+  BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test node dist/bench/turns.js 8 5 SCRIPT=/tmp/old/dist/src/server.js --
+  node dist/bench/turns.js --batch 6 5 SCRIPT=/tmp/old/dist/src/server.js --`
 
-const args = process.argv.slice(2)
+const batch = process.argv.includes('--batch')
+const args = process.argv.slice(2).filter((arg) => arg !== '--batch')
 if (args.includes('--help') || args.includes('-h')) {
   console.log(USAGE)
   process.exit(0)
@@ -111,23 +116,33 @@ async function measureTurn(name: 'A' | 'B', database?: { url: string; name: stri
   try {
     const port = await serviceReady(service, ...serviceLogs(dir))
     const headers = { Authorization: `Bearer ${await clientToken(secretKey)}` }
-    const url = `http://127.0.0.1:${port}/next-tracking-number?${new URLSearchParams(SAMPLE_FIELDS)}`
-    await runWrk({ url, headers, connections: 64, seconds: 2, dir }) // warm-up
+    const origin = `http://127.0.0.1:${port}`
+    const load = batch
+      ? {
+          url: `${origin}${BATCH_PATH}`,
+          connections: BATCH_CONNECTIONS,
+          method: 'POST' as const,
+          body: JSON.stringify({ ...SAMPLE_FIELDS, count: BATCH_COUNT }),
+        }
+      : { url: `${origin}/next-tracking-number?${new URLSearchParams(SAMPLE_FIELDS)}`, connections: 64 }
+    await runWrk({ ...load, headers, seconds: 2, dir }) // warm-up
     const pid = service.process.pid as number
     const databaseCpu: DatabaseCpu | undefined = database && { exclude: await othersOf(database.name) }
     const before = sampleCpu(pid, databaseCpu)
-    const result = await runWrk({ url, headers, connections: 64, seconds, dir })
+    const result = await runWrk({ ...load, headers, seconds, dir })
     const cpu = cpuUsed(before, sampleCpu(pid, databaseCpu))
-    const answered = result.requests - result.non2xx
-    const us = (seconds: number | undefined) => (((seconds ?? 0) / answered) * 1e6).toFixed(1)
-    const perRequest =
+    const answered = (result.requests - result.non2xx) * (batch ? BATCH_COUNT : 1)
+    const digits = batch ? 2 : 1
+    const us = (seconds: number | undefined) => (((seconds ?? 0) / answered) * 1e6).toFixed(digits)
+    const perAnswer =
       (((cpu.serverMain ?? 0) + (cpu.serverOther ?? 0) + (cpu.database ?? 0)) / answered) * 1e6
     console.log(
-      `${name}: ${perRequest.toFixed(1)} µs per answered request (main ${us(cpu.serverMain)}` +
-        `${database ? `, database ${us(cpu.database)}` : ''}), ` +
-        `${Math.round(answered / result.durationSeconds).toLocaleString('en-US')} req/s, p99 ${result.p99Ms.toFixed(2)} ms, non-2xx ${result.non2xx}`,
+      `${name}: ${perAnswer.toFixed(digits)} µs per ${batch ? 'number' : 'answered request'} (main ${us(cpu.serverMain)}, ` +
+        `other threads ${us(cpu.serverOther)}${database ? `, database ${us(cpu.database)}` : ''}), ` +
+        `${Math.round(answered / result.durationSeconds).toLocaleString('en-US')} ${batch ? 'numbers' : 'req'}/s, ` +
+        `p99 ${result.p99Ms.toFixed(2)} ms, non-2xx ${result.non2xx}`,
     )
-    return perRequest
+    return perAnswer
   } finally {
     forget()
     await stop(service)
@@ -137,11 +152,14 @@ async function measureTurn(name: 'A' | 'B', database?: { url: string; name: stri
 
 const seen: Record<'A' | 'B', number[]> = { A: [], B: [] }
 console.log(
-  `A: ${JSON.stringify(variants.A)}  B: ${JSON.stringify(variants.B)}; ${turns} turns of ${seconds} s each`,
+  `A: ${JSON.stringify(variants.A)}  B: ${JSON.stringify(variants.B)}; ${turns} turns of ${seconds} s each${batch ? `, batches of ${BATCH_COUNT}` : ''}`,
 )
 for (let i = 0; i < turns; i++) {
   for (const name of ['A', 'B'] as const) seen[name].push(await turn(name))
 }
+const lower = seen.B.filter((b, i) => b < (seen.A[i] as number)).length
+const digits = batch ? 2 : 1
 console.log(
-  `median A ${median(seen.A).toFixed(1)} µs, B ${median(seen.B).toFixed(1)} µs; B / A ${(median(seen.B) / median(seen.A)).toFixed(2)}`,
+  `median A ${median(seen.A).toFixed(digits)} µs, B ${median(seen.B).toFixed(digits)} µs; ` +
+    `B / A ${(median(seen.B) / median(seen.A)).toFixed(2)}; B lower in ${lower} of ${turns} turns`,
 )
