@@ -128,16 +128,26 @@ export function rowsOf(entries: WriteEntry[]): Rows {
   const members: Value[] = []
   const rows: number[] = []
   const keys: Rows['keys'] = []
+  // One call for every UUID the entries lack (see randomUuids), not one per entry: a group commit
+  // of single numbers is one entry per number.
+  let lacking = 0
+  for (let i = 0; i < entries.length; i++) {
+    const { issued } = entries[i] as WriteEntry
+    if (!issued.uuids) lacking += issued.sequences.length
+  }
+  const made = randomUuids(lacking)
+  let madeAt = 0
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i] as WriteEntry
     const { issued } = entry
     const { sequences, tracking_numbers: numbers, created_at: createdAt } = issued
-    const uuids = issued.uuids ?? randomUuids(sequences.length)
+    const given = issued.uuids
+    const uuidOf = (n: number) => (given ? given[n] : made[madeAt++]) as string
     const first = sequences[0] as number
-    heads.push(first, numbers[0] as string, uuids[0] as string)
+    heads.push(first, numbers[0] as string, uuidOf(0))
     for (const column of SHARED) heads.push(issued[column])
     for (let n = 1; n < sequences.length; n++) {
-      members.push(sequences[n] as number, numbers[n] as string, uuids[n] as string, createdAt, first)
+      members.push(sequences[n] as number, numbers[n] as string, uuidOf(n), createdAt, first)
     }
     rows.push(sequences.length)
     if (entry.idempotency) keys.push({ entry: i, ...entry.idempotency })

@@ -18,7 +18,11 @@ const FEW = 32
  */
 export function randomUuids(count: number): string[] {
   // A few at a time: randomUUID's own cache of random bytes costs less than a call for so few.
-  if (count < FEW) return Array.from({ length: count }, () => randomUUID())
+  if (count < FEW) {
+    const uuids = new Array<string>(count)
+    for (let u = 0; u < count; u++) uuids[u] = randomUUID()
+    return uuids
+  }
   const bytes = randomFillSync(Buffer.allocUnsafe(16 * count))
   const text = Buffer.allocUnsafe(36 * count)
   const uuids = new Array<string>(count)

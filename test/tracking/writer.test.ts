@@ -7,7 +7,14 @@ import { loadConfig } from '../../src/config.js'
 import { isUniqueViolation } from '../../src/db/errors.js'
 import { createDatabase } from '../../src/db/index.js'
 import { migrateToLatest } from '../../src/db/migrate.js'
-import { packBatch, rowsOf, SHARED, unpackRows } from '../../src/tracking/packing.js'
+import {
+  HEAD_WIDTH,
+  MEMBER_WIDTH,
+  packBatch,
+  rowsOf,
+  SHARED,
+  unpackRows,
+} from '../../src/tracking/packing.js'
 import { createTrackingRepository, recordsOf } from '../../src/tracking/repository.js'
 import { threadedWriter } from '../../src/tracking/writer.js'
 import {
@@ -101,6 +108,21 @@ test('a packed batch unpacks to the rows the entries give directly, its requests
   )
   assert.deepEqual(packed.rows, [1, 3, 2, 1])
   assert.deepEqual(packed.keys, [{ entry: 1, key: 'k', requestHash: 'h', createdAt: 'c' }])
+})
+
+test('rows made directly keep the UUIDs an entry came with and give every other number a fresh one', () => {
+  const V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
+  const { uuids: _a, ...three } = testIssued(1, 3)
+  const given = testIssued(4, 2)
+  const { uuids: _b, ...one } = testIssued(6)
+  const rows = rowsOf([{ issued: three }, { issued: given }, { issued: one }])
+  // The UUID is the third value of a head and of a member, heads entry by entry, members likewise.
+  const heads = [0, 1, 2].map((e) => rows.heads[e * HEAD_WIDTH + 2])
+  const members = [0, 1, 2].map((m) => rows.members[m * MEMBER_WIDTH + 2])
+  assert.deepEqual([heads[1], members[2]], given.uuids, 'the UUIDs sent are kept, in order')
+  const made = [heads[0], members[0], members[1], heads[2]]
+  for (const uuid of made) assert.match(String(uuid), V4)
+  assert.equal(new Set([...made, ...given.uuids]).size, 6, 'every number its own UUID')
 })
 
 test("a request's columns are stored once, on its first number's row; every number reads back whole", async (t) => {
