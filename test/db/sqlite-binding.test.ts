@@ -34,6 +34,9 @@ test('an array or an object among the values is refused, as better-sqlite3 refus
   // As arguments, [1] would be taken as more values (binding 1 and 2) and { x: 1 } as named ones.
   await assert.rejects(db.executeQuery(CompiledQuery.raw('select ? as a, ? as b', [[1], 2])), TypeError)
   await assert.rejects(db.executeQuery(CompiledQuery.raw('select @x as x', [{ x: 1 }])), TypeError)
+  // Anywhere among them: spread, [1, [2]] would bind 1 and 2.
+  await assert.rejects(db.executeQuery(CompiledQuery.raw('select ? as a, ? as b', [1, [2]])), TypeError)
+  await assert.rejects(db.executeQuery(CompiledQuery.raw('select ? as a, ? as b', [1, { x: 1 }])), TypeError)
 })
 
 test('a multi-row insert of many parameters binds every value in order', async (t) => {
