@@ -2,10 +2,10 @@
 // file (or a fresh PostgreSQL database when BENCH_DATABASE_URL is set; TEST_DATABASE_URL is not
 // read here), `wrk -t1 -c64` on `GET /next-tracking-number` for a few seconds, CPU per answered
 // request from /proc: every thread of the service and, on PostgreSQL, the database server's processes
-// (those of other databases left out). With --batch, batches of 1000 from `wrk -t1 -c16` on
-// `POST /tracking-numbers/batch` instead (as in `npm run bench`), and CPU per number. This machine's
-// speed drifts within a minute: only variants measured in turns compare, and the medians of several
-// turns say more than any one of them.
+// (those of other databases left out), and in how many turns B cost less than A. With --batch,
+// batches of 1000 from `wrk -t1 -c16` on `POST /tracking-numbers/batch` instead (as in
+// `npm run bench`), and CPU per number. This machine's speed drifts within a minute: only variants
+// measured in turns compare, and the medians of several turns say more than any one of them.
 //
 //   npm run build && node dist/bench/turns.js [--batch] [turns=6] [seconds=5] [A-settings] -- [B-settings]
 //
@@ -39,8 +39,8 @@ const USAGE = `Usage: node dist/bench/turns.js [--batch] [turns=6] [seconds=5] [
 
 Runs two variants of Waybill in turns (A, B, A, B...), wrk -t1 -c64 on GET /next-tracking-number,
 and prints each one's CPU per answered request (service threads, and on PostgreSQL the database's
-processes) and the medians. With --batch: wrk -t1 -c16 posting batches of ${BATCH_COUNT} to
-${BATCH_PATH}, and CPU per number. Settings are NAME=VALUE environment variables for that variant's
+processes), the medians, and in how many turns B cost less than A. With --batch: wrk -t1 -c16
+posting batches of ${BATCH_COUNT} to ${BATCH_PATH}, and CPU per number. Settings are NAME=VALUE environment variables for that variant's
 service; SCRIPT=/absolute/path/to/dist/src/server.js runs another build. On SQLite by default; on
 PostgreSQL with BENCH_DATABASE_URL (a database of its own per turn, dropped after).
 
