@@ -40,9 +40,12 @@ const USAGE = `Usage: node dist/bench/turns.js [--batch] [turns=6] [seconds=5] [
 Runs two variants of Waybill in turns (A, B, A, B...), wrk -t1 -c64 on GET /next-tracking-number,
 and prints each one's CPU per answered request (service threads, and on PostgreSQL the database's
 processes), the medians, and in how many turns B cost less than A. With --batch: wrk -t1 -c16
-posting batches of ${BATCH_COUNT} to ${BATCH_PATH}, and CPU per number. Settings are NAME=VALUE environment variables for that variant's
-service; SCRIPT=/absolute/path/to/dist/src/server.js runs another build. On SQLite by default; on
-PostgreSQL with BENCH_DATABASE_URL (a database of its own per turn, dropped after).
+posting batches of ${BATCH_COUNT} to ${BATCH_PATH}, and CPU per number.
+
+Settings are NAME=VALUE environment variables for that variant's service;
+SCRIPT=/absolute/path/to/dist/src/server.js runs another build (say, an older commit built in a
+git worktree: docs/benchmarks.md, "Running them"). On SQLite by default; on PostgreSQL with
+BENCH_DATABASE_URL (a database of its own per turn, dropped after).
 
   node dist/bench/turns.js 6 5 -- ISSUE_FAST_PATH=false
   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test node dist/bench/turns.js 8 5 SCRIPT=/tmp/old/dist/src/server.js --
