@@ -52,6 +52,8 @@ BENCH_DATABASE_URL (a database of its own per turn, dropped after).
   node dist/bench/turns.js --batch 6 5 SCRIPT=/tmp/old/dist/src/server.js --`
 
 const batch = process.argv.includes('--batch')
+/** Decimals of a printed µs figure: per number (batches) it is about a thousandth of a request's. */
+const DIGITS = batch ? 2 : 1
 const args = process.argv.slice(2).filter((arg) => arg !== '--batch')
 if (args.includes('--help') || args.includes('-h')) {
   console.log(USAGE)
@@ -135,12 +137,11 @@ async function measureTurn(name: 'A' | 'B', database?: { url: string; name: stri
     const result = await runWrk({ ...load, headers, seconds, dir })
     const cpu = cpuUsed(before, sampleCpu(pid, databaseCpu))
     const answered = (result.requests - result.non2xx) * (batch ? BATCH_COUNT : 1)
-    const digits = batch ? 2 : 1
-    const us = (seconds: number | undefined) => (((seconds ?? 0) / answered) * 1e6).toFixed(digits)
+    const us = (seconds: number | undefined) => (((seconds ?? 0) / answered) * 1e6).toFixed(DIGITS)
     const perAnswer =
       (((cpu.serverMain ?? 0) + (cpu.serverOther ?? 0) + (cpu.database ?? 0)) / answered) * 1e6
     console.log(
-      `${name}: ${perAnswer.toFixed(digits)} µs per ${batch ? 'number' : 'answered request'} (main ${us(cpu.serverMain)}, ` +
+      `${name}: ${perAnswer.toFixed(DIGITS)} µs per ${batch ? 'number' : 'answered request'} (main ${us(cpu.serverMain)}, ` +
         `other threads ${us(cpu.serverOther)}${database ? `, database ${us(cpu.database)}` : ''}), ` +
         `${Math.round(answered / result.durationSeconds).toLocaleString('en-US')} ${batch ? 'numbers' : 'req'}/s, ` +
         `p99 ${result.p99Ms.toFixed(2)} ms, non-2xx ${result.non2xx}`,
@@ -161,8 +162,7 @@ for (let i = 0; i < turns; i++) {
   for (const name of ['A', 'B'] as const) seen[name].push(await turn(name))
 }
 const lower = seen.B.filter((b, i) => b < (seen.A[i] as number)).length
-const digits = batch ? 2 : 1
 console.log(
-  `median A ${median(seen.A).toFixed(digits)} µs, B ${median(seen.B).toFixed(digits)} µs; ` +
+  `median A ${median(seen.A).toFixed(DIGITS)} µs, B ${median(seen.B).toFixed(DIGITS)} µs; ` +
     `B / A ${(median(seen.B) / median(seen.A)).toFixed(2)}; B lower in ${lower} of ${turns} turns`,
 )

@@ -142,12 +142,12 @@ export function rowsOf(entries: WriteEntry[]): Rows {
     const { issued } = entry
     const { sequences, tracking_numbers: numbers, created_at: createdAt } = issued
     const given = issued.uuids
-    const uuidOf = (n: number) => (given ? given[n] : made[madeAt++]) as string
     const first = sequences[0] as number
-    heads.push(first, numbers[0] as string, uuidOf(0))
+    heads.push(first, numbers[0] as string, (given ? given[0] : made[madeAt++]) as string)
     for (const column of SHARED) heads.push(issued[column])
     for (let n = 1; n < sequences.length; n++) {
-      members.push(sequences[n] as number, numbers[n] as string, uuidOf(n), createdAt, first)
+      const uuid = (given ? given[n] : made[madeAt++]) as string
+      members.push(sequences[n] as number, numbers[n] as string, uuid, createdAt, first)
     }
     rows.push(sequences.length)
     if (entry.idempotency) keys.push({ entry: i, ...entry.idempotency })

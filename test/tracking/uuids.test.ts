@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { randomUuids } from '../../src/tracking/uuids.js'
-
-const V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
+import { UUID_V4 } from '../helpers/patterns.js'
 
 test('randomUuids: version-4 UUIDs in the canonical form, all distinct, however many at once', () => {
   const seen = new Set<string>()
@@ -10,7 +9,7 @@ test('randomUuids: version-4 UUIDs in the canonical form, all distinct, however 
     const uuids = randomUuids(count)
     assert.equal(uuids.length, count)
     for (const uuid of uuids) {
-      assert.match(uuid, V4)
+      assert.match(uuid, UUID_V4)
       assert.ok(!seen.has(uuid), `${uuid} repeated`)
       seen.add(uuid)
     }

@@ -25,6 +25,7 @@ import {
   testEnv,
   testIssued,
 } from '../helpers/build.js'
+import { UUID_V4 } from '../helpers/patterns.js'
 
 test('the writer thread reserves and writes on its own connection; errors keep their driver code', async (t) => {
   const url = await testDatabaseUrl(t)
@@ -111,7 +112,6 @@ test('a packed batch unpacks to the rows the entries give directly, its requests
 })
 
 test('rows made directly keep the UUIDs an entry came with and give every other number a fresh one', () => {
-  const V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
   const { uuids: _a, ...three } = testIssued(1, 3)
   const given = testIssued(4, 2)
   const { uuids: _b, ...one } = testIssued(6)
@@ -121,7 +121,7 @@ test('rows made directly keep the UUIDs an entry came with and give every other 
   const members = [0, 1, 2].map((m) => rows.members[m * MEMBER_WIDTH + 2])
   assert.deepEqual([heads[1], members[2]], given.uuids, 'the UUIDs sent are kept, in order')
   const made = [heads[0], members[0], members[1], heads[2]]
-  for (const uuid of made) assert.match(String(uuid), V4)
+  for (const uuid of made) assert.match(String(uuid), UUID_V4)
   assert.equal(new Set([...made, ...given.uuids]).size, 6, 'every number its own UUID')
 })
 
@@ -169,7 +169,7 @@ test("a request's columns are stored once, on its first number's row; every numb
   )
   const uuids = made.map((r) => r.uuid)
   assert.ok(
-    uuids.every((u) => /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(u)),
+    uuids.every((u) => UUID_V4.test(u)),
     `${uuids}`,
   )
   assert.equal(new Set(uuids).size, uuids.length)
