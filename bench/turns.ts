@@ -10,7 +10,8 @@
 //   npm run build && node dist/bench/turns.js [--batch] [turns=6] [seconds=5] [A-settings] -- [B-settings]
 //
 // Settings are NAME=VALUE environment variables for that variant's service, and SCRIPT=path (an
-// absolute path) runs another build's server (say, an older commit built in a git worktree):
+// absolute path) runs another build's server (say, an older commit built in a git worktree), and
+// NODE_ARGS='--flag …' gives node options before the script:
 //   node dist/bench/turns.js 6 5 -- ISSUE_FAST_PATH=false               (the fast path off in B)
 //   node dist/bench/turns.js 4 5 SCRIPT=/tmp/old/dist/src/server.js --  (an older build in A)
 import { randomBytes } from 'node:crypto'
@@ -44,7 +45,8 @@ posting batches of ${BATCH_COUNT} to ${BATCH_PATH}, and CPU per number.
 
 Settings are NAME=VALUE environment variables for that variant's service;
 SCRIPT=/absolute/path/to/dist/src/server.js runs another build (say, an older commit built in a
-git worktree: docs/benchmarks.md, "Running them"). On SQLite by default; on PostgreSQL with
+git worktree: docs/benchmarks.md, "Running them"); NODE_ARGS='--flag ...' passes options to node
+before the script (V8's flags included). On SQLite by default; on PostgreSQL with
 BENCH_DATABASE_URL (a database of its own per turn, dropped after).
 
   node dist/bench/turns.js 6 5 -- ISSUE_FAST_PATH=false
@@ -109,11 +111,13 @@ function turn(name: 'A' | 'B'): Promise<number> {
 }
 
 async function measureTurn(name: 'A' | 'B', database?: { url: string; name: string }): Promise<number> {
-  const { SCRIPT, ...env } = variants[name]
+  const { SCRIPT, NODE_ARGS, ...env } = variants[name]
   const dir = mkdtempSync(join(tmpdir(), 'waybill-turns-'))
   const secretKey = randomBytes(32).toString('hex')
   const databaseUrl = database?.url ?? `sqlite:${join(dir, 'waybill.db')}`
-  const service = launchService(dir, { ...serviceEnv(databaseUrl, secretKey), ...env }, { script: SCRIPT })
+  const nodeArgs = NODE_ARGS?.split(' ').filter(Boolean) ?? []
+  const serviceVars = { ...serviceEnv(databaseUrl, secretKey), ...env }
+  const service = launchService(dir, serviceVars, { script: SCRIPT, nodeArgs })
   const forget = onInterrupt(() => {
     service.process.kill('SIGTERM')
     rmSync(dir, { recursive: true, force: true })
