@@ -14,6 +14,7 @@
 // NODE_ARGS='--flag …' gives node options before the script:
 //   node dist/bench/turns.js 6 5 -- ISSUE_FAST_PATH=false               (the fast path off in B)
 //   node dist/bench/turns.js 4 5 SCRIPT=/tmp/old/dist/src/server.js --  (an older build in A)
+//   node dist/bench/turns.js 8 5 -- NODE_ARGS=--single-threaded-gc     (a V8 flag in B)
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -46,12 +47,13 @@ posting batches of ${BATCH_COUNT} to ${BATCH_PATH}, and CPU per number.
 Settings are NAME=VALUE environment variables for that variant's service;
 SCRIPT=/absolute/path/to/dist/src/server.js runs another build (say, an older commit built in a
 git worktree: docs/benchmarks.md, "Running them"); NODE_ARGS='--flag ...' passes options to node
-before the script (V8's flags included). On SQLite by default; on PostgreSQL with
-BENCH_DATABASE_URL (a database of its own per turn, dropped after).
+before the script (V8's flags included; several in quotes, separated by spaces). On SQLite by
+default; on PostgreSQL with BENCH_DATABASE_URL (a database of its own per turn, dropped after).
 
   node dist/bench/turns.js 6 5 -- ISSUE_FAST_PATH=false
   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test node dist/bench/turns.js 8 5 SCRIPT=/tmp/old/dist/src/server.js --
-  node dist/bench/turns.js --batch 6 5 SCRIPT=/tmp/old/dist/src/server.js --`
+  node dist/bench/turns.js --batch 6 5 SCRIPT=/tmp/old/dist/src/server.js --
+  node dist/bench/turns.js 8 5 -- NODE_ARGS=--single-threaded-gc`
 
 const batch = process.argv.includes('--batch')
 /** Decimals of a printed µs figure: per number (batches) it is about a thousandth of a request's. */
