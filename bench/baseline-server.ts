@@ -2,10 +2,11 @@
 // every request with the exact bytes of one real Waybill reply. The service/baseline ratio then measures
 // what Waybill adds on top of Node's HTTP stack on this machine, not the machine itself.
 //
-//   BASELINE_BODY_FILE=reply.json PORT=0 node dist/bench/baseline-server.js
+//   BASELINE_BODY_FILE=reply.json BASELINE_HEADERS_FILE=reply-headers.json PORT=0 node dist/bench/baseline-server.js
 //
-// Env: BASELINE_BODY_FILE (path of the body) or BASELINE_BODY (the body itself); PORT (0 = ephemeral);
-// HOST (default 127.0.0.1). Prints {"port":N} on stdout once listening; SIGTERM closes it.
+// Env: BASELINE_BODY_FILE (path of the body) or BASELINE_BODY (the body itself); BASELINE_HEADERS_FILE
+// (optional: the reply's headers as JSON [name, value] pairs, in order, as bench/servers.ts's
+// captureReply writes them; else a JSON content type alone); PORT (0 = ephemeral); HOST (default 127.0.0.1). Prints {"port":N} on stdout once listening; SIGTERM closes it.
 //
 // BASELINE_INSIDE_SERVICE=1 first starts Waybill in this same process (dist/src/server.js, configured
 // by the same environment, on a port of its own, never sent a request), then serves as above: the same
@@ -13,6 +14,7 @@
 // what that alone costs each request).
 import { readFileSync } from 'node:fs'
 import { createServer } from 'node:http'
+import { loadHeaders } from './reply-headers.js'
 
 if (process.env.BASELINE_INSIDE_SERVICE === '1') await import('../src/server.js')
 
@@ -31,11 +33,12 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
   throw new Error(`baseline-server: PORT must be 0-65535, got "${process.env.PORT}"`)
 }
 
-// Same content type and length header as Fastify sends, so both replies cost the client the same.
-const headers = {
-  'content-type': 'application/json; charset=utf-8',
-  'content-length': String(body.length),
-}
+// The captured reply's headers, in its order, then the length, as Waybill and Fastify send it.
+const headers = [
+  ...loadHeaders(process.env.BASELINE_HEADERS_FILE).flat(),
+  'content-length',
+  String(body.length),
+]
 
 const server = createServer((request, response) => {
   // Drain any request body so the keep-alive connection can carry the next request.

@@ -12,7 +12,7 @@
 // against the rate limit) on every request. The token is Waybill's own, signed with a SECRET_KEY made
 // for this run. The two reference servers get the same request and ignore the header.
 import { randomBytes } from 'node:crypto'
-import { rmSync, statSync, writeFileSync } from 'node:fs'
+import { rmSync, statSync } from 'node:fs'
 import { mkdtemp } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -26,6 +26,7 @@ import {
   FRAMEWORK_SCRIPT,
   launchService,
   reference,
+  replyDiffers,
   running,
   SAMPLE_FIELDS,
   serviceEnv,
@@ -134,7 +135,6 @@ export async function benchHttp(options: HttpBenchOptions): Promise<HttpBenchRes
       ? 'mysql'
       : 'sqlite'
   const [log, err] = serviceLogs(dir)
-  const bodyPath = join(dir, 'reply.json')
 
   const children: Child[] = []
   // Last resort if this process exits without reaching the finally block.
@@ -151,12 +151,19 @@ export async function benchHttp(options: HttpBenchOptions): Promise<HttpBenchRes
     children.push(service)
     const origin = `http://${HOST}:${await serviceReady(service, log, err)}`
     const before = await countNumbers(databaseUrl)
-    const body = await captureReply(`${origin}${REQUEST_PATH}`, headers)
-    writeFileSync(bodyPath, body)
-    const baseline = await reference('baseline', BASELINE_SCRIPT, bodyPath, dir)
+    const captured = await captureReply(`${origin}${REQUEST_PATH}`, headers, dir)
+    const baseline = await reference('baseline', BASELINE_SCRIPT, dir)
     children.push(baseline.child)
-    const framework = await reference('framework', FRAMEWORK_SCRIPT, bodyPath, dir)
+    const framework = await reference('framework', FRAMEWORK_SCRIPT, dir)
     children.push(framework.child)
+    for (const [name, server] of [
+      ['node:http', baseline],
+      ['fastify', framework],
+    ] as const) {
+      const problem = await replyDiffers(`http://${HOST}:${server.port}${REQUEST_PATH}`, headers, captured)
+      if (problem)
+        throw new Error(`http: the ${name} reference does not send the service's reply: ${problem}`)
+    }
 
     const targets = [
       { server: 'node:http', child: baseline.child, origin: `http://${HOST}:${baseline.port}` },
@@ -232,7 +239,7 @@ export async function benchHttp(options: HttpBenchOptions): Promise<HttpBenchRes
       connections,
       seconds,
       rounds,
-      bodyBytes: body.length,
+      bodyBytes: captured.body.length,
       runs,
       warmupFailures,
       answered,

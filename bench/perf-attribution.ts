@@ -87,6 +87,8 @@ export interface Attribution {
   leaves: [string, number][]
   /** The writer thread's samples by stage; empty when there is none. */
   writerStages: Record<string, number>
+  /** The writer thread's busiest leaf symbols; empty when there is none. */
+  writerLeaves: [string, number][]
 }
 
 const HEADER = /^\s*(\d+)\s+(\d+)\s*$/
@@ -180,6 +182,7 @@ export function attribute(samples: Sample[], options: AttributionOptions): Attri
   const stages = new Map<string, number>()
   const leaves = new Map<string, number>()
   const writerStages = new Map<string, number>()
+  const writerLeaves = new Map<string, number>()
   for (const sample of samples) {
     const group = sample.tid === options.pid ? MAIN : sample.tid === writer ? WRITER : OTHERS
     add(threads, group, sample.period)
@@ -193,7 +196,10 @@ export function attribute(samples: Sample[], options: AttributionOptions): Attri
       add(stages, mainStage(sample.frames), sample.period)
       add(leaves, leafName(sample.frames[0]), sample.period)
     }
-    if (group === WRITER) add(writerStages, writerStage(sample.frames), sample.period)
+    if (group === WRITER) {
+      add(writerStages, writerStage(sample.frames), sample.period)
+      add(writerLeaves, leafName(sample.frames[0]), sample.period)
+    }
   }
   const perRequest = (totals: Map<string, number>) =>
     [...totals]
@@ -210,5 +216,6 @@ export function attribute(samples: Sample[], options: AttributionOptions): Attri
     stages: Object.fromEntries(perRequest(stages)),
     leaves: perRequest(leaves).slice(0, options.top),
     writerStages: Object.fromEntries(perRequest(writerStages)),
+    writerLeaves: perRequest(writerLeaves).slice(0, options.top),
   }
 }

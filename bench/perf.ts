@@ -44,6 +44,7 @@ import {
   launchService,
   onInterrupt,
   reference,
+  replyDiffers,
   SAMPLE_FIELDS,
   serviceEnv,
   serviceLogs,
@@ -192,7 +193,7 @@ function listed(title: string, entries: [string, number][], total: number): void
 
 function report(m: Measured): void {
   const proc = (seconds: number | undefined) => ((seconds ?? 0) / m.answered) * 1e6
-  const { threads, kinds, stages, leaves, writerStages } = m.profile
+  const { threads, kinds, stages, leaves, writerStages, writerLeaves } = m.profile
   const rows = [['CPU µs per answered request', 'perf', '/proc', ...KINDS]]
   for (const group of [MAIN, WRITER, OTHERS].filter((g) => threads[g] !== undefined)) {
     const fromProc =
@@ -207,8 +208,14 @@ function report(m: Measured): void {
   const main = threads[MAIN] ?? 0
   listed(`${m.label}, main thread by stage (µs per request, share)`, Object.entries(stages), main)
   listed(`${m.label}, main thread's top ${leaves.length} leaf symbols`, leaves, main)
-  if (threads[WRITER] !== undefined)
+  if (threads[WRITER] !== undefined) {
     listed(`${m.label}, writer thread by stage`, Object.entries(writerStages), threads[WRITER])
+    listed(
+      `${m.label}, writer thread's top ${writerLeaves.length} leaf symbols`,
+      writerLeaves,
+      threads[WRITER],
+    )
+  }
 }
 
 function compare(measured: Measured[]): void {
@@ -233,11 +240,16 @@ async function profileAll(dir: string, children: Child[], postgresUrl?: string):
       waybill: { child: service, port },
     }
     if (options.only.some((name) => name !== 'waybill')) {
-      writeFileSync(join(dir, 'reply.json'), await captureReply(`http://127.0.0.1:${port}${path}`, headers))
+      const captured = await captureReply(`http://127.0.0.1:${port}${path}`, headers, dir)
       for (const [name, script] of REFERENCES) {
         if (!options.only.includes(name)) continue
-        servers[name] = await reference(name, script, join(dir, 'reply.json'), dir, { nodeArgs: [PERF_MAP] })
+        servers[name] = await reference(name, script, dir, { nodeArgs: [PERF_MAP] })
         children.push(servers[name].child)
+        const problem = await replyDiffers(`http://127.0.0.1:${servers[name].port}${path}`, headers, captured)
+        if (problem)
+          throw new Error(
+            `perf.js: the ${LABELS[name]} reference does not send the service's reply: ${problem}`,
+          )
       }
       if (options.only.includes('node-in-waybill')) {
         // The baseline beside a second Waybill in one process: on SQLite a file of its own, on
@@ -247,7 +259,7 @@ async function profileAll(dir: string, children: Child[], postgresUrl?: string):
           BASELINE_INSIDE_SERVICE: '1',
           LOG_LEVEL: 'warn',
         }
-        const server = await reference('node-in-waybill', BASELINE_SCRIPT, join(dir, 'reply.json'), dir, {
+        const server = await reference('node-in-waybill', BASELINE_SCRIPT, dir, {
           env: inside,
           nodeArgs: [PERF_MAP],
         })

@@ -1,7 +1,8 @@
 // The HTTP benchmark's child processes (Waybill, the node:http baseline, bare Fastify) and the check
 // of what the service stored, read from the database directly.
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process'
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs'
+import { get as httpGet } from 'node:http'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import type { Readable } from 'node:stream'
@@ -124,21 +125,27 @@ export async function serviceReady(child: Child, logPath: string, errPath: strin
 }
 
 /**
- * A reference server (node:http or bare Fastify) sending the bytes in `bodyPath`, and its port: the
- * first line of its stdout that is {"port":N} (other lines, a service's log beside it, are passed over).
- * `env` is added to this process's environment; `nodeArgs` go before the script.
+ * A reference server (node:http or bare Fastify) sending the reply `captureReply` wrote in `dir`, and
+ * its port: the first line of its stdout that is {"port":N} (other lines, a service's log beside it,
+ * are passed over). `env` is added to this process's environment; `nodeArgs` go before the script.
  */
 export async function reference(
   name: string,
   script: string,
-  bodyPath: string,
   dir: string,
   { env = {}, nodeArgs = [] }: { env?: Record<string, string>; nodeArgs?: string[] } = {},
 ) {
   const errPath = join(dir, `${name}.err.log`)
   const errFd = openSync(errPath, 'w')
   const child = launch(name, [...nodeArgs, script], {
-    env: { ...process.env, ...env, BASELINE_BODY_FILE: bodyPath, PORT: '0', HOST },
+    env: {
+      ...process.env,
+      ...env,
+      BASELINE_BODY_FILE: join(dir, REPLY_BODY_FILE),
+      BASELINE_HEADERS_FILE: join(dir, REPLY_HEADERS_FILE),
+      PORT: '0',
+      HOST,
+    },
     cwd: dir,
     stdio: ['ignore', 'pipe', errFd],
   })
@@ -170,15 +177,87 @@ export function clientToken(secretKey: string): Promise<string> {
   })
 }
 
-/** One real reply, byte for byte, so the reference servers send exactly as much. */
-export async function captureReply(url: string, headers: Record<string, string>): Promise<Buffer> {
-  const response = await fetch(url, { headers })
-  const body = Buffer.from(await response.arrayBuffer())
-  const parsed = JSON.parse(body.toString('utf8')) as { tracking_number?: unknown }
-  if (response.status !== 200 || typeof parsed.tracking_number !== 'string') {
-    throw new Error(`http: the service answered ${response.status}: ${body.toString('utf8').slice(0, 300)}`)
+/** Where captureReply leaves the reply for the reference servers, in the run's directory. */
+export const REPLY_BODY_FILE = 'reply.json'
+export const REPLY_HEADERS_FILE = 'reply-headers.json'
+/** Headers every node:http server writes itself, each with its own values: not part of what is copied. */
+const OWN_HEADERS = new Set(['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding'])
+
+export interface Reply {
+  status: number
+  /** Every header, in the order sent, names in lower case. */
+  headers: [string, string][]
+  body: Buffer
+}
+
+/** One GET on a connection of its own, headers as sent (fetch would merge and sort them). */
+export function getReply(url: string, headers: Record<string, string>): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const request = httpGet(url, { headers, agent: false }, (response) => {
+      const chunks: Buffer[] = []
+      response.on('data', (chunk: Buffer) => chunks.push(chunk))
+      response.on('error', reject)
+      response.on('end', () => {
+        const raw = response.rawHeaders
+        const pairs: [string, string][] = []
+        for (let i = 0; i < raw.length; i += 2)
+          pairs.push([(raw[i] as string).toLowerCase(), raw[i + 1] as string])
+        resolve({ status: response.statusCode ?? 0, headers: pairs, body: Buffer.concat(chunks) })
+      })
+    })
+    request.on('error', reject)
+  })
+}
+
+/** A reply's headers but those each server writes itself (date, connection and the like). */
+function copied(reply: Reply): [string, string][] {
+  return reply.headers.filter(([name]) => !OWN_HEADERS.has(name))
+}
+
+/**
+ * One real reply, byte for byte, so the reference servers send exactly as much: its body and its
+ * headers (but date, connection, keep-alive and content-length, which they write themselves), in
+ * `dir` as REPLY_BODY_FILE and REPLY_HEADERS_FILE. The x-request-id the service made for it is
+ * sent by them on every reply: the same bytes, not a new id each time.
+ */
+export async function captureReply(
+  url: string,
+  headers: Record<string, string>,
+  dir: string,
+): Promise<Reply> {
+  const reply = await getReply(url, headers)
+  const text = reply.body.toString('utf8')
+  let parsed: { tracking_number?: unknown } = {}
+  try {
+    parsed = JSON.parse(text) as typeof parsed
+  } catch {}
+  if (reply.status !== 200 || typeof parsed.tracking_number !== 'string') {
+    throw new Error(`http: the service answered ${reply.status}: ${text.slice(0, 300)}`)
   }
-  return body
+  writeFileSync(join(dir, REPLY_BODY_FILE), reply.body)
+  writeFileSync(join(dir, REPLY_HEADERS_FILE), JSON.stringify(copied(reply)))
+  return reply
+}
+
+/**
+ * Why a reference server's reply is not the captured one (another status, body, header, order or
+ * length), or undefined: the check that the servers compared do send the same bytes.
+ */
+export async function replyDiffers(
+  url: string,
+  headers: Record<string, string>,
+  captured: Reply,
+): Promise<string | undefined> {
+  const reply = await getReply(url, headers)
+  if (reply.status !== captured.status) return `status ${reply.status}, not ${captured.status}`
+  if (!reply.body.equals(captured.body)) return `another body: ${reply.body.toString('utf8').slice(0, 200)}`
+  const lines = (r: Reply) => copied(r).map(([name, value]) => `${name}: ${value}`)
+  const [got, want] = [lines(reply), lines(captured)]
+  if (got.join('\n') !== want.join('\n'))
+    return `other headers: ${got.join(' | ')}; captured: ${want.join(' | ')}`
+  const length = (r: Reply) => r.headers.find(([name]) => name === 'content-length')?.[1]
+  if (length(reply) !== length(captured)) return `content-length ${length(reply)}, not ${length(captured)}`
+  return undefined
 }
 
 type Counts = { rows: number; distinct: number }

@@ -120,6 +120,15 @@ test("the writer thread's stages: fsync before the statement it commits", () => 
   assert.deepEqual(writerStages, { fsync: 500, 'SQLite statement execution': 250 })
 })
 
+test("the writer thread's top leaf symbols, none of another thread's", () => {
+  const { writerLeaves } = attribute(parse(SCRIPT), options)
+  assert.deepEqual(writerLeaves, [
+    ['vfs_fsync_range [kernel]', 500],
+    ['sqlite3VdbeExec (better_sqlite3.node)', 250],
+  ])
+  assert.deepEqual(attribute(parse(SCRIPT), { ...options, writerThread: false }).writerLeaves, [])
+})
+
 test('of perf map entries that overlap, the one written last names the address', () => {
   const map = [
     '1000 100 JS:^ node_modules/fast-uri/lib/utils.js:1:1', // start-up code, collected
