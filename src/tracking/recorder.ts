@@ -15,6 +15,14 @@ export interface RecorderOptions<T> {
    * which fill whole transactions, still use every slot.
    */
   steady?: number
+  /**
+   * Milliseconds (0: none) the next commit may wait, once none is in flight, for as many rows as
+   * the one that just committed: its callers, answered now, are about to send their next requests.
+   * It starts as soon as that many are queued, or when the time is up. Clients that each wait for
+   * their answer before they ask again then share one commit instead of alternating between two,
+   * and a database that spends much of its CPU per commit (PostgreSQL) spends less per row.
+   */
+  gatherMs?: number
   /** A transaction committed; `started` is when it began (performance.now()). */
   onCommit?: (rows: number, seconds: number, started: number) => void
   /** A transaction failed (once per transaction, not per entry): what /ready learns from. */
@@ -40,6 +48,8 @@ export class Recorder<T> {
   private queuedRows = 0
   private readonly concurrency: number
   private readonly steady: number
+  /** While the next commit waits for `rows` to be queued (gatherMs). */
+  private gathering: { rows: number; timer: NodeJS.Timeout } | undefined
 
   constructor(private readonly options: RecorderOptions<T>) {
     this.concurrency = Math.max(1, options.concurrency ?? 1)
@@ -51,6 +61,7 @@ export class Recorder<T> {
     return new Promise((resolve, reject) => {
       this.queue.push({ entry, resolve, reject })
       this.queuedRows += this.options.sizeOf(entry)
+      if (this.gathering && this.queuedRows >= this.gathering.rows) this.endGathering()
       if (this.scheduled || !this.mayStart()) return // a finishing commit pumps
       this.scheduled = true
       // Let every request parsed in this turn of the event loop join the same transaction.
@@ -64,11 +75,16 @@ export class Recorder<T> {
   /** Waits until everything queued so far is committed (or has failed). */
   async flush(): Promise<void> {
     while (this.queue.length > 0 || this.scheduled || this.inFlight > 0) {
+      if (this.gathering) {
+        this.endGathering() // nothing waits for more once closing
+        this.pump()
+      }
       await new Promise((resolve) => setImmediate(resolve))
     }
   }
 
   private mayStart(): boolean {
+    if (this.gathering && this.queuedRows < this.options.maxBatch) return false
     if (this.inFlight < this.steady) return true
     return this.inFlight < this.concurrency && this.queuedRows >= this.options.maxBatch
   }
@@ -82,9 +98,9 @@ export class Recorder<T> {
 
   private async commit(batch: Pending<T>[]): Promise<void> {
     const started = performance.now()
+    const rows = batch.reduce((sum, p) => sum + this.options.sizeOf(p.entry), 0)
     try {
       const outcomes = await this.options.write(batch.map((p) => p.entry))
-      const rows = batch.reduce((sum, p) => sum + this.options.sizeOf(p.entry), 0)
       this.options.onCommit?.(rows, (performance.now() - started) / 1000, started)
       batch.forEach((p, i) => {
         p.resolve(outcomes[i] ?? false)
@@ -93,10 +109,26 @@ export class Recorder<T> {
       this.options.onError?.(error)
       for (const p of batch) p.reject(error)
     } finally {
-      // Synchronously with the slot being freed, so a write queued meanwhile is never stranded.
+      // Synchronously with the slot being freed, so a write queued meanwhile is never stranded:
+      // pumped now, or when the gathering ends (enough written, its time up, or a flush).
       this.inFlight--
-      this.pump()
+      const gatherMs = this.options.gatherMs ?? 0
+      const gather = gatherMs > 0 && !this.gathering && this.inFlight === 0
+      if (gather && this.queue.length > 0 && this.queuedRows < rows) {
+        const timer = setTimeout(() => {
+          this.endGathering()
+          this.pump()
+        }, gatherMs)
+        this.gathering = { rows, timer }
+      } else {
+        this.pump()
+      }
     }
+  }
+
+  private endGathering(): void {
+    clearTimeout(this.gathering?.timer)
+    this.gathering = undefined
   }
 
   private takeBatch(): Pending<T>[] {

@@ -159,3 +159,87 @@ test('the recorder tells of each commit (with when it began) and of each failed 
   assert.equal(failures.length, 1, 'once per transaction, not per entry')
   assert.equal((failures[0] as { code: string }).code, 'SQLITE_FULL')
 })
+
+/**
+ * A recorder of numbers (one row each) whose every commit waits for its gate; `batches` lists what
+ * each commit held, in the order they began.
+ */
+function gatheringRecorder(gatherMs: number) {
+  const batches: number[][] = []
+  const gates: Array<() => void> = []
+  const recorder = new Recorder<number>({
+    write: async (entries) => {
+      batches.push(entries)
+      await new Promise<void>((resolve) => gates.push(resolve))
+      return entries.map(() => true)
+    },
+    sizeOf: () => 1,
+    maxBatch: 100,
+    concurrency: 1,
+    gatherMs,
+  })
+  const tick = () => new Promise((resolve) => setImmediate(resolve))
+  // Opens the commit in flight and lets its callers be answered.
+  const commitNow = async () => {
+    for (const open of gates.splice(0)) open()
+    for (let i = 0; i < 3; i++) await tick()
+  }
+  return { recorder, batches, tick, commitNow }
+}
+
+test('after a commit, the next waits (gatherMs) for as many rows as it held, and starts once they are queued', async () => {
+  const { recorder, batches, tick, commitNow } = gatheringRecorder(60_000)
+  const first = [1, 2, 3].map((n) => recorder.write(n))
+  await tick()
+  assert.deepEqual(batches, [[1, 2, 3]])
+  const second = [recorder.write(4)]
+  await commitNow()
+  assert.deepEqual(await Promise.all(first), [true, true, true])
+  for (let i = 0; i < 5; i++) await tick()
+  assert.equal(batches.length, 1, 'one row queued, three committed last: the next commit waits')
+  second.push(recorder.write(5))
+  await tick()
+  assert.equal(batches.length, 1, 'two queued: still waiting')
+  second.push(recorder.write(6))
+  await tick()
+  assert.deepEqual(batches[1], [4, 5, 6], 'three queued: it starts at once, a minute before its time is up')
+  await commitNow()
+  assert.deepEqual(await Promise.all(second), [true, true, true])
+})
+
+test('the wait ends after gatherMs with what is queued, and none starts for a write after an idle commit', async () => {
+  const { recorder, batches, tick, commitNow } = gatheringRecorder(30)
+  const first = [1, 2, 3].map((n) => recorder.write(n))
+  await tick()
+  const late = recorder.write(4)
+  await commitNow()
+  await Promise.all(first)
+  const waiting = performance.now()
+  while (batches.length === 1) await new Promise((resolve) => setTimeout(resolve, 2))
+  const waited = performance.now() - waiting
+  assert.deepEqual(batches[1], [4])
+  assert.ok(waited >= 25 && waited < 1_000, `started after ${waited.toFixed(1)} ms, not about 30`)
+  await commitNow()
+  assert.equal(await late, true)
+  // Nothing queued when that commit ended: a write now goes at once, as without gatherMs.
+  const alone = recorder.write(5)
+  await tick()
+  assert.deepEqual(batches[2], [5])
+  await commitNow()
+  assert.equal(await alone, true)
+})
+
+test('flush() ends a wait at once: closing never waits for more writes', async () => {
+  const { recorder, batches, tick, commitNow } = gatheringRecorder(60_000)
+  const first = [1, 2, 3].map((n) => recorder.write(n))
+  await tick()
+  const late = recorder.write(4)
+  await commitNow()
+  await Promise.all(first)
+  const flushed = recorder.flush()
+  await tick()
+  assert.deepEqual(batches[1], [4], 'the waiting commit started')
+  await commitNow()
+  await flushed
+  assert.equal(await late, true)
+})
