@@ -4,7 +4,8 @@
 // Fastify (both sending one real captured Waybill reply), then Waybill. Each gets a 2 s warm-up, then
 // `perf record -e cpu-clock -g` for as long as wrk -c64 drives GET /next-tracking-number; the samples
 // are printed in CPU µs per answered request by thread, by leaf kind, by stage and by leaf symbol
-// (bench/perf-attribution.ts), beside the CPU /proc counted over the same run.
+// (the main thread's and, on SQLite, the writer thread's; bench/perf-attribution.ts), beside the
+// CPU /proc counted over the same run.
 //
 //   npm run build && node dist/bench/perf.js [seconds=6] [--only=node,node-in-waybill,fastify,waybill] [--top=25]
 //
@@ -58,7 +59,8 @@ const USAGE = `Usage: node dist/bench/perf.js [seconds=6] [--only=node,node-in-w
 
 Profiles the CPU time of the node:http baseline, bare Fastify and Waybill, one after the other, with
 perf record -g while wrk -t1 -c64 drives GET /next-tracking-number for <seconds>, and prints CPU µs
-per answered request by thread, leaf kind and stage, and the main thread's top leaf symbols. On
+per answered request by thread, leaf kind and stage, and the main thread's (and on SQLite the writer
+thread's) top leaf symbols. On
 SQLite by default; on PostgreSQL with BENCH_DATABASE_URL (a database of its own, dropped after).
 node-in-waybill, measured only when named, is the node:http baseline in a process that also runs
 Waybill (started first, never sent a request): what the process around a handler costs it.

@@ -130,8 +130,8 @@ export function createTracking(deps: {
     steady: database.blocksEventLoop ? 2 : 1,
     // By default 1 ms on PostgreSQL, none elsewhere (src/config.ts). Without it, clients that each
     // wait for their answer split into two groups whose commits alternate, each about half as
-    // large; with it, CPU per answered request was 7 % lower there, the database's own a fifth
-    // lower (docs/benchmarks.md). No gain measured on SQLite, whose writer thread already holds the
+    // large; with it, CPU per answered request was 4-7 % lower there in turns, the database's own
+    // about 15 % lower (docs/benchmarks.md). No gain measured on SQLite, whose writer thread already holds the
     // next commit while one is on disk.
     gatherMs: config.tracking.commitGatherMs,
     onCommit: (rows, seconds, started) => {
