@@ -43,7 +43,7 @@ async function query<T>(url: string, sql: string): Promise<T[]> {
  * The server's pid from its pid file (@@pid_file), checked against /proc: the file is the server's
  * own word, and the name check makes sure it is a database server on this machine, not a stale pid.
  */
-async function serverProcess(url: string): Promise<{ pid: number; name: string }> {
+export async function serverProcess(url: string): Promise<{ pid: number; name: string }> {
   const [row] = await query<{ file: string }>(url, 'select @@pid_file as file')
   let pid = Number.NaN
   let name = ''
@@ -61,7 +61,10 @@ async function serverProcess(url: string): Promise<{ pid: number; name: string }
 }
 
 /** Drops the database on the way out, also on Ctrl-C. */
-async function withFreshDatabase<T>(serverUrl: string, run: (url: string, name: string) => Promise<T>) {
+export async function withFreshDatabase<T>(
+  serverUrl: string,
+  run: (url: string, name: string) => Promise<T>,
+) {
   // Lower-case letters, digits and _ only: safe as an unquoted identifier.
   const name = `waybill_bench_${process.pid}_${randomBytes(3).toString('hex')}`
   const drop = () => query(serverUrl, `drop database if exists ${name}`)

@@ -1,8 +1,10 @@
 // Two variants of Waybill, measured in turns: A, B, A, B… each a fresh service on a fresh SQLite
-// file (or a fresh PostgreSQL database when BENCH_DATABASE_URL is set; TEST_DATABASE_URL is not
-// read here), `wrk -t1 -c64` on `GET /next-tracking-number` for a few seconds, CPU per answered
-// request from /proc: every thread of the service and, on PostgreSQL, the database server's processes
-// (those of other databases left out), and in how many turns B cost less than A. With --batch,
+// file (or a fresh PostgreSQL database when BENCH_DATABASE_URL is set, a fresh MySQL/MariaDB one
+// when BENCH_MYSQL_URL is; TEST_DATABASE_URL and TEST_MYSQL_URL are not read here), `wrk -t1 -c64`
+// on `GET /next-tracking-number` for a few seconds, CPU per answered request from /proc: every
+// thread of the service and the database server's (on PostgreSQL its processes, those of other
+// databases left out; on MySQL/MariaDB its one process, as bench/mysql.ts counts it), and in how
+// many turns B cost less than A. With --batch,
 // batches of 1000 from `wrk -t1 -c16` on `POST /tracking-numbers/batch` instead (as in
 // `npm run bench`), and CPU per number. This machine's speed drifts within a minute: only variants
 // measured in turns compare, and the medians of several turns say more than any one of them.
@@ -22,6 +24,7 @@ import { join } from 'node:path'
 import pg from 'pg'
 import { cpuUsed, type DatabaseCpu, sampleCpu } from './cpu.js'
 import { BATCH_CONNECTIONS, BATCH_COUNT, BATCH_PATH } from './http.js'
+import { serverProcess, withFreshDatabase as withFreshMysqlDatabase } from './mysql.js'
 import { otherDatabasePids, withFreshDatabase } from './postgres.js'
 import { median } from './report.js'
 import {
@@ -40,18 +43,20 @@ import { runWrk, wrkMissing } from './wrk.js'
 const USAGE = `Usage: node dist/bench/turns.js [--batch] [turns=6] [seconds=5] [A settings] -- [B settings]
 
 Runs two variants of Waybill in turns (A, B, A, B...), wrk -t1 -c64 on GET /next-tracking-number,
-and prints each one's CPU per answered request (service threads, and on PostgreSQL the database's
-processes), the medians, and in how many turns B cost less than A. With --batch: wrk -t1 -c16
+and prints each one's CPU per answered request (service threads, and on PostgreSQL or MySQL the
+database server's), the medians, and in how many turns B cost less than A. With --batch: wrk -t1 -c16
 posting batches of ${BATCH_COUNT} to ${BATCH_PATH}, and CPU per number.
 
 Settings are NAME=VALUE environment variables for that variant's service;
 SCRIPT=/absolute/path/to/dist/src/server.js runs another build (say, an older commit built in a
 git worktree: docs/benchmarks.md, "Running them"); NODE_ARGS='--flag ...' passes options to node
 before the script (V8's flags included; several in quotes, separated by spaces). On SQLite by
-default; on PostgreSQL with BENCH_DATABASE_URL (a database of its own per turn, dropped after).
+default; on PostgreSQL with BENCH_DATABASE_URL, on MySQL/MariaDB (a server on this machine) with
+BENCH_MYSQL_URL: a database of its own per turn, dropped after.
 
   node dist/bench/turns.js 6 5 -- ISSUE_FAST_PATH=false
   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test node dist/bench/turns.js 8 5 SCRIPT=/tmp/old/dist/src/server.js --
+  BENCH_MYSQL_URL=mysql://root@127.0.0.1:3306/ node dist/bench/turns.js 8 5 COMMIT_GATHER_MS=0 -- COMMIT_GATHER_MS=1
   node dist/bench/turns.js --batch 6 5 SCRIPT=/tmp/old/dist/src/server.js --
   node dist/bench/turns.js 8 5 -- NODE_ARGS=--single-threaded-gc`
 
@@ -76,6 +81,9 @@ const problems = [
   ...after.filter((arg) => !isSetting(arg)).map((arg) => `not NAME=VALUE (B's settings): ${arg}`),
   ...(numbers.length > 2 ? [`more numbers than turns and seconds: ${numbers.join(' ')}`] : []),
   ...(numbers.some((n) => n < 1) ? ['turns and seconds must be at least 1'] : []),
+  ...(process.env.BENCH_DATABASE_URL && process.env.BENCH_MYSQL_URL
+    ? ['BENCH_DATABASE_URL and BENCH_MYSQL_URL are both set: one database at a time']
+    : []),
   ...[...before, ...after]
     .filter((arg) => arg.startsWith('SCRIPT=') && !arg.slice('SCRIPT='.length).startsWith('/'))
     .map((arg) => `SCRIPT= takes an absolute path: ${arg}`),
@@ -94,6 +102,8 @@ if (missing) {
   process.exit(1)
 }
 const postgres = urlFromEnv('BENCH_DATABASE_URL')
+const mysql = urlFromEnv('BENCH_MYSQL_URL')
+const mysqlServer = mysql && (await serverProcess(mysql.url))
 
 /** Other databases' processes, which must not count as this turn's database CPU. */
 async function othersOf(database: string): Promise<Set<number>> {
@@ -106,13 +116,24 @@ async function othersOf(database: string): Promise<Set<number>> {
   }
 }
 
-/** One turn: on SQLite, or on a PostgreSQL database of its own (dropped after, Ctrl-C included). */
+/** One turn: on SQLite, or on a PostgreSQL or MySQL database of its own (dropped after, Ctrl-C included). */
 function turn(name: 'A' | 'B'): Promise<number> {
-  if (!postgres) return measureTurn(name)
-  return withFreshDatabase(postgres.url, (url, database) => measureTurn(name, { url, name: database }))
+  if (postgres) {
+    return withFreshDatabase(postgres.url, (url, database) =>
+      measureTurn(name, { url, cpu: async () => ({ exclude: await othersOf(database) }) }),
+    )
+  }
+  if (mysql && mysqlServer) {
+    const cpu = async (): Promise<DatabaseCpu> => ({ pid: mysqlServer.pid })
+    return withFreshMysqlDatabase(mysql.url, (url) => measureTurn(name, { url, cpu }))
+  }
+  return measureTurn(name)
 }
 
-async function measureTurn(name: 'A' | 'B', database?: { url: string; name: string }): Promise<number> {
+async function measureTurn(
+  name: 'A' | 'B',
+  database?: { url: string; cpu: () => Promise<DatabaseCpu> },
+): Promise<number> {
   const { SCRIPT, NODE_ARGS, ...env } = variants[name]
   const dir = mkdtempSync(join(tmpdir(), 'waybill-turns-'))
   const secretKey = randomBytes(32).toString('hex')
@@ -138,7 +159,7 @@ async function measureTurn(name: 'A' | 'B', database?: { url: string; name: stri
       : { url: `${origin}/next-tracking-number?${new URLSearchParams(SAMPLE_FIELDS)}`, connections: 64 }
     await runWrk({ ...load, headers, seconds: 2, dir }) // warm-up
     const pid = service.process.pid as number
-    const databaseCpu: DatabaseCpu | undefined = database && { exclude: await othersOf(database.name) }
+    const databaseCpu = await database?.cpu()
     const before = sampleCpu(pid, databaseCpu)
     const result = await runWrk({ ...load, headers, seconds, dir })
     const cpu = cpuUsed(before, sampleCpu(pid, databaseCpu))
