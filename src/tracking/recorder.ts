@@ -91,6 +91,7 @@ export class Recorder<T> {
 
   private pump(): void {
     while (this.queue.length > 0 && this.mayStart()) {
+      if (this.gathering) this.endGathering() // a full commit's rows went ahead of it
       this.inFlight++
       void this.commit(this.takeBatch())
     }
@@ -99,8 +100,10 @@ export class Recorder<T> {
   private async commit(batch: Pending<T>[]): Promise<void> {
     const started = performance.now()
     const rows = batch.reduce((sum, p) => sum + this.options.sizeOf(p.entry), 0)
+    let committed = false
     try {
       const outcomes = await this.options.write(batch.map((p) => p.entry))
+      committed = true
       this.options.onCommit?.(rows, (performance.now() - started) / 1000, started)
       batch.forEach((p, i) => {
         p.resolve(outcomes[i] ?? false)
@@ -113,13 +116,16 @@ export class Recorder<T> {
       // pumped now, or when the gathering ends (enough written, its time up, or a flush).
       this.inFlight--
       const gatherMs = this.options.gatherMs ?? 0
-      const gather = gatherMs > 0 && !this.gathering && this.inFlight === 0
-      if (gather && this.queue.length > 0 && this.queuedRows < rows) {
+      // After a failure, no wait: what is queued is tried at once, as without gatherMs. No more
+      // than a commit may hold is waited for (one entry may be larger than maxBatch).
+      const target = Math.min(rows, this.options.maxBatch)
+      const gather = gatherMs > 0 && committed && !this.gathering && this.inFlight === 0
+      if (gather && this.queue.length > 0 && this.queuedRows < target) {
         const timer = setTimeout(() => {
           this.endGathering()
           this.pump()
         }, gatherMs)
-        this.gathering = { rows, timer }
+        this.gathering = { rows: target, timer }
       } else {
         this.pump()
       }

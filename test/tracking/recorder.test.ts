@@ -161,22 +161,29 @@ test('the recorder tells of each commit (with when it began) and of each failed 
 })
 
 /**
- * A recorder of numbers (one row each) whose every commit waits for its gate; `batches` lists what
- * each commit held, in the order they began.
+ * A recorder of numbers (one row each; 1000 × n is an entry of n rows) whose every commit waits for
+ * its gate; `batches` lists what each commit held, in the order they began.
  */
-function gatheringRecorder(gatherMs: number) {
+function gatheringRecorder(
+  gatherMs: number,
+  options: { maxBatch?: number; concurrency?: number; steady?: number; fail?: () => boolean } = {},
+) {
   const batches: number[][] = []
   const gates: Array<() => void> = []
+  const { fail, ...limits } = options
   const recorder = new Recorder<number>({
     write: async (entries) => {
       batches.push(entries)
       await new Promise<void>((resolve) => gates.push(resolve))
+      if (fail?.()) throw new Error('the database is gone')
       return entries.map(() => true)
     },
-    sizeOf: () => 1,
+    // An entry of n rows is the number n (each test writes small ones, or one large on purpose).
+    sizeOf: (entry) => (entry >= 1_000 ? entry / 1_000 : 1),
     maxBatch: 100,
     concurrency: 1,
     gatherMs,
+    ...limits,
   })
   const tick = () => new Promise((resolve) => setImmediate(resolve))
   // Opens the commit in flight and lets its callers be answered.
@@ -241,5 +248,47 @@ test('flush() ends a wait at once: closing never waits for more writes', async (
   assert.deepEqual(batches[1], [4], 'the waiting commit started')
   await commitNow()
   await flushed
+  assert.equal(await late, true)
+})
+
+test('a wait after an entry larger than maxBatch is for a full commit at most, and ends with the commit that takes it', async () => {
+  const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length
+  const before = timers()
+  const { recorder, batches, tick, commitNow } = gatheringRecorder(60_000, {
+    maxBatch: 5,
+    concurrency: 5,
+    steady: 1,
+  })
+  const large = recorder.write(8_000) // 8 rows: a commit of its own, never split
+  await tick()
+  const queued = [recorder.write(1)]
+  await commitNow()
+  assert.equal(await large, true)
+  assert.equal(batches.length, 1, 'one row queued after a commit of 8: the next waits')
+  for (let n = 2; n <= 5; n++) queued.push(recorder.write(n))
+  await tick()
+  assert.deepEqual(
+    batches[1],
+    [1, 2, 3, 4, 5],
+    'a full commit (maxBatch rows) starts: 8 are never waited for',
+  )
+  await commitNow()
+  assert.deepEqual(await Promise.all(queued), [true, true, true, true, true])
+  await recorder.flush()
+  assert.equal(timers(), before, 'no wait is left pending once everything is committed')
+})
+
+test('after a failed commit nothing waits: what is queued is tried at once', async () => {
+  let failing = true
+  const { recorder, batches, tick, commitNow } = gatheringRecorder(60_000, { fail: () => failing })
+  const first = Promise.allSettled([1, 2, 3].map((n) => recorder.write(n)))
+  await tick()
+  const late = recorder.write(4)
+  await commitNow()
+  assert.ok((await first).every((r) => r.status === 'rejected'))
+  failing = false
+  await tick()
+  assert.deepEqual(batches[1], [4], 'started at once, not after the wait')
+  await commitNow()
   assert.equal(await late, true)
 })
