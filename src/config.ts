@@ -35,7 +35,7 @@ const EnvSchema = Type.Object({
   TRACKING_BLOCK_MAX: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 100_000 }),
   TRACKING_BLOCK_SECONDS: Type.Number({ exclusiveMinimum: 0, maximum: 3600, default: 2 }),
   COMMIT_MAX_BATCH: Type.Integer({ minimum: 1, maximum: 10_000, default: 2_000 }),
-  // Unset: 1 on PostgreSQL, 0 elsewhere (src/tracking/recorder.ts, gatherMs).
+  // Unset: 1 on PostgreSQL and MySQL, 0 on SQLite (src/tracking/recorder.ts, gatherMs).
   COMMIT_GATHER_MS: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
   IDEMPOTENCY_TTL_HOURS: Type.Number({ exclusiveMinimum: 0, maximum: 24 * 366 * 10, default: 24 }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 0, maximum: 2_147_483_647, default: 10_000 }),
@@ -361,7 +361,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       blockMax: env.TRACKING_BLOCK_MAX,
       blockSeconds: env.TRACKING_BLOCK_SECONDS,
       commitMaxBatch: env.COMMIT_MAX_BATCH,
-      commitGatherMs: env.COMMIT_GATHER_MS ?? (databaseTarget.kind === 'postgres' ? 1 : 0),
+      commitGatherMs: env.COMMIT_GATHER_MS ?? (databaseTarget.kind === 'sqlite' ? 0 : 1),
       idempotencyTtlMs: env.IDEMPOTENCY_TTL_HOURS * 3_600_000,
     },
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,

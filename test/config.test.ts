@@ -228,11 +228,12 @@ test('DATABASE_REQUIRE_SYNC_STANDBY: PostgreSQL only; off unless asked', () => {
   assert.equal(loadConfig({ DATABASE_URL: url }).database.requireSyncStandby, undefined)
 })
 
-test('COMMIT_GATHER_MS: 1 on PostgreSQL and 0 elsewhere unless set; 0 to 100', () => {
+test('COMMIT_GATHER_MS: 1 on PostgreSQL and MySQL, 0 on SQLite, unless set; 0 to 100', () => {
   const postgres = 'postgres://127.0.0.1:5432/waybill'
   assert.equal(loadConfig({ DATABASE_URL: postgres }).tracking.commitGatherMs, 1)
   assert.equal(loadConfig({}).tracking.commitGatherMs, 0)
-  assert.equal(loadConfig({ DATABASE_URL: 'mysql://root@127.0.0.1:3306/w' }).tracking.commitGatherMs, 0)
+  assert.equal(loadConfig({ DATABASE_URL: 'mysql://root@127.0.0.1:3306/w' }).tracking.commitGatherMs, 1)
+  assert.equal(loadConfig({ DATABASE_URL: 'sqlite:/tmp/w.db' }).tracking.commitGatherMs, 0)
   assert.equal(loadConfig({ DATABASE_URL: postgres, COMMIT_GATHER_MS: '0' }).tracking.commitGatherMs, 0)
   assert.equal(loadConfig({ COMMIT_GATHER_MS: '5' }).tracking.commitGatherMs, 5)
   for (const bad of ['101', '-1', '0.5', 'soon']) {
