@@ -216,8 +216,8 @@ function copied(reply: Reply): [string, string][] {
 
 /**
  * One real reply, byte for byte, so the reference servers send exactly as much: its body and its
- * headers (but date, connection, keep-alive and content-length, which they write themselves), in
- * `dir` as REPLY_BODY_FILE and REPLY_HEADERS_FILE. The x-request-id the service made for it is
+ * headers (but date, connection, keep-alive, content-length and transfer-encoding, which they
+ * write themselves), in `dir` as REPLY_BODY_FILE and REPLY_HEADERS_FILE. The x-request-id the service made for it is
  * sent by them on every reply: the same bytes, not a new id each time.
  */
 export async function captureReply(

@@ -131,7 +131,7 @@ export function createTracking(deps: {
     // By default 1 ms on PostgreSQL and MySQL, none on SQLite (src/config.ts). Without it,
     // clients that each wait for their answer split into two groups whose commits alternate, each
     // about half as large; with it, CPU per answered request was 4-7 % lower in turns on
-    // PostgreSQL and 6 % on MariaDB, the database's own 8-15 % lower (docs/benchmarks.md). No gain
+    // PostgreSQL and 6 % on MariaDB, the database's own 11-15 % lower (docs/benchmarks.md). No gain
     // measured on SQLite, whose writer thread already holds the next commit while one is on disk.
     gatherMs: config.tracking.commitGatherMs,
     onCommit: (rows, seconds, started) => {
