@@ -4,9 +4,10 @@
 //
 //   BASELINE_BODY_FILE=reply.json BASELINE_HEADERS_FILE=reply-headers.json PORT=0 node dist/bench/baseline-server.js
 //
-// Env: BASELINE_BODY_FILE (path of the body) or BASELINE_BODY (the body itself); BASELINE_HEADERS_FILE
-// (optional: the reply's headers as JSON [name, value] pairs, in order, as bench/servers.ts's
-// captureReply writes them; else a JSON content type alone); PORT (0 = ephemeral); HOST (default 127.0.0.1). Prints {"port":N} on stdout once listening; SIGTERM closes it.
+// Env: BASELINE_BODY_FILE (path of the body) or BASELINE_BODY (the body itself);
+// BASELINE_HEADERS_FILE (optional: the reply's headers as JSON [name, value] pairs, in order, as
+// bench/servers.ts's captureReply writes them; else a JSON content type alone); PORT (0 =
+// ephemeral); HOST (default 127.0.0.1). Prints {"port":N} on stdout once listening; SIGTERM closes it.
 //
 // BASELINE_INSIDE_SERVICE=1 first starts Waybill in this same process (dist/src/server.js, configured
 // by the same environment, on a port of its own, never sent a request), then serves as above: the same

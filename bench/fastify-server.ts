@@ -1,7 +1,8 @@
 // The framework's own ceiling for the HTTP benchmark: Fastify, as Waybill uses it, with one route and
 // nothing else (no logger, no hooks, no validation, no database), answering every request with the
-// exact bytes of one real Waybill reply, headers included. Between the node:http baseline and this, the ratio shows what
-// the framework costs on this machine; between this and the service, what Waybill's own work costs.
+// exact bytes of one real Waybill reply, headers included. Between the node:http baseline and this,
+// the ratio shows what the framework costs on this machine; between this and the service, what
+// Waybill's own work costs.
 //
 //   BASELINE_BODY_FILE=reply.json BASELINE_HEADERS_FILE=reply-headers.json PORT=0 node dist/bench/fastify-server.js
 //

@@ -18,6 +18,7 @@ import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type CpuUse, cpuMeasurable, cpuUsed, type DatabaseCpu, othersSeconds, sampleCpu } from './cpu.js'
 import {
+  assertSameReply,
   BASELINE_SCRIPT,
   type Child,
   captureReply,
@@ -26,7 +27,6 @@ import {
   FRAMEWORK_SCRIPT,
   launchService,
   reference,
-  replyDiffers,
   running,
   SAMPLE_FIELDS,
   serviceEnv,
@@ -160,9 +160,7 @@ export async function benchHttp(options: HttpBenchOptions): Promise<HttpBenchRes
       ['node:http', baseline],
       ['fastify', framework],
     ] as const) {
-      const problem = await replyDiffers(`http://${HOST}:${server.port}${REQUEST_PATH}`, headers, captured)
-      if (problem)
-        throw new Error(`http: the ${name} reference does not send the service's reply: ${problem}`)
+      await assertSameReply(name, `http://${HOST}:${server.port}${REQUEST_PATH}`, headers, captured)
     }
 
     const targets = [

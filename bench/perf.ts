@@ -37,6 +37,7 @@ import {
 import { withFreshDatabase } from './postgres.js'
 import { int, table } from './report.js'
 import {
+  assertSameReply,
   BASELINE_SCRIPT,
   type Child,
   captureReply,
@@ -45,7 +46,6 @@ import {
   launchService,
   onInterrupt,
   reference,
-  replyDiffers,
   SAMPLE_FIELDS,
   serviceEnv,
   serviceLogs,
@@ -247,11 +247,8 @@ async function profileAll(dir: string, children: Child[], postgresUrl?: string):
         if (!options.only.includes(name)) continue
         servers[name] = await reference(name, script, dir, { nodeArgs: [PERF_MAP] })
         children.push(servers[name].child)
-        const problem = await replyDiffers(`http://127.0.0.1:${servers[name].port}${path}`, headers, captured)
-        if (problem)
-          throw new Error(
-            `perf.js: the ${LABELS[name]} reference does not send the service's reply: ${problem}`,
-          )
+        const url = `http://127.0.0.1:${servers[name].port}${path}`
+        await assertSameReply(LABELS[name], url, headers, captured)
       }
       if (options.only.includes('node-in-waybill')) {
         // The baseline beside a second Waybill in one process: on SQLite a file of its own, on

@@ -260,6 +260,17 @@ export async function replyDiffers(
   return undefined
 }
 
+/** Throws, naming the reference, unless its reply at `url` is the captured one (replyDiffers). */
+export async function assertSameReply(
+  label: string,
+  url: string,
+  headers: Record<string, string>,
+  captured: Reply,
+): Promise<void> {
+  const problem = await replyDiffers(url, headers, captured)
+  if (problem) throw new Error(`the ${label} reference does not send the service's reply: ${problem}`)
+}
+
 type Counts = { rows: number; distinct: number }
 const COUNT_SQL =
   'select count(*) as "rows", count(distinct tracking_number) as "distinct" from tracking_numbers'

@@ -48,7 +48,10 @@ export class Recorder<T> {
   private queuedRows = 0
   private readonly concurrency: number
   private readonly steady: number
-  /** While the next commit waits for `rows` to be queued (gatherMs). */
+  /**
+   * While the next commit waits for `rows` to be queued (gatherMs). Then none is in flight and
+   * fewer than `rows` (at most maxBatch) are queued: nothing starts until it ends.
+   */
   private gathering: { rows: number; timer: NodeJS.Timeout } | undefined
 
   constructor(private readonly options: RecorderOptions<T>) {
@@ -84,14 +87,13 @@ export class Recorder<T> {
   }
 
   private mayStart(): boolean {
-    if (this.gathering && this.queuedRows < this.options.maxBatch) return false
+    if (this.gathering) return false
     if (this.inFlight < this.steady) return true
     return this.inFlight < this.concurrency && this.queuedRows >= this.options.maxBatch
   }
 
   private pump(): void {
     while (this.queue.length > 0 && this.mayStart()) {
-      if (this.gathering) this.endGathering() // a full commit's rows went ahead of it
       this.inFlight++
       void this.commit(this.takeBatch())
     }
@@ -119,7 +121,7 @@ export class Recorder<T> {
       // After a failure, no wait: what is queued is tried at once, as without gatherMs. No more
       // than a commit may hold is waited for (one entry may be larger than maxBatch).
       const target = Math.min(rows, this.options.maxBatch)
-      const gather = gatherMs > 0 && committed && !this.gathering && this.inFlight === 0
+      const gather = gatherMs > 0 && committed && this.inFlight === 0
       if (gather && this.queue.length > 0 && this.queuedRows < target) {
         const timer = setTimeout(() => {
           this.endGathering()
